@@ -1,0 +1,20 @@
+import type { Endpoint, PickContext, RandomSource, Selector } from '../types.ts';
+import { checkEndpoints, WeightedPicker } from './common.ts';
+
+/** Weighted random (Envoy RANDOM). O(log n) per pick, allocation-free. */
+export class RandomSelector implements Selector {
+  readonly endpoints: readonly Endpoint[];
+  private readonly picker: WeightedPicker;
+  private readonly random: RandomSource;
+
+  constructor(endpoints: readonly Endpoint[], random: RandomSource = Math.random) {
+    this.endpoints = checkEndpoints(endpoints);
+    this.picker = new WeightedPicker(this.endpoints);
+    this.random = random;
+  }
+
+  pick(_ctx: PickContext, eligible: (e: Endpoint) => boolean): Endpoint | undefined {
+    const i = this.picker.pick(this.random, eligible);
+    return i < 0 ? undefined : this.endpoints[i];
+  }
+}

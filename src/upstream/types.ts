@@ -1,0 +1,45 @@
+/**
+ * Shared upstream types. An Endpoint is one address:port of a Backend; its `id` is its identity
+ * everywhere (health state, outlier state, connection pools) and is always `${address}:${port}`.
+ */
+export interface Endpoint {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  /** Relative weight; 0 means "configured but never picked". */
+  readonly weight: number;
+}
+
+/** Per-request input to a Selector. */
+export interface PickContext {
+  /** Header/cookie/source-ip value for consistent hashing. Absent: hash selectors pick at random. */
+  hashKey?: string;
+}
+
+/** A load balancer over a fixed endpoint list. `pick` is on the hot path. */
+export interface Selector {
+  pick(ctx: PickContext, eligible: (e: Endpoint) => boolean): Endpoint | undefined;
+  /** Called when a request to `e` starts / ends (used by least-request to track in-flight). */
+  onStart?(e: Endpoint): void;
+  onEnd?(e: Endpoint): void;
+}
+
+/** Builds an Endpoint with the canonical id. */
+export function makeEndpoint(address: string, port: number, weight = 1): Endpoint {
+  return Object.freeze({ id: `${address}:${port}`, address, port, weight });
+}
+
+/** A source of uniformly distributed numbers in [0, 1); injectable for seeded tests. */
+export type RandomSource = () => number;
+
+/** Small, fast, seedable PRNG (mulberry32). Good enough for load balancing and tests. */
+export function seededRandom(seed: number): RandomSource {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
