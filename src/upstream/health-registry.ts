@@ -14,7 +14,7 @@ import type { Endpoint } from './types.ts';
 import { OutlierDetector } from './outlier.ts';
 import type { OutlierOptions, OutlierChangeEvent } from './outlier.ts';
 import { ActiveHealthChecker, HttpProbe, TcpProbe } from './health.ts';
-import type { ActiveHealthCheckOptions, HttpProbeOptions, HealthChangeEvent } from './health.ts';
+import type { ActiveHealthCheckOptions, HttpProbeOptions } from './health.ts';
 import { ALL_ELIGIBLE, DEFAULT_PANIC_THRESHOLD_PERCENT, isPanic } from './panic.ts';
 import { checkNumber } from './errors.ts';
 
