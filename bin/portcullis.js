@@ -11,7 +11,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const main = path.join(here, '..', 'src', 'cli', 'main.ts');
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 18)) {
-  await import(pathToFileURL(main).href);
+  const { runCli } = await import(pathToFileURL(main).href);
+  runCli(process.argv.slice(2));
 } else {
   const pinned = path.join(here, '..', 'node_modules', 'node', 'bin', 'node');
   if (!fs.existsSync(pinned)) {

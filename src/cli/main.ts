@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// portcullis CLI: argument parsing only; the work is in the modules it calls.
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildConfig } from '../compiler/compile.ts';
+import { formatDiagnostic } from '../config/diagnostics.ts';
+import { diffResources, formatChange } from '../config/diff.ts';
+import { editorJsonSchema } from '../config/schema.ts';
+import { startGatewayProcess } from './run.ts';
+
+const HELP = `portcullis — a security-first gateway for HTTP APIs
+
+Usage:
+  portcullis start --config PATH [--admin HOST:PORT] [--state-dir DIR] [--no-access-log] [--allow-partial]
+  portcullis validate PATH [--status] [--json]
+  portcullis diff OLD NEW [--json]
+  portcullis schema
+  portcullis demo                 the quickstart: demo upstreams + the gateway on :8080
+
+PATH is a YAML file or a directory of YAML files (Gateway API + portcullis.dev resources).
+Exit codes: 0 ok, 1 invalid config (validate) or differences found (diff), 2 usage or I/O error.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start': return start(rest);
+    case 'demo': return demo(rest);
+    case 'validate': return validate(rest);
+    case 'diff': return diff(rest);
+    case 'schema': process.stdout.write(JSON.stringify(editorJsonSchema(), null, 2) + '\n'); return 0;
+    case undefined: case '-h': case '--help': case 'help': console.log(HELP); return cmd ? 0 : 2;
+    default: console.error(`unknown command "${cmd}"\n\n${HELP}`); return 2;
+  }
+}
+
+function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+class UsageError extends Error { readonly code = 'PCS_ERR_USAGE'; }
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: 'string', short: 'c' }, admin: { type: 'string' }, 'state-dir': { type: 'string' },
+    'no-access-log': { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, 'log-level': { type: 'string' },
+  });
+  if (!values.config) throw new UsageError('start needs --config PATH');
+  await startGatewayProcess({
+    configPath: String(values.config), admin: values.admin as string | undefined, stateDir: values['state-dir'] as string | undefined,
+    accessLog: !values['no-access-log'], allowPartial: Boolean(values['allow-partial']), logLevel: values['log-level'] as string | undefined,
+  });
+  return -1; // keep running
+}
+
+async function demo(args: string[]): Promise<number> {
+  const { values } = parse(args, { admin: { type: 'string' }, 'state-dir': { type: 'string' }, 'no-access-log': { type: 'boolean' } });
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const dir = path.resolve(here, '..', '..', 'examples', 'quickstart');
+  const { startDemoUpstreams } = await import('./demo-upstream.ts');
+  await startDemoUpstreams([{ name: 'echo-a', port: 9001 }, { name: 'echo-b', port: 9002 }]);
+  await startGatewayProcess({ configPath: dir, admin: values.admin as string | undefined, stateDir: values['state-dir'] as string | undefined, accessLog: !values['no-access-log'], demo: true });
+  return -1;
+}
+
+function validate(args: string[]): number {
+  const { values, positionals } = parse(args, { status: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('validate needs exactly one PATH');
+  const target = positionals[0];
+  if (!fs.existsSync(target)) { console.error(`${target}: no such file or directory`); return 2; }
+  const r = buildConfig(target);
+  if (values.json) {
+    console.log(JSON.stringify({ valid: r.errors.length === 0, version: r.runtime?.version ?? null, diagnostics: r.diagnostics, status: values.status ? r.status : undefined }, null, 2));
+    return r.errors.length ? 1 : 0;
+  }
+  for (const d of r.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
+  if (values.status) {
+    for (const [id, st] of Object.entries(r.status)) {
+      console.log(`${id}:`);
+      printConditions(st, '  ');
+    }
+  }
+  if (r.errors.length) { console.error(`\n${r.errors.length} error(s); the config is not valid.`); return 1; }
+  console.log(`ok: ${r.resources.length} resource(s) valid, version ${r.runtime!.version}`);
+  return 0;
+}
+
+function printConditions(st: Record<string, unknown>, indent: string): void {
+  const line = (c: { type: string; status: string; reason: string; message: string }) => `${indent}${c.type}=${c.status} (${c.reason}): ${c.message}`;
+  for (const c of (st.conditions as any[]) ?? []) console.log(line(c));
+  for (const l of (st.listeners as any[]) ?? []) {
+    console.log(`${indent}listener ${l.name} (attachedRoutes ${l.attachedRoutes}):`);
+    for (const c of l.conditions) console.log('  ' + line(c));
+  }
+  for (const p of (st.parents as any[]) ?? []) {
+    console.log(`${indent}parent ${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}:`);
+    for (const c of p.conditions) console.log('  ' + line(c));
+  }
+}
+
+function diff(args: string[]): number {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (positionals.length !== 2) throw new UsageError('diff needs OLD and NEW');
+  const [a, b] = positionals.map((p) => buildConfig(p));
+  // Read errors (YAML, schema) make a diff meaningless: say so instead of guessing.
+  const broken = [...a.diagnostics, ...b.diagnostics].filter((d) => d.severity === 'error' && d.phase !== 'semantic');
+  if (broken.length) {
+    for (const d of broken) console.error(formatDiagnostic(d));
+    console.error('cannot diff: fix the errors above first');
+    return 2;
+  }
+  const changes = diffResources(a.resources, b.resources);
+  if (values.json) console.log(JSON.stringify(changes, null, 2));
+  else if (!changes.length) console.log('no changes');
+  else for (const c of changes) console.log(formatChange(c));
+  const semErrors = b.errors.filter((d) => d.phase === 'semantic');
+  if (semErrors.length) {
+    console.error(`\nnote: NEW has ${semErrors.length} error(s) and would be refused on reload:`);
+    for (const d of semErrors) console.error(formatDiagnostic(d));
+  }
+  return changes.length ? 1 : 0;
+}
+
+/** Run the CLI and set the exit code; long-running commands keep the process alive. */
+export function runCli(argv: string[]): void {
+  main(argv).then((code) => { if (code >= 0) process.exitCode = code; }, (err) => {
+    if (err instanceof UsageError) { console.error(`portcullis: ${err.message}\n\n${HELP}`); process.exitCode = 2; return; }
+    const e = err as { code?: string; message: string; details?: string[] };
+    console.error(`portcullis: ${e.message}${e.details ? '\n' + e.details.join('\n') : ''}`);
+    process.exitCode = e.code === 'PCS_ERR_RELOAD' ? 1 : 2;
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === fs.realpathSync(process.argv[1])) runCli(process.argv.slice(2));

@@ -1,0 +1,154 @@
+// Config -> Runtime. Pure: the same input gives the same Runtime (and version). All the expensive
+// work (regexes, route tables, header lists) happens here, once, never on the request path.
+import { createHash } from 'node:crypto';
+import { loadConfigPath, type LoadResult } from '../config/load.ts';
+import { validateSchema, type Resource } from '../config/validate-schema.ts';
+import { analyze, durationMs, type BackendIR, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
+import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
+import type { HTTPRouteFilterT } from '../config/schema.ts';
+import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
+import { redact } from '../config/redact.ts';
+import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
+import { createBackendRuntime } from './backend.ts';
+
+export interface BuildResult {
+  /** Present when there is no error-level diagnostic. */
+  readonly runtime?: Runtime;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly errors: readonly Diagnostic[];
+  readonly status: StatusMap;
+  readonly resources: readonly Resource[];
+  readonly ir?: GatewayIR;
+  readonly load: LoadResult;
+}
+
+/** Load, validate and compile the config at `target` (a file or a directory). Never throws for bad config. */
+export function buildConfig(target: string): BuildResult {
+  const load = loadConfigPath(target);
+  const schema = validateSchema(load.docs);
+  const sem = analyze(schema.resources);
+  const diagnostics = sortDiagnostics([...load.diagnostics, ...schema.diagnostics, ...sem.diagnostics]);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const base = { diagnostics, errors, status: sem.status, resources: schema.resources, ir: sem.ir, load };
+  if (errors.length) return base;
+  const runtime = compileRuntime(sem.ir, sem.status, schema.resources, diagnostics.filter((d) => d.severity === 'warning'), load.files.map((f) => f.file));
+  return { ...base, runtime };
+}
+
+export function configVersion(resources: readonly Resource[]): string {
+  const h = createHash('sha256');
+  for (const r of [...resources].sort((a, b) => (a.id < b.id ? -1 : 1))) h.update(r.id).update('\0').update(canonicalJson(r.doc)).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => k !== 'status').map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
+export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[]): Runtime {
+  const backends = new Map<string, BackendRuntime>();
+  for (const b of ir.backends.values()) backends.set(b.id, createBackendRuntime(b.id, b.endpoints.map((e) => endpoint(e))));
+
+  const ports = new Map<string, PortRuntime>();
+  // Routers are per listener; a route attached to several listeners is compiled into each.
+  for (const l of ir.listeners) {
+    const key = `${l.address}:${l.port}`;
+    let port = ports.get(key);
+    if (!port) { port = { key, address: l.address, port: l.port, protocol: 'HTTP', listeners: new HostTable<ListenerRuntime>() }; ports.set(key, port); }
+    const router = new HttpRouter<RuleRuntime>();
+    for (const a of l.attachments) {
+      const route = ir.routes.get(a.route)!;
+      for (const rule of route.rules) {
+        const rr = compileRule(route.id, rule, backends, ir.backends);
+        rule.matches.forEach((m, mi) => {
+          const entry: RouteEntry<RuleRuntime> = {
+            rule: rr,
+            pathType: m.path!.type!,
+            pathValue: m.path!.value!,
+            pathRe: m.path!.type === 'RegularExpression' ? anchored(m.path!.value!) : undefined,
+            method: m.method,
+            headers: (m.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), ...(h.type === 'RegularExpression' ? { re: anchored(h.value) } : { exact: h.value }) })),
+            query: (m.queryParams ?? []).map((q) => ({ name: q.name, ...(q.type === 'RegularExpression' ? { re: anchored(q.value) } : { exact: q.value }) })),
+            creationTimestamp: route.creationTimestamp,
+            routeId: `${route.namespace}/${route.name}`,
+            ruleIndex: rule.index,
+            matchIndex: mi,
+          };
+          router.add(a.hostnames, entry);
+        });
+      }
+    }
+    const [, ns, gw] = l.gateway.split('/');
+    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal() }));
+  }
+  return Object.freeze({
+    version: configVersion(resources),
+    createdAt: new Date().toISOString(),
+    ports,
+    backends,
+    status,
+    warnings,
+    config: resources.map((r) => redact(r.doc)),
+    sources,
+  });
+}
+
+/** Gateway API regex matches are full matches (RE2-like semantics in Envoy): anchor them. */
+function anchored(src: string): RegExp {
+  return new RegExp(`^(?:${src})$`);
+}
+
+function endpoint(e: { address: string; port: number; weight: number }): EndpointRuntime {
+  const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+  return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
+}
+
+function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, _irBackends: ReadonlyMap<string, BackendIR>): RuleRuntime {
+  const [, ns, name] = routeId.split('/');
+  let requestHeaders: HeaderMods | undefined;
+  let responseHeaders: HeaderMods | undefined;
+  let redirect: RedirectSpec | undefined;
+  let rewrite: RewriteSpec | undefined;
+  for (const f of rule.filters) {
+    if (f.type === 'RequestHeaderModifier') requestHeaders = headerMods(f.requestHeaderModifier);
+    else if (f.type === 'ResponseHeaderModifier') responseHeaders = headerMods(f.responseHeaderModifier);
+    else if (f.type === 'RequestRedirect') {
+      const r = f.requestRedirect!;
+      redirect = { scheme: r.scheme, hostname: r.hostname, port: r.port, statusCode: r.statusCode ?? 302, path: r.path && { type: r.path.type, value: (r.path.type === 'ReplaceFullPath' ? r.path.replaceFullPath : r.path.replacePrefixMatch) ?? '' } };
+    } else if (f.type === 'URLRewrite') {
+      const u = f.urlRewrite!;
+      rewrite = { hostname: u.hostname, path: u.path && { type: u.path.type, value: (u.path.type === 'ReplaceFullPath' ? u.path.replaceFullPath : u.path.replacePrefixMatch) ?? '' } };
+    }
+  }
+  const choices: BackendChoice[] = rule.backendRefs.map((b) => ({
+    backend: b.backend ? backends.get(b.backend) : undefined,
+    weight: b.weight,
+    requestHeaders: headerModsFrom(b.filters, 'RequestHeaderModifier'),
+    responseHeaders: headerModsFrom(b.filters, 'ResponseHeaderModifier'),
+  }));
+  return {
+    routeId,
+    ruleIndex: rule.index,
+    label: `${ns}/${name}/${rule.name ?? rule.index}`,
+    requestHeaders, responseHeaders, redirect, rewrite,
+    backends: choices.filter((c) => c.weight > 0),
+    totalWeight: choices.reduce((s, c) => s + c.weight, 0),
+    requestTimeoutMs: rule.timeouts?.request ? durationMs(rule.timeouts.request) : 0,
+    backendTimeoutMs: rule.timeouts?.backendRequest ? durationMs(rule.timeouts.backendRequest) : 0,
+  };
+}
+
+function headerModsFrom(filters: readonly HTTPRouteFilterT[], type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'): HeaderMods | undefined {
+  const f = filters.find((x) => x.type === type);
+  return f ? headerMods(type === 'RequestHeaderModifier' ? f.requestHeaderModifier : f.responseHeaderModifier) : undefined;
+}
+
+function headerMods(m: { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] } | undefined): HeaderMods {
+  return {
+    set: (m?.set ?? []).map((h) => [h.name.toLowerCase(), h.value] as const),
+    add: (m?.add ?? []).map((h) => [h.name.toLowerCase(), h.value] as const),
+    remove: (m?.remove ?? []).map((h) => h.toLowerCase()),
+  };
+}

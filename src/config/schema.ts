@@ -1,0 +1,298 @@
+// Config schemas, written once in TypeBox: they give the TypeScript types (Static<>), the
+// precompiled Ajv validators (strict: unknown fields are rejected, like Caddy's strict decoding)
+// and the JSON Schema that `portcullis schema` prints for YAML editors.
+//
+// Gateway API shapes follow gateway.networking.k8s.io/v1 (v1.6.1); see
+// ../shared/reference/gateway-api.md. Portcullis's own kinds live in portcullis.dev/v1alpha1.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const PORTCULLIS_GROUP = 'portcullis.dev';
+export const GATEWAY_API_VERSION = `${GATEWAY_GROUP}/v1`;
+export const PORTCULLIS_API_VERSION = `${PORTCULLIS_GROUP}/v1alpha1`;
+
+const Strict = { additionalProperties: false } as const;
+
+// RFC 1123 subdomain, as Kubernetes names are.
+const Name = Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: 'RFC 1123 name: lower-case letters, digits, - and .' });
+const SectionName = Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' });
+// Gateway API Hostname: exact or "*." wildcard prefix, no IPs, no port.
+const Hostname = Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: 'a DNS name, or *.suffix for a wildcard (no IPs, no port)' });
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+// GEP-2257 duration
+export const Duration = Type.String({ pattern: '^([0-9]{1,5}(h|m|s|ms)){1,4}$', description: 'GEP-2257 duration, e.g. 10s, 1m30s, 500ms' });
+const Labels = Type.Record(Type.String(), Type.String());
+
+export const Metadata = Type.Object({
+  name: Name,
+  namespace: Type.Optional(Name),
+  labels: Type.Optional(Labels),
+  annotations: Type.Optional(Labels),
+  // Used for Gateway API route precedence ties (oldest wins). Off-cluster it is optional.
+  creationTimestamp: Type.Optional(Type.String({ format: 'date-time' })),
+  generation: Type.Optional(Type.Integer({ minimum: 0 })),
+}, Strict);
+
+const LabelSelector = Type.Object({
+  matchLabels: Type.Optional(Labels),
+  matchExpressions: Type.Optional(Type.Array(Type.Object({
+    key: Type.String(),
+    operator: Type.Union([Type.Literal('In'), Type.Literal('NotIn'), Type.Literal('Exists'), Type.Literal('DoesNotExist')]),
+    values: Type.Optional(Type.Array(Type.String())),
+  }, Strict))),
+}, Strict);
+
+const SecretObjectReference = Type.Object({
+  group: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.String()),
+  name: Name,
+  namespace: Type.Optional(Name),
+}, Strict);
+
+// ---------------------------------------------------------------- GatewayClass
+export const GatewayClassSpec = Type.Object({
+  controllerName: Type.String({ minLength: 1 }),
+  description: Type.Optional(Type.String({ maxLength: 64 })),
+  parametersRef: Type.Optional(Type.Object({ group: Type.String(), kind: Type.String(), name: Name, namespace: Type.Optional(Name) }, Strict)),
+}, Strict);
+
+// ---------------------------------------------------------------- Gateway
+const RouteGroupKind = Type.Object({ group: Type.Optional(Type.String()), kind: Type.String({ minLength: 1 }) }, Strict);
+
+export const Listener = Type.Object({
+  name: SectionName,
+  hostname: Type.Optional(Hostname),
+  port: Port,
+  protocol: Type.String({ minLength: 1, description: 'HTTP, HTTPS, TLS, TCP or UDP' }),
+  tls: Type.Optional(Type.Object({
+    mode: Type.Optional(Type.Union([Type.Literal('Terminate'), Type.Literal('Passthrough')])),
+    certificateRefs: Type.Optional(Type.Array(SecretObjectReference, { maxItems: 64 })),
+    options: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }, Strict)),
+  allowedRoutes: Type.Optional(Type.Object({
+    namespaces: Type.Optional(Type.Object({
+      from: Type.Optional(Type.Union([Type.Literal('Same'), Type.Literal('All'), Type.Literal('Selector')])),
+      selector: Type.Optional(LabelSelector),
+    }, Strict)),
+    kinds: Type.Optional(Type.Array(RouteGroupKind, { maxItems: 8 })),
+  }, Strict)),
+}, Strict);
+
+export const GatewaySpec = Type.Object({
+  gatewayClassName: Type.String({ minLength: 1 }),
+  listeners: Type.Array(Listener, { minItems: 1, maxItems: 64 }),
+  addresses: Type.Optional(Type.Array(Type.Object({
+    type: Type.Optional(Type.String()),
+    value: Type.String({ minLength: 1 }),
+  }, Strict), { maxItems: 16 })),
+  infrastructure: Type.Optional(Type.Object({
+    labels: Type.Optional(Labels),
+    annotations: Type.Optional(Labels),
+  }, Strict)),
+}, Strict);
+
+// ---------------------------------------------------------------- HTTPRoute
+export const ParentReference = Type.Object({
+  group: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.String()),
+  namespace: Type.Optional(Name),
+  name: Name,
+  sectionName: Type.Optional(SectionName),
+  port: Type.Optional(Port),
+}, Strict);
+
+const HeaderName = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9!#$%&\'*+\\-.^_`|~]+$' });
+const HTTPHeader = Type.Object({ name: HeaderName, value: Type.String({ maxLength: 4096 }) }, Strict);
+const HeaderModifier = Type.Object({
+  set: Type.Optional(Type.Array(HTTPHeader, { maxItems: 16 })),
+  add: Type.Optional(Type.Array(HTTPHeader, { maxItems: 16 })),
+  remove: Type.Optional(Type.Array(HeaderName, { maxItems: 16 })),
+}, Strict);
+
+const PathModifier = Type.Object({
+  type: Type.Union([Type.Literal('ReplaceFullPath'), Type.Literal('ReplacePrefixMatch')]),
+  replaceFullPath: Type.Optional(Type.String({ maxLength: 1024 })),
+  replacePrefixMatch: Type.Optional(Type.String({ maxLength: 1024 })),
+}, Strict);
+
+export const BackendObjectReference = Type.Object({
+  group: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.String()),
+  name: Name,
+  namespace: Type.Optional(Name),
+  port: Type.Optional(Port),
+}, Strict);
+
+const LocalObjectReference = Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), name: Name }, Strict);
+
+export const HTTPRouteFilter = Type.Object({
+  type: Type.Union(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror', 'CORS', 'ExtensionRef'].map((t) => Type.Literal(t))),
+  requestHeaderModifier: Type.Optional(HeaderModifier),
+  responseHeaderModifier: Type.Optional(HeaderModifier),
+  requestRedirect: Type.Optional(Type.Object({
+    scheme: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('https')])),
+    hostname: Type.Optional(Hostname),
+    path: Type.Optional(PathModifier),
+    port: Type.Optional(Port),
+    statusCode: Type.Optional(Type.Union([301, 302, 303, 307, 308].map((c) => Type.Literal(c)))),
+  }, Strict)),
+  urlRewrite: Type.Optional(Type.Object({ hostname: Type.Optional(Hostname), path: Type.Optional(PathModifier) }, Strict)),
+  requestMirror: Type.Optional(Type.Object({
+    backendRef: BackendObjectReference,
+    percent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    fraction: Type.Optional(Type.Object({ numerator: Type.Integer({ minimum: 0 }), denominator: Type.Optional(Type.Integer({ minimum: 1 })) }, Strict)),
+  }, Strict)),
+  cors: Type.Optional(Type.Object({
+    allowOrigins: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
+    allowCredentials: Type.Optional(Type.Boolean()),
+    allowMethods: Type.Optional(Type.Array(Type.String(), { maxItems: 9 })),
+    allowHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
+    exposeHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
+    maxAge: Type.Optional(Type.Integer({ minimum: 0 })),
+  }, Strict)),
+  extensionRef: Type.Optional(LocalObjectReference),
+}, Strict);
+
+export const HTTPRouteMatch = Type.Object({
+  path: Type.Optional(Type.Object({
+    type: Type.Optional(Type.Union([Type.Literal('Exact'), Type.Literal('PathPrefix'), Type.Literal('RegularExpression')])),
+    value: Type.Optional(Type.String({ maxLength: 1024 })),
+  }, Strict)),
+  headers: Type.Optional(Type.Array(Type.Object({
+    type: Type.Optional(Type.Union([Type.Literal('Exact'), Type.Literal('RegularExpression')])),
+    name: HeaderName,
+    value: Type.String({ maxLength: 4096 }),
+  }, Strict), { maxItems: 16 })),
+  queryParams: Type.Optional(Type.Array(Type.Object({
+    type: Type.Optional(Type.Union([Type.Literal('Exact'), Type.Literal('RegularExpression')])),
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    value: Type.String({ maxLength: 1024 }),
+  }, Strict), { maxItems: 16 })),
+  method: Type.Optional(Type.Union(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'].map((m) => Type.Literal(m)))),
+}, Strict);
+
+export const HTTPBackendRef = Type.Object({
+  group: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.String()),
+  name: Name,
+  namespace: Type.Optional(Name),
+  port: Type.Optional(Port),
+  weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
+  filters: Type.Optional(Type.Array(HTTPRouteFilter, { maxItems: 16 })),
+}, Strict);
+
+export const HTTPRouteRule = Type.Object({
+  name: Type.Optional(SectionName),
+  matches: Type.Optional(Type.Array(HTTPRouteMatch, { maxItems: 64 })),
+  filters: Type.Optional(Type.Array(HTTPRouteFilter, { maxItems: 16 })),
+  backendRefs: Type.Optional(Type.Array(HTTPBackendRef, { maxItems: 16 })),
+  timeouts: Type.Optional(Type.Object({ request: Type.Optional(Duration), backendRequest: Type.Optional(Duration) }, Strict)),
+  retry: Type.Optional(Type.Object({
+    codes: Type.Optional(Type.Array(Type.Integer({ minimum: 400, maximum: 599 }))),
+    attempts: Type.Optional(Type.Integer({ minimum: 0 })),
+    backoff: Type.Optional(Duration),
+  }, Strict)),
+  sessionPersistence: Type.Optional(Type.Object({
+    sessionName: Type.Optional(Type.String({ maxLength: 128 })),
+    absoluteTimeout: Type.Optional(Duration),
+    type: Type.Optional(Type.Union([Type.Literal('Cookie'), Type.Literal('Header')])),
+    cookieConfig: Type.Optional(Type.Object({ lifetimeType: Type.Optional(Type.Union([Type.Literal('Session'), Type.Literal('Permanent')])) }, Strict)),
+  }, Strict)),
+}, Strict);
+
+export const HTTPRouteSpec = Type.Object({
+  parentRefs: Type.Optional(Type.Array(ParentReference, { maxItems: 32 })),
+  hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 16 })),
+  rules: Type.Optional(Type.Array(HTTPRouteRule, { maxItems: 16 })),
+}, Strict);
+
+// ---------------------------------------------------------------- ReferenceGrant, Namespace
+export const ReferenceGrantSpec = Type.Object({
+  from: Type.Array(Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), namespace: Name }, Strict), { minItems: 1, maxItems: 16 }),
+  to: Type.Array(Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), name: Type.Optional(Name) }, Strict), { minItems: 1, maxItems: 16 }),
+}, Strict);
+
+// ---------------------------------------------------------------- portcullis.dev Backend
+export const BackendSpec = Type.Object({
+  endpoints: Type.Array(Type.Object({
+    address: Type.String({ minLength: 1, maxLength: 253, description: 'IP address or hostname' }),
+    port: Type.Optional(Port),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, description: 'relative share of traffic (default 1)' })),
+  }, Strict), { minItems: 1, maxItems: 1024 }),
+}, Strict);
+
+// ---------------------------------------------------------------- documents
+function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
+  return Type.Object({
+    apiVersion: Type.Literal(apiVersion),
+    kind: Type.Literal(kind),
+    metadata: Metadata,
+    spec,
+    // Status is written by Portcullis, never read: accepted so that `kubectl get -o yaml` output loads.
+    status: Type.Optional(Type.Unknown()),
+  }, { ...Strict, title: kind });
+}
+
+export const GatewayClassDoc = doc(GATEWAY_API_VERSION, 'GatewayClass', GatewayClassSpec);
+export const GatewayDoc = doc(GATEWAY_API_VERSION, 'Gateway', GatewaySpec);
+export const HTTPRouteDoc = doc(GATEWAY_API_VERSION, 'HTTPRoute', HTTPRouteSpec);
+export const ReferenceGrantDoc = doc(`${GATEWAY_GROUP}/v1beta1`, 'ReferenceGrant', ReferenceGrantSpec);
+export const NamespaceDoc = Type.Object({
+  apiVersion: Type.Literal('v1'),
+  kind: Type.Literal('Namespace'),
+  metadata: Metadata,
+  spec: Type.Optional(Type.Object({}, Strict)),
+  status: Type.Optional(Type.Unknown()),
+}, { ...Strict, title: 'Namespace' });
+export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
+
+/** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
+export const KINDS = {
+  GatewayClass: { apiVersions: [GATEWAY_API_VERSION], schema: GatewayClassDoc },
+  Gateway: { apiVersions: [GATEWAY_API_VERSION], schema: GatewayDoc },
+  HTTPRoute: { apiVersions: [GATEWAY_API_VERSION], schema: HTTPRouteDoc },
+  // ReferenceGrant is v1 since Gateway API v1.5; v1beta1 is still served.
+  ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
+  Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
+  Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
+} as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
+export type KindName = keyof typeof KINDS;
+
+export type MetadataT = Static<typeof Metadata>;
+export type GatewayClassT = Static<typeof GatewayClassDoc>;
+export type GatewayT = Static<typeof GatewayDoc>;
+export type ListenerT = Static<typeof Listener>;
+export type HTTPRouteT = Static<typeof HTTPRouteDoc>;
+export type HTTPRouteRuleT = Static<typeof HTTPRouteRule>;
+export type HTTPRouteMatchT = Static<typeof HTTPRouteMatch>;
+export type HTTPRouteFilterT = Static<typeof HTTPRouteFilter>;
+export type HTTPBackendRefT = Static<typeof HTTPBackendRef>;
+export type ParentReferenceT = Static<typeof ParentReference>;
+export type ReferenceGrantT = Static<typeof ReferenceGrantDoc>;
+export type NamespaceT = Static<typeof NamespaceDoc>;
+export type BackendT = Static<typeof BackendDoc>;
+
+/**
+ * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one
+ * document is any of the kinds, chosen by `kind` so that completion inside `spec` works.
+ */
+export function editorJsonSchema(): Record<string, unknown> {
+  const defs: Record<string, unknown> = {};
+  const branches: unknown[] = [];
+  for (const [kind, k] of Object.entries(KINDS)) {
+    const schema = structuredClone(k.schema) as Record<string, any>;
+    schema.properties.apiVersion = { type: 'string', enum: [...k.apiVersions] };
+    defs[kind] = schema;
+    branches.push({ if: { properties: { kind: { const: kind } }, required: ['kind'] }, then: { $ref: `#/$defs/${kind}` } });
+  }
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://portcullis.dev/schemas/config.json',
+    title: 'Portcullis configuration document',
+    type: 'object',
+    required: ['apiVersion', 'kind', 'metadata'],
+    properties: { kind: { enum: Object.keys(KINDS) } },
+    allOf: branches,
+    $defs: defs,
+  };
+}

@@ -1,0 +1,418 @@
+// Stage 3: what a Gateway API controller does. Resolves references, attaches routes to listeners,
+// detects listener conflicts and hostname mismatches, writes the status conditions a controller
+// would write, and produces the intermediate representation (IR) that the compiler turns into a
+// Runtime. The IR knows nothing about files or YAML (Envoy Gateway's habit).
+import { formatPath, type Diagnostic } from './diagnostics.ts';
+import { intersectHostnames } from './hostnames.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { resourceId, type Resource } from './validate-schema.ts';
+
+export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
+
+// ---------------------------------------------------------------- IR
+export interface EndpointIR { readonly address: string; readonly port: number; readonly weight: number }
+export interface BackendIR { readonly id: string; readonly namespace: string; readonly name: string; readonly endpoints: readonly EndpointIR[] }
+export interface BackendRefIR {
+  /** Backend id when resolved; undefined makes the ref invalid (its share of traffic gets 500). */
+  readonly backend?: string;
+  readonly weight: number;
+  readonly port?: number;
+  readonly filters: readonly HTTPRouteFilterT[];
+  readonly invalidReason?: string;
+}
+export interface HTTPRouteRuleIR {
+  readonly index: number;
+  readonly name?: string;
+  readonly matches: readonly HTTPRouteMatchT[];
+  readonly filters: readonly HTTPRouteFilterT[];
+  readonly backendRefs: readonly BackendRefIR[];
+  readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
+}
+export interface HTTPRouteIR {
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** ISO timestamp or '' (ties: oldest first, then namespace/name). */
+  readonly creationTimestamp: string;
+  readonly rules: readonly HTTPRouteRuleIR[];
+}
+export interface AttachmentIR { readonly route: string; readonly hostnames: readonly string[] }
+export interface ListenerIR {
+  readonly gateway: string;
+  readonly name: string;
+  readonly protocol: string;
+  readonly port: number;
+  readonly address: string;
+  readonly hostname?: string;
+  readonly attachments: readonly AttachmentIR[];
+}
+export interface GatewayIR {
+  readonly listeners: readonly ListenerIR[];
+  readonly routes: ReadonlyMap<string, HTTPRouteIR>;
+  readonly backends: ReadonlyMap<string, BackendIR>;
+}
+
+export interface Condition { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; observedGeneration: number }
+export type StatusMap = Record<string, Record<string, unknown>>;
+
+export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics: Diagnostic[] }
+
+const SUPPORTED_PROTOCOLS = new Set(['HTTP']);
+const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute'], HTTPS: ['HTTPRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
+/** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
+const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
+const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
+  RequestHeaderModifier: 'requestHeaderModifier', ResponseHeaderModifier: 'responseHeaderModifier', RequestRedirect: 'requestRedirect',
+  URLRewrite: 'urlRewrite', RequestMirror: 'requestMirror', CORS: 'cors', ExtensionRef: 'extensionRef',
+};
+
+function cond(type: string, ok: boolean, reason: string, message: string, gen: number): Condition {
+  return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: gen };
+}
+
+export function analyze(resources: readonly Resource[]): SemanticResult {
+  const diagnostics: Diagnostic[] = [];
+  const status: StatusMap = {};
+  const byKind = <T>(k: string) => resources.filter((r) => r.kind === k) as Resource<T>[];
+  const classes = new Map(byKind<GatewayClassT>('GatewayClass').map((r) => [r.name, r]));
+  const gateways = byKind<GatewayT>('Gateway');
+  const routes = byKind<HTTPRouteT>('HTTPRoute');
+  const backendsRes = byKind<BackendT>('Backend');
+  const grants = byKind<ReferenceGrantT>('ReferenceGrant');
+  const namespaces = new Map(byKind<NamespaceT>('Namespace').map((r) => [r.name, r]));
+
+  const report = (r: Resource, p: (string | number)[], message: string, hint?: string, severity: 'error' | 'warning' = 'error', code = 'PCS_ERR_CONFIG_SEMANTIC') => {
+    const pos = r.src.locate(p);
+    diagnostics.push({ file: r.src.file, line: pos.line, col: pos.col, phase: 'semantic', severity, resource: r.id, path: formatPath(p), message, hint, code });
+  };
+  const gen = (r: Resource) => (r.doc.metadata?.generation as number | undefined) ?? 1;
+
+  // ---- GatewayClass
+  for (const c of classes.values()) {
+    const ok = c.doc.spec.controllerName === CONTROLLER_NAME;
+    status[c.id] = { conditions: [cond('Accepted', ok, ok ? 'Accepted' : 'Unsupported', ok ? 'handled by Portcullis' : `controllerName is not ${CONTROLLER_NAME}`, gen(c))] };
+    if (!ok) report(c, ['spec', 'controllerName'], `controllerName "${c.doc.spec.controllerName}" is not handled by Portcullis`, `set it to ${CONTROLLER_NAME}`, 'warning');
+  }
+
+  // ---- Backends
+  const backends = new Map<string, BackendIR>();
+  for (const b of backendsRes) {
+    const endpoints: EndpointIR[] = [];
+    b.doc.spec.endpoints.forEach((e, i) => {
+      if (e.port === undefined) {
+        report(b, ['spec', 'endpoints', i], `endpoint ${e.address} has no port`, 'add port: <1-65535>');
+        return;
+      }
+      endpoints.push({ address: e.address, port: e.port, weight: e.weight ?? 1 });
+    });
+    backends.set(b.id, { id: b.id, namespace: b.namespace, name: b.name, endpoints });
+    status[b.id] = { conditions: [cond('Accepted', endpoints.length > 0, endpoints.length ? 'Accepted' : 'Invalid', `${endpoints.length} endpoint(s)`, gen(b))] };
+  }
+
+  // ---- Gateways and listeners
+  interface LState { gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[] }
+  const lstates: LState[] = [];
+  for (const gw of gateways) {
+    const g = gen(gw);
+    const spec = gw.doc.spec;
+    const cls = classes.get(spec.gatewayClassName);
+    const classOk = !cls || cls.doc.spec.controllerName === CONTROLLER_NAME;
+    if (!classOk) report(gw, ['spec', 'gatewayClassName'], `GatewayClass "${spec.gatewayClassName}" is not handled by Portcullis`, `use a GatewayClass whose controllerName is ${CONTROLLER_NAME}`);
+    let address = '0.0.0.0';
+    (spec.addresses ?? []).forEach((a, i) => {
+      if ((a.type ?? 'IPAddress') !== 'IPAddress' || !isIP(a.value)) report(gw, ['spec', 'addresses', i], `unsupported address ${a.type ?? 'IPAddress'} "${a.value}"`, 'use type: IPAddress with an IPv4 or IPv6 address to bind to');
+      else if (i === 0) address = a.value;
+    });
+    const names = new Set<string>();
+    spec.listeners.forEach((l, index) => {
+      const conds = new Map<string, Condition>();
+      let usable = true;
+      const p = ['spec', 'listeners', index];
+      if (names.has(l.name)) { report(gw, [...p, 'name'], `duplicate listener name "${l.name}"`, 'listener names must be unique within a Gateway'); usable = false; }
+      names.add(l.name);
+      if (!SUPPORTED_PROTOCOLS.has(l.protocol)) {
+        const known = ROUTE_KINDS_FOR[l.protocol] !== undefined;
+        conds.set('Accepted', cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported${known ? ' yet' : ''}`, g));
+        report(gw, [...p, 'protocol'], `protocol "${l.protocol}" is not supported${known ? ' by this version' : ''}`, `supported: ${[...SUPPORTED_PROTOCOLS].join(', ')}`);
+        usable = false;
+      }
+      if (l.tls && (l.protocol === 'HTTP' || l.protocol === 'TCP' || l.protocol === 'UDP')) {
+        report(gw, [...p, 'tls'], `tls is not allowed on a ${l.protocol} listener`, 'remove tls, or use protocol HTTPS/TLS');
+        conds.set('Accepted', cond('Accepted', false, 'UnsupportedValue', 'tls set on a non-TLS listener', g));
+        usable = false;
+      }
+      if (l.hostname && (l.protocol === 'TCP' || l.protocol === 'UDP')) {
+        report(gw, [...p, 'hostname'], `hostname is not allowed on a ${l.protocol} listener`, 'remove hostname');
+        usable = false;
+      }
+      // Route kinds
+      const defaults = ROUTE_KINDS_FOR[l.protocol] ?? [];
+      let kinds = defaults;
+      if (l.allowedRoutes?.kinds) {
+        kinds = [];
+        l.allowedRoutes.kinds.forEach((k, ki) => {
+          if ((k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && defaults.includes(k.kind)) kinds.push(k.kind);
+          else report(gw, [...p, 'allowedRoutes', 'kinds', ki], `route kind ${k.group ? k.group + '/' : ''}${k.kind} is not supported on a ${l.protocol} listener`, `supported: ${defaults.join(', ') || 'none'}`);
+        });
+        if (kinds.length !== l.allowedRoutes.kinds.length) conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidRouteKinds', 'some route kinds are not supported', g));
+      }
+      lstates.push({ gw, l, index, address, conds, kinds, usable: usable && classOk, attached: 0, attachments: [] });
+    });
+  }
+
+  // ---- listener conflicts, across every Gateway: one process binds each address:port once.
+  const byPort = new Map<string, LState[]>();
+  for (const s of lstates) {
+    const transport = s.l.protocol === 'UDP' ? 'udp' : 'tcp';
+    // 0.0.0.0 overlaps every IPv4 address: group by port and check addresses pairwise.
+    const key = `${transport}:${s.l.port}`;
+    byPort.set(key, [...(byPort.get(key) ?? []), s]);
+  }
+  for (const group of byPort.values()) {
+    for (let i = 0; i < group.length; i++) {
+      for (let j = i + 1; j < group.length; j++) {
+        const a = group[i], b = group[j];
+        if (a.address !== b.address && a.address !== '0.0.0.0' && b.address !== '0.0.0.0') continue;
+        let reason: string | null = null;
+        const tlsish = (p: string) => p === 'HTTPS' || p === 'TLS';
+        if (a.l.protocol !== b.l.protocol && !(tlsish(a.l.protocol) && tlsish(b.l.protocol))) reason = 'ProtocolConflict';
+        else if ((a.l.protocol === 'TCP' || a.l.protocol === 'UDP')) reason = 'ProtocolConflict';
+        else if ((a.l.hostname ?? '') === (b.l.hostname ?? '')) reason = 'HostnameConflict';
+        if (!reason) continue;
+        for (const [x, y] of [[a, b], [b, a]] as const) {
+          x.conds.set('Conflicted', cond('Conflicted', true, reason, `conflicts with listener ${y.gw.namespace}/${y.gw.name}/${y.l.name}`, gen(x.gw)));
+          x.usable = false;
+        }
+        const at = a.gw.src.locate(['spec', 'listeners', a.index]);
+        const other = `"${a.l.name}" of ${a.gw.id} (${a.gw.src.file}:${at.line}:${at.col})`;
+        report(b.gw, ['spec', 'listeners', b.index], `listener "${b.l.name}" conflicts with listener ${other}: ${reason === 'HostnameConflict' ? `same port ${b.l.port}, protocol ${b.l.protocol} and hostname "${b.l.hostname ?? '*'}"` : `port ${b.l.port} is used with protocol ${a.l.protocol} and ${b.l.protocol}`}`,
+          reason === 'HostnameConflict' ? 'give each listener on a port a distinct hostname, or use another port' : 'use another port for one of them');
+      }
+    }
+  }
+
+  // ---- namespace selection for allowedRoutes
+  const nsAllowed = (s: LState, routeNs: string): boolean => {
+    const from = s.l.allowedRoutes?.namespaces?.from ?? 'Same';
+    if (from === 'All') return true;
+    if (from === 'Same') return routeNs === s.gw.namespace;
+    const sel = s.l.allowedRoutes?.namespaces?.selector;
+    const labels = namespaces.get(routeNs)?.doc.metadata.labels ?? {};
+    return sel ? selectorMatches(sel, { ...labels, 'kubernetes.io/metadata.name': routeNs }) : false;
+  };
+
+  const grantAllows = (fromKind: string, fromNs: string, toGroup: string, toKind: string, toNs: string, toName: string) =>
+    grants.some((g) => g.namespace === toNs
+      && g.doc.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === fromNs)
+      && g.doc.spec.to.some((t) => t.group === toGroup && t.kind === toKind && (!t.name || t.name === toName)));
+
+  // ---- HTTPRoutes
+  const routeIR = new Map<string, HTTPRouteIR>();
+  for (const r of routes) {
+    const g = gen(r);
+    const spec = r.doc.spec;
+    let refsOk = true;
+    let refsReason = 'ResolvedRefs';
+    let refsMsg = 'all references resolved';
+    let acceptedRules = 0;
+    let droppedRules = 0;
+    const rules: HTTPRouteRuleIR[] = [];
+    (spec.rules ?? [{}]).forEach((rule, ri) => {
+      const rp = ['spec', 'rules', ri];
+      let ruleOk = true;
+      const matches: HTTPRouteMatchT[] = (rule.matches && rule.matches.length ? rule.matches : [{}]).map((m) => ({
+        ...m, path: { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' },
+      }));
+      matches.forEach((m, mi) => {
+        const path = m.path!;
+        const mp = [...rp, 'matches', mi, 'path', 'value'];
+        if (path.type !== 'RegularExpression' && !path.value!.startsWith('/')) { report(r, mp, `path "${path.value}" must start with "/"`, 'write an absolute path such as /api'); ruleOk = false; }
+        if (path.type !== 'RegularExpression' && /\/\/|\/\.\.?(\/|$)|[?#%]/.test(path.value!) && !/%[0-9A-Fa-f]{2}/.test(path.value!)) { report(r, mp, `path "${path.value}" is not a normalized path`, 'remove "//", "/./", "/../", "?" and "#"'); ruleOk = false; }
+        if (path.type === 'RegularExpression') ruleOk = checkRegex(path.value!, () => report(r, mp, `invalid regular expression "${path.value}"`, 'use JavaScript RegExp syntax')) && ruleOk;
+        (m.headers ?? []).forEach((h, hi) => { if (h.type === 'RegularExpression') ruleOk = checkRegex(h.value, () => report(r, [...rp, 'matches', mi, 'headers', hi, 'value'], `invalid regular expression "${h.value}"`, 'use JavaScript RegExp syntax')) && ruleOk; });
+        (m.queryParams ?? []).forEach((q, qi) => { if (q.type === 'RegularExpression') ruleOk = checkRegex(q.value, () => report(r, [...rp, 'matches', mi, 'queryParams', qi, 'value'], `invalid regular expression "${q.value}"`, 'use JavaScript RegExp syntax')) && ruleOk; });
+      });
+      const filters = rule.filters ?? [];
+      ruleOk = checkFilters(filters, [...rp, 'filters'], matches, (p, m, h) => report(r, p, m, h)) && ruleOk;
+      if (rule.timeouts?.request && rule.timeouts.backendRequest && durationMs(rule.timeouts.backendRequest) > durationMs(rule.timeouts.request) && durationMs(rule.timeouts.request) !== 0) {
+        report(r, [...rp, 'timeouts', 'backendRequest'], 'backendRequest timeout is longer than the request timeout', 'backendRequest must be ≤ request'); ruleOk = false;
+      }
+      const backendRefs: BackendRefIR[] = [];
+      (rule.backendRefs ?? []).forEach((br, bi) => {
+        const bp = [...rp, 'backendRefs', bi];
+        const res = resolveBackendRef(br, r.namespace);
+        if (res.error) {
+          refsOk = false; refsReason = res.reason!; refsMsg = res.error;
+          report(r, res.field ? [...bp, res.field] : bp, res.error, res.hint);
+        }
+        if (br.filters?.length) ruleOk = checkFilters(br.filters, [...bp, 'filters'], matches, (p, m, h) => report(r, p, m, h), true) && ruleOk;
+        backendRefs.push({ backend: res.backend, weight: br.weight ?? 1, port: br.port, filters: br.filters ?? [], invalidReason: res.error });
+      });
+      if (!ruleOk) { droppedRules++; return; }
+      acceptedRules++;
+      rules.push({ index: ri, name: rule.name, matches, filters, backendRefs, timeouts: rule.timeouts });
+    });
+
+    function resolveBackendRef(br: HTTPBackendRefT, routeNs: string): { backend?: string; error?: string; reason?: string; hint?: string; field?: string } {
+      const group = br.group ?? '';
+      const kind = br.kind ?? 'Service';
+      const ns = br.namespace ?? routeNs;
+      if (group !== PORTCULLIS_GROUP || kind !== 'Backend') {
+        return { error: `backendRef kind ${group ? group + '/' : ''}${kind} is not supported`, reason: 'InvalidKind', hint: `off-cluster, reference a Backend: { group: ${PORTCULLIS_GROUP}, kind: Backend, name: ${br.name} }`, field: br.kind ? 'kind' : undefined };
+      }
+      const id = resourceId('Backend', ns, br.name);
+      if (ns !== routeNs && !grantAllows('HTTPRoute', routeNs, PORTCULLIS_GROUP, 'Backend', ns, br.name)) {
+        return { error: `backendRef to ${ns}/${br.name} in another namespace is not permitted`, reason: 'RefNotPermitted', hint: `add a ReferenceGrant in namespace ${ns} from HTTPRoute in ${routeNs}`, field: 'namespace' };
+      }
+      if (!backends.has(id)) {
+        const known = [...backends.values()].filter((b) => b.namespace === ns).map((b) => b.name);
+        return { error: `Backend ${ns}/${br.name} not found`, reason: 'BackendNotFound', hint: known.length ? `known Backends in ${ns}: ${known.join(', ')}` : `define a Backend named ${br.name} in namespace ${ns}`, field: 'name' };
+      }
+      return { backend: id };
+    }
+
+    routeIR.set(r.id, { id: r.id, namespace: r.namespace, name: r.name, creationTimestamp: r.doc.metadata.creationTimestamp ?? '', rules });
+
+    // Attachment, per parentRef.
+    const parents: Record<string, unknown>[] = [];
+    const routeHostnames = spec.hostnames ?? [];
+    (spec.parentRefs ?? []).forEach((pr, pi) => {
+      const pp = ['spec', 'parentRefs', pi];
+      const conds: Condition[] = [];
+      const parentRef = { group: pr.group ?? GATEWAY_GROUP, kind: pr.kind ?? 'Gateway', namespace: pr.namespace ?? r.namespace, name: pr.name, ...(pr.sectionName ? { sectionName: pr.sectionName } : {}), ...(pr.port ? { port: pr.port } : {}) };
+      const fail = (reason: string, message: string, p: (string | number)[], hint: string) => {
+        conds.push(cond('Accepted', false, reason, message, g));
+        report(r, p, message, hint);
+      };
+      if (parentRef.group !== GATEWAY_GROUP || parentRef.kind !== 'Gateway') {
+        fail('NoMatchingParent', `parentRef kind ${parentRef.kind} is not supported`, pp, 'attach routes to a Gateway');
+      } else {
+        const gwId = resourceId('Gateway', parentRef.namespace, pr.name);
+        let candidates = lstates.filter((s) => s.gw.id === gwId);
+        if (candidates.length === 0) {
+          const known = gateways.map((x) => `${x.namespace}/${x.name}`);
+          fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} not found`, [...pp, 'name'], known.length ? `known Gateways: ${known.join(', ')}` : 'define the Gateway');
+        } else {
+          if (pr.sectionName) candidates = candidates.filter((s) => s.l.name === pr.sectionName);
+          if (pr.port) candidates = candidates.filter((s) => s.l.port === pr.port);
+          if (candidates.length === 0) {
+            fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} has no listener${pr.sectionName ? ` named "${pr.sectionName}"` : ''}${pr.port ? ` on port ${pr.port}` : ''}`, [...pp, pr.sectionName ? 'sectionName' : 'port'], 'check sectionName/port against the Gateway listeners');
+          } else {
+            const allowed = candidates.filter((s) => s.kinds.includes('HTTPRoute') && nsAllowed(s, r.namespace));
+            if (allowed.length === 0) {
+              fail('NotAllowedByListeners', `no listener of Gateway ${parentRef.namespace}/${pr.name} allows HTTPRoutes from namespace ${r.namespace}`, pp, 'set allowedRoutes.namespaces.from on the listener, or move the route');
+            } else {
+              let matched = 0;
+              for (const s of allowed) {
+                const hosts = intersectHostnames(s.l.hostname, routeHostnames);
+                if (hosts === null) continue;
+                matched++;
+                if (s.usable && acceptedRules > 0) { s.attached++; s.attachments.push({ route: r.id, hostnames: hosts }); }
+              }
+              if (matched === 0) {
+                const lh = [...new Set(allowed.map((s) => s.l.hostname ?? '*'))].join(', ');
+                fail('NoMatchingListenerHostname', `no hostname of the route (${routeHostnames.join(', ')}) matches the listener hostname (${lh})`, ['spec', 'hostnames'], `use a hostname under ${lh}, or attach to another listener with sectionName`);
+              } else {
+                conds.push(cond('Accepted', true, 'Accepted', 'route attached', g));
+              }
+            }
+          }
+        }
+      }
+      conds.push(cond('ResolvedRefs', refsOk, refsReason, refsMsg, g));
+      if (droppedRules > 0 && acceptedRules > 0) conds.push(cond('PartiallyInvalid', true, 'UnsupportedValue', `${droppedRules} rule(s) dropped`, g));
+      if (acceptedRules === 0 && droppedRules > 0) {
+        const i = conds.findIndex((c) => c.type === 'Accepted');
+        conds[i] = cond('Accepted', false, 'UnsupportedValue', 'no rule of the route is valid', g);
+      }
+      parents.push({ parentRef, controllerName: CONTROLLER_NAME, conditions: conds });
+    });
+    if (!spec.parentRefs?.length) report(r, ['spec'], 'route has no parentRefs and serves no traffic', 'add parentRefs: [{ name: <gateway> }]', 'warning');
+    status[r.id] = { parents };
+  }
+
+  // ---- Gateway status
+  for (const gw of gateways) {
+    const g = gen(gw);
+    const ls = lstates.filter((s) => s.gw === gw);
+    const listeners = ls.map((s) => {
+      const c = s.conds;
+      if (!c.has('Accepted')) c.set('Accepted', cond('Accepted', true, 'Accepted', 'listener accepted', g));
+      if (!c.has('Conflicted')) c.set('Conflicted', cond('Conflicted', false, 'NoConflicts', 'no conflicts', g));
+      if (!c.has('ResolvedRefs')) c.set('ResolvedRefs', cond('ResolvedRefs', true, 'ResolvedRefs', 'references resolved', g));
+      c.set('Programmed', cond('Programmed', s.usable, s.usable ? 'Programmed' : 'Invalid', s.usable ? 'listener programmed' : 'listener not programmed', g));
+      return { name: s.l.name, supportedKinds: s.kinds.map((k) => ({ group: GATEWAY_GROUP, kind: k })), attachedRoutes: s.attached, conditions: [...c.values()] };
+    });
+    const allOk = ls.every((s) => s.usable);
+    const anyOk = ls.some((s) => s.usable);
+    status[gw.id] = {
+      conditions: [
+        cond('Accepted', anyOk, allOk ? 'Accepted' : 'ListenersNotValid', allOk ? 'gateway accepted' : 'some listeners are not valid', g),
+        cond('Programmed', anyOk, anyOk ? 'Programmed' : 'Invalid', anyOk ? 'gateway programmed' : 'no listener could be programmed', g),
+      ],
+      listeners,
+    };
+  }
+
+  const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
+    gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
+  }));
+  return { ir: { listeners, routes: routeIR, backends }, status, diagnostics };
+}
+
+function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string) => void, perBackend = false): boolean {
+  let ok = true;
+  const seen = new Set<string>();
+  filters.forEach((f, fi) => {
+    const fp = [...p, fi];
+    if (seen.has(f.type)) { report([...fp, 'type'], `filter ${f.type} appears more than once`, 'merge them into one'); ok = false; }
+    seen.add(f.type);
+    const field = FILTER_FIELD[f.type];
+    if (field && f[field] === undefined) { report(fp, `filter ${f.type} needs its "${field}" field`, `add ${field}: {...}`); ok = false; return; }
+    for (const [t, fld] of Object.entries(FILTER_FIELD)) if (t !== f.type && f[fld] !== undefined) { report([...fp, fld], `field ${fld} does not belong to a ${f.type} filter`, `remove it or set type: ${t}`); ok = false; }
+    if (!SUPPORTED_FILTERS.has(f.type) || (perBackend && f.type !== 'RequestHeaderModifier' && f.type !== 'ResponseHeaderModifier')) {
+      report([...fp, 'type'], `filter ${f.type} is not supported${perBackend ? ' on a backendRef' : ' yet'}`, `supported: ${perBackend ? 'RequestHeaderModifier, ResponseHeaderModifier' : [...SUPPORTED_FILTERS].join(', ')}`); ok = false;
+    }
+    const pathMod = f.type === 'URLRewrite' ? f.urlRewrite?.path : f.type === 'RequestRedirect' ? f.requestRedirect?.path : undefined;
+    if (pathMod) {
+      const want = pathMod.type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
+      if (pathMod[want] === undefined) { report([...fp, field, 'path'], `path type ${pathMod.type} needs ${want}`, `add ${want}`); ok = false; }
+      if (pathMod.type === 'ReplacePrefixMatch' && !matches.every((m) => m.path?.type === 'PathPrefix')) {
+        report([...fp, field, 'path'], 'ReplacePrefixMatch needs every match of the rule to be a PathPrefix match', 'use ReplaceFullPath, or PathPrefix matches'); ok = false;
+      }
+    }
+  });
+  if (seen.has('RequestRedirect') && seen.has('URLRewrite')) { report(p, 'RequestRedirect and URLRewrite cannot be used together', 'keep one of them'); ok = false; }
+  if (seen.has('RequestRedirect') && perBackend) ok = false;
+  return ok;
+}
+
+function checkRegex(src: string, onError: () => void): boolean {
+  try { new RegExp(src); return true; } catch { onError(); return false; }
+}
+
+export function durationMs(d: string): number {
+  let ms = 0;
+  for (const m of d.matchAll(/([0-9]+)(h|ms|m|s)/g)) {
+    const n = Number(m[1]);
+    ms += m[2] === 'h' ? n * 3600000 : m[2] === 'm' ? n * 60000 : m[2] === 's' ? n * 1000 : n;
+  }
+  return ms;
+}
+
+function selectorMatches(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const inVals = has && (e.values ?? []).includes(labels[e.key]);
+    if (e.operator === 'In' && !inVals) return false;
+    if (e.operator === 'NotIn' && inVals) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+function isIP(s: string): boolean {
+  return /^(\d{1,3}\.){3}\d{1,3}$/.test(s) || /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
+}

@@ -1,0 +1,42 @@
+// Per-request state, created once per request and passed down the filter chain.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BackendRuntime, EndpointRuntime, ListenerRuntime, RuleRuntime, Runtime } from '../runtime/runtime.ts';
+
+export interface RequestContext {
+  readonly id: string;
+  /** The Runtime this request started on; it keeps it to the end, whatever reloads happen. */
+  readonly runtime: Runtime;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly startNs: bigint;
+  readonly clientIp: string;
+  readonly host: string;
+  path: string;
+  query: string;
+  listener?: ListenerRuntime;
+  rule?: RuleRuntime;
+  backend?: BackendRuntime;
+  endpoint?: EndpointRuntime;
+  /** Set by whoever answers: the status sent to the client. */
+  status?: number;
+  /** Machine-readable reason when Portcullis answered itself (PCS_ERR_...). */
+  errorCode?: string;
+}
+
+// Request ids: a per-process random prefix plus a counter: unique, cheap, and not a clock.
+const PREFIX = randomBytes(6).toString('hex');
+let counter = 0;
+const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Propagate a sane incoming X-Request-Id, otherwise mint one. */
+export function requestIdFor(incoming: string | string[] | undefined): string {
+  if (typeof incoming === 'string' && VALID_ID.test(incoming)) return incoming;
+  counter = (counter + 1) >>> 0;
+  return `${PREFIX}${counter.toString(16).padStart(8, '0')}`;
+}
+
+export function clientIpOf(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}

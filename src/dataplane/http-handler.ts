@@ -1,0 +1,212 @@
+// The HTTP/1.1 request path: find the listener by Host, the rule by the router, apply the rule's
+// filters, pick a backend and an endpoint, and stream the request and the response through an
+// undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { normalizeHost } from '../config/hostnames.ts';
+import type { RequestView } from '../router/http-router.ts';
+import type { EndpointRuntime, HeaderMods, RuleRuntime, RuntimeHolder } from '../runtime/runtime.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
+import { PROBLEMS, sendProblem, type ProblemSpec } from './problem.ts';
+
+export interface PoolProvider { get(endpoint: EndpointRuntime): Dispatcher }
+
+export interface HandlerDeps {
+  readonly holder: RuntimeHolder;
+  readonly pools: PoolProvider;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly accessLog: boolean;
+}
+
+// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+
+export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const { holder, logger } = deps;
+  return function handle(req, res) {
+    const runtime = holder.current;
+    const id = requestIdFor(req.headers['x-request-id']);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const ctx: RequestContext = {
+      id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: clientIpOf(req),
+      host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
+    };
+    res.on('finish', () => finish(ctx, deps));
+    res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
+    if (!runtime) return answer(ctx, PROBLEMS.noEndpoint, 'the gateway has no configuration yet');
+    const port = runtime.ports.get(portKey);
+    // The port was removed by a reload while this keep-alive connection was open.
+    if (!port) { res.shouldKeepAlive = false; return answer(ctx, PROBLEMS.notFound); }
+    if (url.charCodeAt(0) !== 47 /* / */) return answer(ctx, PROBLEMS.badRequest, 'the request target must be an absolute path');
+    const listener = port.listeners.lookup(ctx.host);
+    if (!listener) return answer(ctx, PROBLEMS.notFound);
+    ctx.listener = listener;
+    const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
+    const m = listener.router.match(ctx.host, view);
+    if (!m) return answer(ctx, PROBLEMS.notFound);
+    const rule = m.rule;
+    ctx.rule = rule;
+    if (rule.redirect) return redirect(ctx, rule, m.entry.pathValue, port.port);
+    proxy(ctx, rule, m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined, deps).catch((err) => {
+      logger.error({ err, requestId: id }, 'proxy failed');
+      answer(ctx, PROBLEMS.internal);
+    });
+  };
+}
+
+function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function answer(ctx: RequestContext, p: ProblemSpec, detail?: string): void {
+  ctx.status = p.status;
+  ctx.errorCode = p.code;
+  sendProblem(ctx.res, p, ctx.id, detail);
+}
+
+function replacePrefix(path: string, prefix: string, replacement: string): string {
+  const pre = prefix.replace(/\/+$/, '');
+  const rest = path.slice(pre.length);
+  let out = replacement.replace(/\/+$/, '') + rest;
+  if (out === '') out = '/';
+  else if (out.charCodeAt(0) !== 47) out = '/' + out;
+  return out;
+}
+
+function redirect(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string, listenerPort: number): void {
+  const r = rule.redirect!;
+  const scheme = r.scheme ?? 'http';
+  const host = r.hostname ?? ctx.host;
+  // Gateway API: an explicit port wins; with a scheme and no port, the scheme's well-known port;
+  // otherwise the listener's port. The default port of the scheme is left out of Location.
+  const port = r.port ?? (r.scheme ? (r.scheme === 'https' ? 443 : 80) : listenerPort);
+  const showPort = !((scheme === 'http' && port === 80) || (scheme === 'https' && port === 443));
+  let path = ctx.path;
+  if (r.path) path = r.path.type === 'ReplaceFullPath' ? r.path.value : replacePrefix(ctx.path, matchedPrefix, r.path.value);
+  const location = `${scheme}://${host}${showPort ? `:${port}` : ''}${path}${ctx.query ? `?${ctx.query}` : ''}`;
+  ctx.status = r.statusCode;
+  const headers: OutgoingHttpHeaders = { location, 'content-length': 0, 'x-request-id': ctx.id };
+  if (rule.responseHeaders) applyMods(headers, rule.responseHeaders);
+  ctx.res.writeHead(r.statusCode, headers);
+  ctx.res.end();
+}
+
+function applyMods(h: Record<string, string | string[] | number | undefined>, mods: HeaderMods): void {
+  for (const [k, v] of mods.set) h[k] = v;
+  for (const [k, v] of mods.add) {
+    const cur = h[k];
+    h[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : `${cur},${v}`;
+  }
+  for (const k of mods.remove) delete h[k];
+}
+
+function pickChoice(rule: RuleRuntime) {
+  if (rule.backends.length === 1) return rule.backends[0];
+  let n = Math.random() * rule.totalWeight;
+  for (const c of rule.backends) { n -= c.weight; if (n < 0) return c; }
+  return rule.backends[rule.backends.length - 1];
+}
+
+async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps): Promise<void> {
+  const { req, res } = ctx;
+  if (rule.backends.length === 0 || rule.totalWeight === 0) return answer(ctx, PROBLEMS.invalidBackend);
+  const choice = pickChoice(rule);
+  if (!choice.backend) return answer(ctx, PROBLEMS.invalidBackend);
+  ctx.backend = choice.backend;
+  const ep = choice.backend.pick();
+  if (!ep) return answer(ctx, PROBLEMS.noEndpoint);
+  ctx.endpoint = ep;
+
+  // Request headers: drop hop-by-hop (and whatever Connection names), then add forwarding headers.
+  const headers: Record<string, string | string[] | undefined> = {};
+  const connTokens = req.headers.connection ? String(req.headers.connection).toLowerCase().split(/\s*,\s*/) : null;
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (HOP_BY_HOP.has(k) || (connTokens && connTokens.includes(k))) continue;
+    headers[k] = v;
+  }
+  // No trusted proxies are configured yet, so a client's own X-Forwarded-* are replaced, not trusted.
+  headers['x-forwarded-for'] = ctx.clientIp;
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-host'] = req.headers.host;
+  headers['x-request-id'] = ctx.id;
+  if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
+  if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);
+  if (choice.requestHeaders) applyMods(headers, choice.requestHeaders);
+  let path = ctx.path;
+  if (rule.rewrite) {
+    if (rule.rewrite.hostname) headers.host = rule.rewrite.hostname;
+    if (rule.rewrite.path) path = rule.rewrite.path.type === 'ReplaceFullPath' ? rule.rewrite.path.value : replacePrefix(ctx.path, matchedPrefix ?? '/', rule.rewrite.path.value);
+  }
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+
+  const abort = new AbortController();
+  const onClientGone = () => { if (!res.writableFinished) abort.abort(); };
+  res.once('close', onClientGone);
+  let timer: NodeJS.Timeout | undefined;
+  if (rule.requestTimeoutMs > 0) timer = setTimeout(() => abort.abort(new TimeoutError()), rule.requestTimeoutMs);
+  try {
+    const up = await deps.pools.get(ep).request({
+      origin: ep.origin,
+      path: ctx.query ? `${path}?${ctx.query}` : path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? req : undefined,
+      signal: abort.signal,
+      headersTimeout: rule.backendTimeoutMs || 60_000,
+      bodyTimeout: rule.backendTimeoutMs || 300_000,
+    });
+    const out: Record<string, string | string[] | undefined> = {};
+    for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+    out['x-request-id'] = ctx.id;
+    if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
+    if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
+    ctx.status = up.statusCode;
+    res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
+    pipeline(up.body, res, (err) => {
+      if (timer) clearTimeout(timer);
+      if (err && !res.destroyed) res.destroy();
+    });
+  } catch (err) {
+    if (timer) clearTimeout(timer);
+    if (res.destroyed || ctx.req.destroyed && !(abort.signal.reason instanceof TimeoutError)) return; // client went away
+    const e = err as { code?: string; name?: string };
+    const timeout = abort.signal.reason instanceof TimeoutError || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT';
+    deps.metrics.upstreamErrors.inc({ backend: ctx.backend?.id ?? '', kind: timeout ? 'timeout' : e.code === 'ECONNREFUSED' ? 'connect' : 'other' });
+    answer(ctx, timeout ? PROBLEMS.gatewayTimeout : PROBLEMS.badGateway);
+  } finally {
+    res.off('close', onClientGone);
+  }
+}
+
+class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }
+
+function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
+  const durNs = Number(process.hrtime.bigint() - ctx.startNs);
+  const status = ctx.status ?? ctx.res.statusCode;
+  const listener = ctx.listener?.id ?? '';
+  deps.metrics.requests.inc({ listener, route: ctx.rule?.label ?? '', code: `${Math.floor(status / 100)}xx` });
+  deps.metrics.requestDuration.observe({ listener }, durNs / 1e9);
+  if (!deps.accessLog) return;
+  deps.logger.info({
+    msg: 'access',
+    requestId: ctx.id,
+    client: ctx.clientIp,
+    method: ctx.req.method,
+    host: ctx.host,
+    path: ctx.path,
+    status,
+    durationMs: Math.round(durNs / 1e4) / 100,
+    listener,
+    route: ctx.rule?.label,
+    upstream: ctx.endpoint?.id,
+    config: ctx.runtime?.version,
+    ...(ctx.errorCode ? { error: ctx.errorCode } : {}),
+    ...(aborted ? { aborted: true } : {}),
+  });
+}

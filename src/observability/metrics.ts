@@ -1,0 +1,23 @@
+// Prometheus metrics (prom-client), one registry per gateway process. Label sets are bounded:
+// routes and listeners come from config, status codes are grouped by class.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly configReloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reload attempts by result (success, failure, unchanged).', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly configInfo = new Gauge({ name: 'portcullis_config_info', help: 'The config version being served (value is always 1).', labelNames: ['version'] as const, registers: [this.registry] });
+  readonly configLastReloadSuccess = new Gauge({ name: 'portcullis_config_last_reload_successful', help: '1 if the last reload attempt succeeded, 0 if it failed.', registers: [this.registry] });
+  readonly requests = new Counter({ name: 'portcullis_http_requests_total', help: 'HTTP requests by listener, route and status class.', labelNames: ['listener', 'route', 'code'] as const, registers: [this.registry] });
+  readonly requestDuration = new Histogram({ name: 'portcullis_http_request_duration_seconds', help: 'Time from request start to the end of the response.', labelNames: ['listener'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by backend and kind (connect, timeout, reset).', labelNames: ['backend', 'kind'] as const, registers: [this.registry] });
+  readonly badRequests = new Counter({ name: 'portcullis_http_bad_requests_total', help: 'Requests refused before routing because they could not be parsed safely.', registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_process_' });
+  }
+
+  setConfigVersion(version: string): void {
+    this.configInfo.reset();
+    this.configInfo.set({ version }, 1);
+  }
+}

@@ -1,0 +1,233 @@
+// The gateway process: owns the Runtime holder, the listening sockets and the long-lived pools,
+// and applies new configs the way Caddy does: build and validate the new config completely, start
+// what it needs (new sockets), swap it in with one assignment, then stop what the old one had and
+// the new one does not. If anything fails before the swap, the old config keeps serving.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { buildConfig, compileRuntime, type BuildResult } from '../compiler/compile.ts';
+import { formatDiagnostic } from '../config/diagnostics.ts';
+import { createHttpHandler, type PoolProvider } from '../dataplane/http-handler.ts';
+import { PROBLEMS, problemBody } from '../dataplane/problem.ts';
+import { requestIdFor } from '../dataplane/context.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { RuntimeHolder, type Runtime } from './runtime.ts';
+
+export interface ReloadRecord {
+  readonly result: 'success' | 'failure' | 'unchanged';
+  readonly at: string;
+  readonly trigger: string;
+  readonly version?: string;
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+}
+
+export interface GatewayOptions {
+  readonly configPath: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly pools: PoolProvider & { retain(origins: ReadonlySet<string>): void; close(): Promise<void> };
+  readonly accessLog?: boolean;
+  /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
+  readonly allowPartial?: boolean;
+  readonly watch?: boolean;
+}
+
+export class ReloadError extends Error {
+  readonly code = 'PCS_ERR_RELOAD';
+  readonly details: readonly string[];
+  constructor(message: string, details: readonly string[]) { super(message); this.name = 'ReloadError'; this.details = details; }
+}
+
+export class Gateway extends EventEmitter {
+  readonly holder = new RuntimeHolder();
+  readonly opts: GatewayOptions;
+  private readonly servers = new Map<string, http.Server>();
+  private lastBuild: BuildResult | null = null;
+  lastReload: ReloadRecord | null = null;
+  private reloading: Promise<ReloadRecord> | null = null;
+  private pendingTrigger: string | null = null;
+  private watcher: fs.FSWatcher | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(opts: GatewayOptions) {
+    super();
+    this.opts = opts;
+  }
+
+  get runtime(): Runtime | null { return this.holder.current; }
+  get status(): BuildResult['status'] { return this.lastBuild?.status ?? {}; }
+  /** `address:port` of every open data-plane socket, with the port actually bound. */
+  get boundPorts(): { key: string; port: number }[] {
+    return [...this.servers.entries()].map(([key, s]) => ({ key, port: (s.address() as { port: number } | null)?.port ?? 0 }));
+  }
+
+  /** First load: a config with errors is fatal here (nothing to fall back to). */
+  async start(): Promise<void> {
+    const rec = await this.reload('startup');
+    if (rec.result === 'failure') throw new ReloadError('the configuration is not valid', rec.errors);
+    if (this.opts.watch !== false) this.watch();
+  }
+
+  /** Reload from disk. Serialised: a reload asked for while one runs happens right after it. */
+  reload(trigger: string): Promise<ReloadRecord> {
+    if (this.reloading) {
+      this.pendingTrigger = trigger;
+      return this.reloading;
+    }
+    this.reloading = this.doReload(trigger).finally(() => {
+      this.reloading = null;
+      if (this.pendingTrigger && !this.stopping) {
+        const t = this.pendingTrigger;
+        this.pendingTrigger = null;
+        void this.reload(t);
+      }
+    });
+    return this.reloading;
+  }
+
+  private async doReload(trigger: string): Promise<ReloadRecord> {
+    const t0 = performance.now();
+    const { logger, metrics } = this.opts;
+    const build = buildConfig(this.opts.configPath);
+    const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
+    let record: ReloadRecord;
+    const base = { at: new Date().toISOString(), trigger };
+    if (fatal.length || (!build.runtime && !this.opts.allowPartial)) {
+      const errors = (fatal.length ? fatal : build.errors).map(formatDiagnostic);
+      record = { ...base, result: 'failure', errors, durationMs: performance.now() - t0 };
+      for (const e of errors) logger.error({ trigger, diagnostic: e }, 'config error');
+      logger.error({ trigger, errors: errors.length, serving: this.holder.current?.version ?? null }, 'config reload refused; the previous config keeps serving');
+    } else {
+      const runtime = build.runtime ?? compileRuntime(build.ir!, build.status, build.resources, build.diagnostics, build.load.files.map((f) => f.file));
+      if (this.holder.current && this.holder.current.version === runtime.version) {
+        record = { ...base, result: 'unchanged', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
+        this.lastBuild = build;
+      } else {
+        try {
+          await this.apply(runtime);
+          this.lastBuild = build;
+          record = { ...base, result: 'success', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
+          for (const w of runtime.warnings) logger.warn({ diagnostic: formatDiagnostic(w) }, 'config warning');
+          logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), durationMs: Math.round(record.durationMs) }, 'config applied');
+        } catch (err) {
+          const e = err as ReloadError;
+          record = { ...base, result: 'failure', errors: e.details ?? [e.message], durationMs: performance.now() - t0 };
+          logger.error({ trigger, errors: record.errors }, 'config reload failed while starting listeners; the previous config keeps serving');
+        }
+      }
+    }
+    metrics.configReloads.inc({ result: record.result });
+    metrics.configLastReloadSuccess.set(record.result === 'failure' ? 0 : 1);
+    if (this.holder.current) metrics.setConfigVersion(this.holder.current.version);
+    this.lastReload = record;
+    this.emit('reload', record);
+    return record;
+  }
+
+  /** Start new sockets, swap, stop old sockets. */
+  private async apply(next: Runtime): Promise<void> {
+    const opened: string[] = [];
+    try {
+      for (const [key, port] of next.ports) {
+        if (this.servers.has(key)) continue;
+        // Same port, other bind address (e.g. 0.0.0.0 -> 127.0.0.1): free the old socket first.
+        for (const [oldKey, s] of this.servers) {
+          const oldPort = Number(oldKey.slice(oldKey.lastIndexOf(':') + 1));
+          if (oldPort === port.port && !next.ports.has(oldKey)) { await closeServer(s); this.servers.delete(oldKey); }
+        }
+        const server = this.createServer(key);
+        await listen(server, port.address, port.port);
+        this.servers.set(key, server);
+        opened.push(key);
+      }
+    } catch (err) {
+      for (const key of opened) { const s = this.servers.get(key)!; this.servers.delete(key); await closeServer(s); }
+      const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+      throw new ReloadError(`cannot listen: ${e.message}`, [`listener ${e.address ?? ''}:${e.port ?? ''}: ${e.code === 'EADDRINUSE' ? 'address already in use (another process, or another listener, holds this port)' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.message}`]);
+    }
+    this.holder.current = next; // the swap
+    for (const [key, s] of this.servers) {
+      if (next.ports.has(key)) continue;
+      this.servers.delete(key);
+      void closeServer(s);
+    }
+    const origins = new Set<string>();
+    for (const b of next.backends.values()) for (const e of b.endpoints) origins.add(e.origin);
+    this.opts.pools.retain(origins);
+  }
+
+  private createServer(key: string): http.Server {
+    const handler = createHttpHandler({ holder: this.holder, pools: this.opts.pools, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true }, key);
+    const server = http.createServer({
+      // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
+      // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
+      insecureHTTPParser: false,
+      requireHostHeader: true,
+      headersTimeout: 30_000,
+      requestTimeout: 300_000,
+      keepAliveTimeout: 65_000,
+      maxHeaderSize: 32 * 1024,
+    }, handler);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      this.opts.metrics.badRequests.inc();
+      this.opts.logger.warn({ code: err.code, reason: err.message, client: (socket as import('node:net').Socket).remoteAddress }, 'bad request refused');
+      if (socket.writable) {
+        const body = problemBody(PROBLEMS.badRequest, requestIdFor(undefined), 'the request could not be parsed');
+        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+      else socket.destroy();
+    });
+    return server;
+  }
+
+  private watch(): void {
+    const target = this.opts.configPath;
+    const isDir = fs.statSync(target).isDirectory();
+    // Watch the directory, not the file: editors save by renaming a new file over the old one.
+    const dir = isDir ? target : path.dirname(target);
+    const base = path.basename(target);
+    this.watcher = fs.watch(dir, { recursive: isDir }, (_event, name) => {
+      if (!isDir && name !== base) return;
+      if (isDir && name && !/\.ya?ml$/i.test(String(name))) return;
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => { void this.reload('file-change'); }, 100);
+    });
+    this.watcher.on('error', (err) => this.opts.logger.error({ err }, 'config watcher failed; reload with SIGHUP'));
+  }
+
+  /** Stop accepting, let in-flight requests finish up to `drainMs`, then close what is left. */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.stopping = true;
+    this.watcher?.close();
+    if (this.debounce) clearTimeout(this.debounce);
+    const servers = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.race([
+      Promise.all(servers.map(closeServer)),
+      new Promise((r) => setTimeout(r, drainMs).unref()),
+    ]);
+    for (const s of servers) s.closeAllConnections();
+    await this.opts.pools.close();
+  }
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => { server.off('listening', onListening); reject(Object.assign(err, { address: host, port })); };
+    const onListening = () => { server.off('error', onError); resolve(); };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, exclusive: true });
+  });
+}
+
+function closeServer(s: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    s.close(() => resolve());
+    s.closeIdleConnections();
+  });
+}

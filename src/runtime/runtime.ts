@@ -1,0 +1,94 @@
+// The Runtime: everything the request path needs, compiled from config, immutable once built.
+// A request reads `holder.current` once at its start and uses that snapshot to the end, so a swap
+// (one assignment) never changes a request in flight.
+import type { Diagnostic } from '../config/diagnostics.ts';
+import type { StatusMap } from '../config/semantic.ts';
+import type { HostTable, HttpRouter } from '../router/http-router.ts';
+
+export interface HeaderMods {
+  /** [lower-case name, value] */
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface RedirectSpec {
+  readonly scheme?: 'http' | 'https';
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly path?: { readonly type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; readonly value: string };
+  readonly statusCode: number;
+}
+
+export interface RewriteSpec {
+  readonly hostname?: string;
+  readonly path?: { readonly type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; readonly value: string };
+}
+
+export interface EndpointRuntime { readonly id: string; readonly address: string; readonly port: number; readonly weight: number; readonly origin: string }
+
+export interface BackendRuntime {
+  readonly id: string;
+  readonly endpoints: readonly EndpointRuntime[];
+  /** Pick an endpoint; undefined when none is available. */
+  pick(): EndpointRuntime | undefined;
+}
+
+export interface BackendChoice {
+  /** undefined: the reference is invalid and its share of traffic gets a 500. */
+  readonly backend?: BackendRuntime;
+  readonly weight: number;
+  readonly requestHeaders?: HeaderMods;
+  readonly responseHeaders?: HeaderMods;
+}
+
+export interface RuleRuntime {
+  readonly routeId: string;
+  readonly ruleIndex: number;
+  /** `namespace/name/rule-index`, or the rule name when set: used in logs and metrics. */
+  readonly label: string;
+  readonly requestHeaders?: HeaderMods;
+  readonly responseHeaders?: HeaderMods;
+  readonly redirect?: RedirectSpec;
+  readonly rewrite?: RewriteSpec;
+  readonly backends: readonly BackendChoice[];
+  readonly totalWeight: number;
+  /** ms, 0 = none */
+  readonly requestTimeoutMs: number;
+  readonly backendTimeoutMs: number;
+}
+
+export interface ListenerRuntime {
+  /** `namespace/gateway/listener` */
+  readonly id: string;
+  readonly hostname?: string;
+  readonly router: HttpRouter<RuleRuntime>;
+}
+
+export interface PortRuntime {
+  /** `address:port` — the socket identity; sockets survive swaps when it stays the same. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly protocol: 'HTTP';
+  readonly listeners: HostTable<ListenerRuntime>;
+}
+
+export interface Runtime {
+  /** Content hash of the config (first 16 hex chars of SHA-256). */
+  readonly version: string;
+  readonly createdAt: string;
+  readonly ports: ReadonlyMap<string, PortRuntime>;
+  readonly backends: ReadonlyMap<string, BackendRuntime>;
+  readonly status: StatusMap;
+  /** Warnings that did not stop the config. */
+  readonly warnings: readonly Diagnostic[];
+  /** The resources as loaded, secrets redacted, for the admin API. */
+  readonly config: readonly unknown[];
+  readonly sources: readonly string[];
+}
+
+/** The one mutable cell: the current Runtime. Swapped with a single assignment. */
+export class RuntimeHolder {
+  current: Runtime | null = null;
+}
