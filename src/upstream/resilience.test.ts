@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CircuitBreaker, CircuitBreakerRegistry, RetryBudget, RetryPolicy, isRejection } from './resilience.ts';
-import type { AttemptOutcome, BreakerRejection, Release, RetryCondition } from './resilience.ts';
+import type { AttemptOutcome, BreakerRejection, Release, RetryCondition, RetryDecision } from './resilience.ts';
 import { seededRandom } from './types.ts';
 import { UpstreamError } from './errors.ts';
 
@@ -12,11 +12,11 @@ const status = (s: number): AttemptOutcome => ({ kind: 'status', status: s });
 
 describe('RetryPolicy', () => {
   const p = new RetryPolicy({ random: () => 0 });
-  const decide = (method: string, outcome: AttemptOutcome, attempt = 1, bodyReplayable?: boolean) => p.decide({ method, outcome, attempt, bodyReplayable });
+  const decide = (method: string, outcome: AttemptOutcome, attempt = 1, bodyReplayable?: boolean): RetryDecision => p.decide({ method, outcome, attempt, bodyReplayable });
 
   test('defaults: connect failure, reset before response, 502/503/504 are retried for idempotent methods', () => {
     for (const m of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'get']) {
-      for (const o of [connect, resetEarly, status(502), status(503), status(504)]) assert.equal(decide(m, o).retry, true, `${m} ${JSON.stringify(o)}`);
+      for (const o of [connect, resetEarly, status(502), status(503), status(504)] as AttemptOutcome[]) assert.equal(decide(m, o).retry, true, `${m} ${JSON.stringify(o)}`);
     }
     for (const s of [200, 404, 500, 501, 505]) assert.deepEqual(decide('GET', status(s)), { retry: false, reason: 'not-retryable' });
   });
