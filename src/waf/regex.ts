@@ -1,0 +1,316 @@
+/**
+ * PCRE -> JavaScript regex translation and ReDoS protection.
+ *
+ * ModSecurity v3 compiles @rx with PCRE DOTALL|MULTILINE; we use the JS flags `sm` to match.
+ * Inputs are byte strings (latin1: one char per byte), so `\x{HH}` maps to `\xHH`.
+ * ReDoS: V8's backtracking engine falls back to its linear-time engine after a backtrack budget
+ * when the flag --enable-experimental-regexp-engine-on-excessive-backtracks is on. We turn it on
+ * at load (v8.setFlagsFromString) unless told not to, and check each pattern against the linear
+ * engine (flag `l`) so the ones it cannot run (backreferences, lookarounds) are reported.
+ */
+import v8 from 'node:v8';
+
+export interface TranslatedRegex {
+  source: string;
+  flags: string;
+  /** notes about constructs that were approximated */
+  notes: string[];
+}
+
+export class RegexTranslateError extends Error {
+  readonly code = 'PCS_ERR_WAF_REGEX';
+}
+
+const POSIX: Record<string, string> = {
+  alpha: 'A-Za-z', digit: '0-9', alnum: 'A-Za-z0-9', upper: 'A-Z', lower: 'a-z', space: '\\t\\n\\v\\f\\r ',
+  xdigit: '0-9A-Fa-f', punct: '!-\\/:-@\\[-`{-~', word: 'A-Za-z0-9_', blank: ' \\t', cntrl: '\\x00-\\x1f\\x7f',
+  print: '\\x20-\\x7e', graph: '\\x21-\\x7e',
+};
+
+const PCRE_SPACE = '\\t\\n\\v\\f\\r ';
+
+function hexByte(cp: number): string {
+  return '\\x' + cp.toString(16).padStart(2, '0');
+}
+
+function utf8Escapes(cp: number): string {
+  return Array.from(Buffer.from(String.fromCodePoint(cp), 'utf8')).map(hexByte).join('');
+}
+
+const isLower = (c: string) => c >= 'a' && c <= 'z';
+const isUpper = (c: string) => c >= 'A' && c <= 'Z';
+const swapCase = (c: string) => (isLower(c) ? c.toUpperCase() : c.toLowerCase());
+const esc = (c: string) => (/[\]\\^-]/.test(c) ? '\\' + c : c);
+
+/** Extra class items so that range lo-hi also matches the other case of its letters. */
+function caseRanges(lo: number, hi: number): string {
+  let out = '';
+  const add = (a: number, b: number, delta: number) => {
+    const s = Math.max(lo, a);
+    const e = Math.min(hi, b);
+    if (s <= e) out += String.fromCharCode(s + delta) + (e > s ? '-' + String.fromCharCode(e + delta) : '');
+  };
+  add(97, 122, -32);
+  add(65, 90, 32);
+  return out;
+}
+
+/**
+ * Translate a PCRE pattern (as written in SecLang) into a JS RegExp source + flags.
+ * Case-insensitivity ((?i), (?i:...), caseless) is emulated with letter classes ([aA]) rather than
+ * the /i flag, because V8's linear-time engine cannot run /i patterns.
+ */
+export function translatePcre(pattern: string, caseless = false, expandCounts = false): TranslatedRegex {
+  const notes: string[] = [];
+  let ci = caseless;
+  let src = pattern;
+  const lead = /^\(\?([imsx]+)\)/.exec(src);
+  if (lead) {
+    for (const f of lead[1]) {
+      if (f === 'x') throw new RegexTranslateError('extended mode (?x) is not supported');
+      if (f === 'i') ci = true;
+    }
+    src = src.slice(lead[0].length);
+  }
+  let out = '';
+  let inClass = false;
+  let classStart = false;
+  let lastQuant = false; // previous token was a quantifier (possessive detection)
+  const groups: Array<{ ci: boolean; start: number }> = []; // case-insensitivity to restore, output offset
+  let atomStart = 0; // output offset of the last atom (for rewriting counted repetition)
+  const n = src.length;
+  let i = 0;
+  // a single byte given by code: add the other case when case-insensitive
+  const classAware = (code: number): string => {
+    const ch = String.fromCharCode(code);
+    if (!ci || !(isLower(ch) || isUpper(ch))) return hexByte(code);
+    return inClass ? ch + swapCase(ch) : `[${ch}${swapCase(ch)}]`;
+  };
+  // one class member at position k: a literal byte or a single-byte escape; null for class escapes (\d ...)
+  const classAtom = (k: number): { code: number; next: number } | null => {
+    const ch = src[k];
+    if (ch === undefined) return null;
+    if (ch !== '\\') return { code: ch.charCodeAt(0), next: k + 1 };
+    const e = src[k + 1];
+    if (e === 'x') {
+      if (src[k + 2] === '{') { const end = src.indexOf('}', k + 3); if (end < 0) return null; return { code: parseInt(src.slice(k + 3, end), 16), next: end + 1 }; }
+      const h = /^[0-9a-fA-F]{1,2}/.exec(src.slice(k + 2));
+      return h ? { code: parseInt(h[0], 16), next: k + 2 + h[0].length } : null;
+    }
+    if (e >= '0' && e <= '7') { const o = /^[0-7]{1,3}/.exec(src.slice(k + 1))![0]; return { code: parseInt(o, 8) & 0xff, next: k + 1 + o.length }; }
+    const simple: Record<string, number> = { n: 10, r: 13, t: 9, f: 12, v: 11, a: 7, e: 27 };
+    if (simple[e] !== undefined) return { code: simple[e], next: k + 2 };
+    if (e !== undefined && !/[A-Za-z0-9]/.test(e)) return { code: e.charCodeAt(0), next: k + 2 };
+    return null;
+  };
+  while (i < n) {
+    const c = src[i];
+    if (inClass && c !== ']' && !(c === '[' && src[i + 1] === ':')) {
+      const a = classAtom(i);
+      if (a && src[a.next] === '-' && src[a.next + 1] !== ']' && src[a.next + 1] !== undefined) {
+        const b = classAtom(a.next + 1);
+        if (b) {
+          if (b.code < a.code) throw new RegexTranslateError('range out of order in character class');
+          classStart = false;
+          out += hexByte(a.code) + '-' + hexByte(b.code);
+          if (ci) out += caseRanges(a.code, b.code);
+          i = b.next;
+          continue;
+        }
+      }
+      if (a && !(c === '^' && classStart)) {
+        classStart = false;
+        out += a.code > 0xff ? (() => { throw new RegexTranslateError('code point above 0xFF inside a class'); })() : classAware(a.code);
+        i = a.next;
+        continue;
+      }
+    }
+    if (c === '\\') {
+      if (!inClass) atomStart = out.length;
+      const d = src[i + 1];
+      if (d === undefined) throw new RegexTranslateError('pattern ends with a backslash');
+      i += 2;
+      lastQuant = false;
+      classStart = false;
+      if (d === 'x' && src[i] === '{') {
+        const end = src.indexOf('}', i);
+        if (end < 0) throw new RegexTranslateError('unterminated \\x{...}');
+        const cp = parseInt(src.slice(i + 1, end), 16);
+        i = end + 1;
+        if (cp <= 0xff) out += hexByte(cp);
+        else if (inClass) throw new RegexTranslateError(`\\x{${cp.toString(16)}} above 0xFF inside a class`);
+        else { out += '(?:' + utf8Escapes(cp) + ')'; notes.push('code point > 0xFF matched as UTF-8 bytes'); }
+        continue;
+      }
+      if (d === 'Q') {
+        const end = src.indexOf('\\E', i);
+        const lit = end < 0 ? src.slice(i) : src.slice(i, end);
+        i = end < 0 ? n : end + 2;
+        for (const ch of lit) out += ci && (isLower(ch) || isUpper(ch)) ? `[${ch}${swapCase(ch)}]` : ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+        continue;
+      }
+      if (d === 'E') continue;
+      if (d === 'x' && /^[0-9a-fA-F]{1,2}/.test(src.slice(i))) {
+        const h = /^[0-9a-fA-F]{1,2}/.exec(src.slice(i))![0];
+        i += h.length;
+        out += classAware(parseInt(h, 16));
+        continue;
+      }
+      if (d === 'u' && /^[0-9a-fA-F]{4}/.test(src.slice(i))) { out += '\\u' + src.slice(i, i + 4); i += 4; continue; }
+      if (d === 'c' && i < n) { out += '\\c' + src[i]; i++; continue; }
+      if (d === 'z') { out += '(?![\\s\\S])'; continue; }
+      if (d === 'Z') { out += '(?=\\n?(?![\\s\\S]))'; continue; }
+      if (d === 'A') { out += '(?<![\\s\\S])'; continue; }
+      if (d === 'G') throw new RegexTranslateError('\\G is not supported');
+      if (d === 'h') { out += inClass ? ' \\t\\xa0' : '[ \\t\\xa0]'; continue; }
+      if (d === 'H') { if (inClass) throw new RegexTranslateError('\\H inside a class'); out += '[^ \\t\\xa0]'; continue; }
+      if (d === 'R') { if (inClass) throw new RegexTranslateError('\\R inside a class'); out += '(?:\\r\\n|[\\n\\v\\f\\r\\x85])'; continue; }
+      if (d === 'e') { out += '\\x1b'; continue; }
+      if (d === 'a') { out += '\\x07'; continue; }
+      if (d === 's') { out += inClass ? PCRE_SPACE : `[${PCRE_SPACE}]`; continue; }
+      if (d === 'S') { out += inClass ? '\\S' : `[^${PCRE_SPACE}]`; continue; }
+      if (d === 'p' || d === 'P') throw new RegexTranslateError('Unicode properties \\p/\\P are not supported on byte strings');
+      if (d >= '0' && d <= '7' && (d === '0' || inClass)) {
+        let oct = d;
+        while (oct.length < 3 && src[i] >= '0' && src[i] <= '7') { oct += src[i]; i++; }
+        out += hexByte(parseInt(oct, 8) & 0xff);
+        continue;
+      }
+      out += '\\' + d;
+      continue;
+    }
+    if (inClass) {
+      if (c === '[' && src[i + 1] === ':') {
+        const end = src.indexOf(':]', i + 2);
+        if (end > 0) {
+          let name = src.slice(i + 2, end);
+          const neg = name.startsWith('^');
+          if (neg) name = name.slice(1);
+          const cls = POSIX[name];
+          if (!cls || neg) throw new RegexTranslateError(`POSIX class [:${name}:] not supported`);
+          out += cls;
+          i = end + 2;
+          classStart = false;
+          continue;
+        }
+      }
+      if (c === ']' && !classStart) { inClass = false; out += ']'; i++; lastQuant = false; continue; }
+      if (c === '^' && classStart) { out += '^'; i++; continue; }
+      classStart = false;
+      if (c === ']') { out += '\\]'; i++; continue; }
+      out += c === '[' || c === '/' ? '\\' + c : c;
+      i++;
+      continue;
+    }
+    if (c === '[') { atomStart = out.length; inClass = true; classStart = true; out += '['; i++; lastQuant = false; continue; }
+    if (c === '(') {
+      lastQuant = false;
+      if (src[i + 1] === '?') {
+        const rest = src.slice(i + 2);
+        if (rest.startsWith('>')) { out += '(?:'; i += 3; notes.push('atomic group treated as non-capturing'); groups.push({ ci, start: out.length }); continue; }
+        if (rest.startsWith('|')) { out += '(?:'; i += 3; notes.push('branch-reset group treated as non-capturing'); groups.push({ ci, start: out.length }); continue; }
+        if (rest.startsWith('P<')) { out += '(?<'; i += 4; groups.push({ ci, start: out.length }); continue; }
+        if (rest.startsWith('#')) { const end = src.indexOf(')', i); i = end < 0 ? n : end + 1; continue; }
+        const m = /^([imsx]*)(?:-([imsx]+))?([:)])/.exec(rest);
+        if (m && (m[1] || m[2])) {
+          if ((m[1] + (m[2] ?? '')).includes('x')) throw new RegexTranslateError('extended mode (?x) is not supported');
+          const on = m[1].includes('i');
+          const off = (m[2] ?? '').includes('i');
+          if (m[3] === ':') { groups.push({ ci, start: out.length }); out += '(?:'; }
+          if (on) ci = true;
+          if (off) ci = false;
+          i += 2 + m[0].length;
+          continue;
+        }
+        groups.push({ ci, start: out.length });
+        out += '(';
+        i++;
+        continue;
+      }
+      groups.push({ ci, start: out.length });
+      out += '(';
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      if (groups.length === 0) throw new RegexTranslateError('unmatched )');
+      const g = groups.pop()!;
+      ci = g.ci;
+      atomStart = g.start;
+      out += ')';
+      i++;
+      lastQuant = false;
+      continue;
+    }
+    if (c === '*' || c === '+' || c === '?') {
+      if (c === '+' && lastQuant) { i++; lastQuant = false; notes.push('possessive quantifier treated as greedy'); continue; }
+      if (c === '?' && lastQuant && src[i - 1] !== '?') { out += '?'; i++; lastQuant = false; continue; }
+      out += c;
+      i++;
+      lastQuant = true;
+      continue;
+    }
+    if (c === '{') {
+      const m = /^\{\d*(?:,\d*)?\}/.exec(src.slice(i));
+      if (m && m[0] !== '{}' && m[0] !== '{,}' && !m[0].startsWith('{,')) {
+        const [lo, hi] = m[0].slice(1, -1).split(',');
+        const min = Number(lo);
+        const max = hi === undefined ? min : hi === '' ? Infinity : Number(hi);
+        const atom = out.slice(atomStart);
+        if (expandCounts && (max > 16 || min > 16) && !/(^|[^\\])\((?!\?)/.test(atom) && max < 4096) {
+          // The linear engine replicates at most 16: spell X{m,n} as X..X (?:X(?:X...)?)?
+          i += m[0].length;
+          let lazy = false;
+          if (src[i] === '?') { lazy = true; i++; } else if (src[i] === '+') i++;
+          const q = lazy ? '??' : '?';
+          let s = '';
+          if (max === Infinity) s = `(?:${atom})*${lazy ? '?' : ''}`;
+          else for (let k = 0; k < max - min; k++) s = `(?:${atom}${s})${q}`;
+          out = out.slice(0, atomStart) + `(?:${atom})`.repeat(min) + s;
+          notes.push(`counted repetition ${m[0]} spelled out for the linear engine`);
+          lastQuant = false;
+          continue;
+        }
+        out += m[0];
+        i += m[0].length;
+        lastQuant = true;
+        continue;
+      }
+      out += '\\{';
+      i++;
+      lastQuant = false;
+      continue;
+    }
+    lastQuant = false;
+    atomStart = out.length;
+    if (c === '}') { out += '\\}'; i++; continue; }
+    if (c === '/') { out += '\\/'; i++; continue; }
+    if (ci && (isLower(c) || isUpper(c))) { out += `[${c}${swapCase(c)}]`; i++; continue; }
+    out += c;
+    i++;
+  }
+  if (inClass) throw new RegexTranslateError('unterminated character class');
+  if (groups.length) throw new RegexTranslateError('missing )');
+  return { source: out, flags: 'ms', notes };
+}
+
+let guardInstalled = false;
+let linearCheckAvailable = false;
+
+/** Turn on V8's linear-engine fallback for excessive backtracking (process-wide). */
+export function installRedosGuard(backtracksBeforeFallback = 10000): { fallback: boolean; linearCheck: boolean } {
+  if (!guardInstalled) {
+    v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+    v8.setFlagsFromString(`--regexp-backtracks-before-fallback=${backtracksBeforeFallback}`);
+    v8.setFlagsFromString('--enable-experimental-regexp-engine');
+    guardInstalled = true;
+    try { new RegExp('a', 'l'); linearCheckAvailable = true; } catch { linearCheckAvailable = false; }
+  }
+  return { fallback: guardInstalled, linearCheck: linearCheckAvailable };
+}
+
+/** Whether V8's linear-time engine can run this pattern (null when the check is unavailable). */
+export function linearCompatible(source: string, flags: string): boolean | null {
+  if (!linearCheckAvailable) return null;
+  try { new RegExp(source, flags + 'l'); return true; } catch { return false; }
+}

@@ -1,0 +1,116 @@
+/** Compiled rule set types (immutable after load). */
+import type { OpFn } from './operators.ts';
+import type { Transform } from './transforms.ts';
+import type { Macro } from './macro.ts';
+
+export type EngineMode = 'On' | 'DetectionOnly' | 'Off';
+export type Disruptive = 'pass' | 'deny' | 'drop' | 'block' | 'allow' | 'redirect';
+
+export interface Target {
+  collection: string; // upper case, e.g. ARGS
+  key?: string; // lower case literal key
+  keyRe?: RegExp;
+  count: boolean;
+  /** display name for the key part, original case */
+  rawKey?: string;
+}
+
+export interface Exclusion {
+  collection: string;
+  key?: string;
+  keyRe?: RegExp;
+}
+
+export interface SetVar {
+  collection: string; // TX, IP, GLOBAL, ...
+  name: Macro;
+  op: 'set' | 'add' | 'sub' | 'del';
+  value: Macro;
+}
+
+export type Ctl =
+  | { kind: 'ruleEngine'; mode: EngineMode }
+  | { kind: 'ruleRemoveById'; ranges: Array<[number, number]> }
+  | { kind: 'ruleRemoveByTag'; tag: string }
+  | { kind: 'ruleRemoveByMsg'; msg: string }
+  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[] }
+  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[] }
+  | { kind: 'requestBodyProcessor'; processor: string }
+  | { kind: 'forceRequestBodyVariable'; on: boolean }
+  | { kind: 'requestBodyAccess'; on: boolean }
+  | { kind: 'responseBodyAccess'; on: boolean }
+  | { kind: 'requestBodyLimit'; limit: number }
+  | { kind: 'ignored'; name: string };
+
+export interface RuleLink {
+  targets: Target[];
+  exclusions: Exclusion[];
+  op: OpFn;
+  opName: string;
+  opParam: string;
+  opNegated: boolean;
+  transforms: Transform[];
+  transformNames: string[];
+  /** id of the transformation chain, for caching per value (-1 = no transformation) */
+  tchain: number;
+  multiMatch: boolean;
+  capture: boolean;
+  setvars: SetVar[];
+  ctls: Ctl[];
+  next: RuleLink | null;
+  /** has targets whose values are not cacheable (TX, MATCHED_VAR...) */
+  line: number;
+}
+
+export interface Rule extends RuleLink {
+  kind: 'rule';
+  id: number;
+  phase: number;
+  file: string;
+  msg: Macro | null;
+  logdata: Macro | null;
+  severity: string | null;
+  tags: string[];
+  ver: string | null;
+  disruptive: Disruptive;
+  status: number;
+  redirect: string | null;
+  allowScope: 'all' | 'phase' | 'request';
+  log: boolean;
+  skipAfter: string | null;
+  skip: number;
+  /** SecAction: no operator/targets */
+  unconditional: boolean;
+}
+
+export interface Marker {
+  kind: 'marker';
+  name: string;
+}
+
+export type PhaseEntry = Rule | Marker;
+
+export interface WafLimits {
+  requestBodyAccess: boolean;
+  requestBodyLimit: number;
+  requestBodyNoFilesLimit: number;
+  requestBodyLimitAction: 'Reject' | 'ProcessPartial';
+  responseBodyAccess: boolean;
+  responseBodyLimit: number;
+  responseBodyLimitAction: 'Reject' | 'ProcessPartial';
+  responseBodyMimeTypes: string[];
+  argumentsLimit: number;
+  jsonDepthLimit: number;
+}
+
+export interface LoadReport {
+  /** non-fatal problems (ignored directives, unavailable operators...) */
+  warnings: string[];
+  rules: number;
+  /** @rx patterns V8's linear engine cannot run, with how they are handled */
+  nonLinearRegexes: Array<{ ruleId: number; file: string; line: number; handling: string }>;
+  /** PCRE constructs approximated during translation */
+  regexNotes: Array<{ ruleId: number; file: string; line: number; notes: string[] }>;
+  redosGuard: { backtrackFallback: boolean; linearCheck: boolean };
+  regexCount: number;
+}

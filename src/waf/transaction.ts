@@ -1,0 +1,642 @@
+/**
+ * One HTTP transaction through the compiled rule set: collects variables, runs phases 1-5.
+ * Per-request work only: everything expensive was compiled at load.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CompiledRuleSet } from './compile.ts';
+import { inRanges } from './compile.ts';
+import type { Macro } from './macro.ts';
+import type { OpTx } from './operators.ts';
+import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target } from './ruleset.ts';
+import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
+import { urlDecode } from './transforms.ts';
+
+export interface TransactionInit {
+  id?: string;
+  remoteAddr?: string;
+  remotePort?: number;
+  serverAddr?: string;
+  serverPort?: number;
+}
+
+export interface Interruption {
+  status: number;
+  ruleId: number;
+  action: 'deny' | 'drop' | 'redirect';
+  redirect?: string;
+}
+
+export interface MatchedRule {
+  id: number;
+  phase: number;
+  msg: string;
+  logdata: string;
+  severity: string | null;
+  tags: string[];
+  /** variable name of the last matched value, e.g. ARGS:q */
+  matchedVar: string;
+  /** excerpt of the matched value (after transformations), at most 200 bytes */
+  matchedValue: string;
+  disruptive: string;
+}
+
+interface Entry {
+  name: string;
+  key: string;
+  lkey: string;
+  value: string;
+  cache?: Map<number, string>;
+}
+
+interface TxVar { key: string; value: string }
+
+const MAX_EXCERPT = 200;
+const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
+const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
+
+function excerpt(s: string): string {
+  return s.length > MAX_EXCERPT ? s.slice(0, MAX_EXCERPT) : s;
+}
+
+export class Transaction implements OpTx {
+  readonly id: string;
+  /** set when a rule blocked the request (engine mode On) */
+  interruption: Interruption | null = null;
+  /** the first disruptive match seen in DetectionOnly mode (what would have happened) */
+  detectedInterruption: Interruption | null = null;
+  /** logged rule matches, in order */
+  readonly matchedRules: MatchedRule[] = [];
+
+  private readonly rs: CompiledRuleSet;
+  private mode: EngineMode;
+  private readonly colls = new Map<string, Entry[]>();
+  private readonly scalars = new Map<string, string>();
+  private readonly vars = new Map<string, Map<string, TxVar>>();
+  private phaseDone = 0;
+  private allowAll = false;
+  private allowRequest = false;
+  private method = 'GET';
+  private uri = '/';
+  private protocol = 'HTTP/1.1';
+  private readonly reqHeaders: Array<[string, string]> = [];
+  private readonly resHeaders: Array<[string, string]> = [];
+  private reqBody: string[] = [];
+  private reqBodyLen = 0;
+  private resBody: string[] = [];
+  private resBodyLen = 0;
+  private bodyProcessor: string | null = null;
+  private forceBodyVar = false;
+  private reqBodyAccess: boolean;
+  private resBodyAccess: boolean;
+  private reqBodyLimit: number;
+  private removedIds: Array<[number, number]> = [];
+  private removedTags: string[] = [];
+  private removedMsgs: string[] = [];
+  private targetExcl: Array<{ ranges?: Array<[number, number]>; tag?: string; targets: Exclusion[] }> = [];
+  private matchedVar = '';
+  private matchedVarName = '';
+  private matchedVars: Entry[] = [];
+  private currentRule: Rule | null = null;
+  private highestSeverity = 255;
+  private readonly startTime = Date.now();
+  private xml: { text: string; attrs: string[] } | null = null;
+
+  constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
+    this.rs = rs;
+    this.mode = rs.engineMode;
+    this.id = init.id ?? randomBytes(12).toString('hex');
+    this.reqBodyAccess = rs.limits.requestBodyAccess;
+    this.resBodyAccess = rs.limits.responseBodyAccess;
+    this.reqBodyLimit = rs.limits.requestBodyLimit;
+    this.setScalar('UNIQUE_ID', this.id);
+    this.setScalar('REMOTE_ADDR', init.remoteAddr ?? '');
+    this.setScalar('REMOTE_HOST', init.remoteAddr ?? '');
+    this.setScalar('REMOTE_PORT', String(init.remotePort ?? 0));
+    this.setScalar('SERVER_ADDR', init.serverAddr ?? '');
+    this.setScalar('SERVER_PORT', String(init.serverPort ?? 0));
+    this.setScalar('REQBODY_ERROR', '0');
+    this.setScalar('REQBODY_PROCESSOR_ERROR', '0');
+    this.setScalar('MULTIPART_STRICT_ERROR', '0');
+    this.setScalar('MULTIPART_UNMATCHED_BOUNDARY', '0');
+    this.setScalar('INBOUND_DATA_ERROR', '0');
+    this.setScalar('OUTBOUND_DATA_ERROR', '0');
+    this.setScalar('URLENCODED_ERROR', '0');
+  }
+
+  /** Current engine mode (ctl:ruleEngine can change it per transaction). */
+  get engineMode(): EngineMode { return this.mode; }
+
+  /** Inbound anomaly score as CRS computed it (tx.blocking_inbound_anomaly_score). */
+  get anomalyScore(): number { return Number(this.getVar('TX', 'blocking_inbound_anomaly_score') ?? 0) || 0; }
+  get outboundAnomalyScore(): number { return Number(this.getVar('TX', 'blocking_outbound_anomaly_score') ?? 0) || 0; }
+
+  /** Read a TX (or other collection) variable, e.g. getVar('TX', 'inbound_anomaly_score_pl1'). */
+  getVar(collection: string, key: string): string | undefined {
+    return this.vars.get(collection.toUpperCase())?.get(key.toLowerCase())?.value;
+  }
+
+  // ---------------------------------------------------------------- request
+  processUri(method: string, uri: string, httpVersion = 'HTTP/1.1'): void {
+    this.method = method;
+    this.uri = uri;
+    this.protocol = /^HTTP\//i.test(httpVersion) ? httpVersion : `HTTP/${httpVersion}`;
+  }
+
+  addRequestHeader(name: string, value: string): void {
+    this.reqHeaders.push([name, value]);
+  }
+
+  /** Phase 1. Returns the interruption, if any. */
+  processRequestHeaders(): Interruption | null {
+    if (this.phaseDone >= 1) return this.interruption;
+    this.populateRequest();
+    this.runPhase(1);
+    return this.interruption;
+  }
+
+  /** Buffer request body bytes (latin1 strings are taken as bytes). */
+  appendRequestBody(chunk: Buffer | Uint8Array | string): Interruption | null {
+    if (!this.reqBodyAccess || this.interruption) return this.interruption;
+    const s = typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+    const room = this.reqBodyLimit - this.reqBodyLen;
+    if (s.length > room) {
+      if (this.rs.limits.requestBodyLimitAction === 'Reject' && this.mode === 'On') {
+        this.interruption = { status: 413, ruleId: 0, action: 'deny' };
+        this.setScalar('INBOUND_DATA_ERROR', '1');
+        return this.interruption;
+      }
+      this.setScalar('INBOUND_DATA_ERROR', '1');
+      if (room > 0) { this.reqBody.push(s.slice(0, room)); this.reqBodyLen += room; }
+      return null;
+    }
+    this.reqBody.push(s);
+    this.reqBodyLen += s.length;
+    return null;
+  }
+
+  /** Phase 2: parse the body and run request body rules. */
+  processRequestBody(): Interruption | null {
+    if (this.phaseDone < 1) this.processRequestHeaders();
+    if (this.phaseDone >= 2 || this.interruption) return this.interruption;
+    this.populateBody();
+    this.runPhase(2);
+    return this.interruption;
+  }
+
+  // ---------------------------------------------------------------- response
+  addResponseHeader(name: string, value: string): void {
+    this.resHeaders.push([name, value]);
+  }
+
+  processResponseHeaders(status: number, protocol = 'HTTP/1.1'): Interruption | null {
+    if (this.phaseDone < 2) this.processRequestBody();
+    if (this.phaseDone >= 3 || this.interruption) return this.interruption;
+    this.setScalar('RESPONSE_STATUS', String(status));
+    this.setScalar('RESPONSE_PROTOCOL', protocol);
+    this.setScalar('STATUS_LINE', `${protocol} ${status}`);
+    const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
+    this.colls.set('RESPONSE_HEADERS', hs);
+    this.colls.set('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
+    const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+    this.setScalar('RESPONSE_CONTENT_TYPE', ct);
+    const cl = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+    if (cl !== undefined) this.setScalar('RESPONSE_CONTENT_LENGTH', cl);
+    this.runPhase(3);
+    return this.interruption;
+  }
+
+  /** Whether the response body will be inspected (mime type allowed and access on). */
+  get inspectsResponseBody(): boolean {
+    if (!this.resBodyAccess) return false;
+    const ct = (this.scalars.get('RESPONSE_CONTENT_TYPE') ?? '').split(';')[0].trim().toLowerCase();
+    return this.rs.limits.responseBodyMimeTypes.includes(ct);
+  }
+
+  appendResponseBody(chunk: Buffer | Uint8Array | string): Interruption | null {
+    if (!this.inspectsResponseBody || this.interruption) return this.interruption;
+    const s = typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+    const room = this.rs.limits.responseBodyLimit - this.resBodyLen;
+    if (s.length > room) {
+      this.setScalar('OUTBOUND_DATA_ERROR', '1');
+      if (this.rs.limits.responseBodyLimitAction === 'Reject' && this.mode === 'On') {
+        this.interruption = { status: 500, ruleId: 0, action: 'deny' };
+        return this.interruption;
+      }
+      if (room > 0) { this.resBody.push(s.slice(0, room)); this.resBodyLen += room; }
+      return null;
+    }
+    this.resBody.push(s);
+    this.resBodyLen += s.length;
+    return null;
+  }
+
+  processResponseBody(): Interruption | null {
+    if (this.phaseDone < 3) this.processResponseHeaders(200);
+    if (this.phaseDone >= 4 || this.interruption) return this.interruption;
+    if (this.inspectsResponseBody) {
+      const body = this.resBody.join('');
+      this.setScalar('RESPONSE_BODY', body);
+      if (this.scalars.get('RESPONSE_CONTENT_LENGTH') === undefined) this.setScalar('RESPONSE_CONTENT_LENGTH', String(body.length));
+    }
+    this.runPhase(4);
+    return this.interruption;
+  }
+
+  /** Phase 5 (logging rules such as CRS 980). */
+  processLogging(): void {
+    if (this.phaseDone >= 5) return;
+    this.runPhase(5);
+  }
+
+  // ---------------------------------------------------------------- variables
+  private entry(coll: string, key: string, value: string): Entry {
+    return { name: key === '' ? coll : `${coll}:${key}`, key, lkey: key.toLowerCase(), value };
+  }
+
+  private setScalar(name: string, value: string): void {
+    this.scalars.set(name, value);
+    this.colls.set(name, [{ name, key: '', lkey: '', value }]);
+  }
+
+  private setColl(name: string, pairs: Array<[string, string]>): void {
+    this.colls.set(name, pairs.map(([k, v]) => this.entry(name, k, v)));
+  }
+
+  private populateRequest(): void {
+    let uri = this.uri;
+    this.setScalar('REQUEST_URI_RAW', uri);
+    // absolute-form: drop scheme://authority
+    const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(uri);
+    if (abs) uri = uri.slice(abs[0].length) || '/';
+    const q = uri.indexOf('?');
+    const path = q < 0 ? uri : uri.slice(0, q);
+    let query = q < 0 ? '' : uri.slice(q + 1);
+    const hash = query.indexOf('#');
+    if (hash >= 0) query = query.slice(0, hash);
+    const fname = pathDecode(path);
+    this.setScalar('REQUEST_METHOD', this.method);
+    this.setScalar('REQUEST_PROTOCOL', this.protocol);
+    this.setScalar('REQUEST_URI', uri);
+    this.setScalar('REQUEST_LINE', `${this.method} ${this.uri} ${this.protocol}`);
+    this.setScalar('REQUEST_FILENAME', fname);
+    this.setScalar('PATH_INFO', fname);
+    const slash = fname.lastIndexOf('/');
+    this.setScalar('REQUEST_BASENAME', slash >= 0 ? fname.slice(slash + 1) : fname);
+    this.setScalar('QUERY_STRING', query);
+    const get = parseUrlEncoded(query, this.rs.limits.argumentsLimit).args;
+    this.setColl('ARGS_GET', get);
+    this.setColl('ARGS_GET_NAMES', get.map(([k]) => [k, k]));
+    this.setColl('REQUEST_HEADERS', this.reqHeaders);
+    this.setColl('REQUEST_HEADERS_NAMES', this.reqHeaders.map(([k]) => [k, k]));
+    const cookies: Array<[string, string]> = [];
+    for (const [k, v] of this.reqHeaders) {
+      if (k.toLowerCase() !== 'cookie') continue;
+      for (const part of v.split(';')) {
+        const p = part.replace(/^\s+/, '');
+        if (p === '') continue;
+        const eq = p.indexOf('=');
+        cookies.push(eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)]);
+      }
+    }
+    this.setColl('REQUEST_COOKIES', cookies);
+    this.setColl('REQUEST_COOKIES_NAMES', cookies.map(([k]) => [k, k]));
+    const host = this.reqHeaders.find(([k]) => k.toLowerCase() === 'host')?.[1] ?? '';
+    this.setScalar('SERVER_NAME', host.replace(/:\d+$/, ''));
+    const ct = (this.reqHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '').toLowerCase();
+    if (/^application\/x-www-form-urlencoded/.test(ct)) this.bodyProcessor = 'URLENCODED';
+    else if (/^multipart\/form-data/.test(ct)) this.bodyProcessor = 'MULTIPART';
+    if (this.bodyProcessor) this.setScalar('REQBODY_PROCESSOR', this.bodyProcessor);
+    this.rebuildArgs(get, []);
+    const auth = this.reqHeaders.find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    if (auth) this.setScalar('AUTH_TYPE', auth.split(' ')[0]);
+  }
+
+  private rebuildArgs(get: Array<[string, string]>, post: Array<[string, string]>): void {
+    const all = [...get, ...post];
+    this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => ({ name: `ARGS:${e.key}`, key: e.key, lkey: e.lkey, value: e.value })));
+    this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
+    let size = 0;
+    for (const [k, v] of all) size += k.length + v.length;
+    this.setScalar('ARGS_COMBINED_SIZE', String(size));
+  }
+
+  private populateBody(): void {
+    const body = this.reqBody.join('');
+    this.reqBody = [body];
+    this.setScalar('REQUEST_BODY_LENGTH', String(body.length));
+    if (!this.reqBodyAccess) return;
+    const proc = this.bodyProcessor;
+    let res: BodyResult | null = null;
+    const lim = this.rs.limits;
+    if (body.length > 0 || proc === 'JSON' || proc === 'XML') {
+      if (proc === 'URLENCODED') {
+        const r = parseUrlEncoded(body, lim.argumentsLimit);
+        res = { args: r.args, error: r.truncated ? `argument limit ${lim.argumentsLimit} exceeded` : null };
+      } else if (proc === 'JSON') {
+        res = body.length === 0 ? { args: [], error: null } : parseJson(body, lim.jsonDepthLimit, lim.argumentsLimit);
+      } else if (proc === 'MULTIPART') {
+        const ct = this.reqHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+        res = parseMultipart(body, ct, lim.argumentsLimit);
+      } else if (proc === 'XML') {
+        res = body.length === 0 ? { args: [], error: 'XML parsing error: empty body' } : parseXml(body);
+      }
+    }
+    if (proc === null || proc === 'URLENCODED' || this.forceBodyVar || true) this.setScalar('REQUEST_BODY', body);
+    if (!res) return;
+    if (res.error) {
+      this.setScalar('REQBODY_ERROR', '1');
+      this.setScalar('REQBODY_ERROR_MSG', res.error);
+      this.setScalar('REQBODY_PROCESSOR_ERROR', '1');
+      this.setScalar('REQBODY_PROCESSOR_ERROR_MSG', res.error);
+    }
+    this.setColl('ARGS_POST', res.args);
+    this.setColl('ARGS_POST_NAMES', res.args.map(([k]) => [k, k]));
+    const get = (this.colls.get('ARGS_GET') ?? []).map((e) => [e.key, e.value] as [string, string]);
+    this.rebuildArgs(get, res.args);
+    if (res.files) {
+      this.setColl('FILES', res.files.map((f) => [f.field, f.filename]));
+      this.setColl('FILES_NAMES', res.files.map((f) => [f.field, f.field]));
+      this.setColl('FILES_SIZES', res.files.map((f) => [f.field, String(f.size)]));
+      this.setScalar('FILES_COMBINED_SIZE', String(res.files.reduce((a, f) => a + f.size, 0)));
+      this.setColl('MULTIPART_PART_HEADERS', res.partHeaders ?? []);
+      this.setScalar('MULTIPART_STRICT_ERROR', res.multipartStrictError ? '1' : '0');
+      this.setScalar('MULTIPART_UNMATCHED_BOUNDARY', res.multipartUnmatchedBoundary ? '1' : '0');
+      const fn = res.files[0];
+      if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
+    }
+    if (res.xml) this.xml = res.xml;
+  }
+
+  private varMap(coll: string): Map<string, TxVar> {
+    let m = this.vars.get(coll);
+    if (!m) { m = new Map(); this.vars.set(coll, m); }
+    return m;
+  }
+
+  /** Values of one target, with exclusions applied. */
+  private values(t: Target, excl: Exclusion[]): Entry[] {
+    const c = t.collection;
+    let list: Entry[];
+    if (COLLECTIONS_WITH_KEYS.has(c)) {
+      const m = this.vars.get(c);
+      list = [];
+      if (m) {
+        if (t.key !== undefined) {
+          const v = m.get(t.key);
+          if (v) list.push({ name: `${c}:${v.key}`, key: v.key, lkey: t.key, value: v.value });
+        } else for (const v of m.values()) list.push({ name: `${c}:${v.key}`, key: v.key, lkey: v.key.toLowerCase(), value: v.value });
+      }
+      if (c === 'TX' && t.key !== undefined && /^\d$/.test(t.key) && list.length === 0) {
+        // captures live in TX too; nothing to add
+      }
+    } else if (c === 'MATCHED_VAR') list = [{ name: 'MATCHED_VAR', key: '', lkey: '', value: this.matchedVar }];
+    else if (c === 'MATCHED_VAR_NAME') list = [{ name: 'MATCHED_VAR_NAME', key: '', lkey: '', value: this.matchedVarName }];
+    else if (c === 'MATCHED_VARS') list = this.matchedVars.map((e) => ({ name: `MATCHED_VARS:${e.name}`, key: e.name, lkey: e.name.toLowerCase(), value: e.value }));
+    else if (c === 'MATCHED_VARS_NAMES') list = this.matchedVars.map((e) => ({ name: `MATCHED_VARS_NAMES:${e.name}`, key: e.name, lkey: e.name.toLowerCase(), value: e.name }));
+    else if (c === 'XML') {
+      if (!this.xml) list = [];
+      else if (t.key !== undefined && t.key.includes('@')) list = this.xml.attrs.map((a) => ({ name: 'XML:' + (t.rawKey ?? ''), key: '', lkey: '', value: a }));
+      else list = [{ name: 'XML:' + (t.rawKey ?? '/*'), key: '', lkey: '', value: this.xml.text }];
+      return t.count ? [{ name: `&XML`, key: '', lkey: '', value: String(list.length) }] : list;
+    } else if (c === 'RULE') {
+      const r = this.currentRule;
+      const v = t.key === 'id' ? String(r?.id ?? '') : t.key === 'phase' ? String(r?.phase ?? '') : t.key === 'severity' ? String(SEVERITY_NUM[r?.severity ?? ''] ?? '') : '';
+      list = [{ name: `RULE:${t.key}`, key: t.key ?? '', lkey: t.key ?? '', value: v }];
+      return list;
+    } else if (c === 'DURATION') list = [{ name: c, key: '', lkey: '', value: String((Date.now() - this.startTime) * 1000) }];
+    else if (c === 'HIGHEST_SEVERITY') list = [{ name: c, key: '', lkey: '', value: String(this.highestSeverity) }];
+    else if (c.startsWith('TIME')) list = [{ name: c, key: '', lkey: '', value: timeVar(c) }];
+    else list = this.colls.get(c) ?? [];
+    if (t.key !== undefined && !COLLECTIONS_WITH_KEYS.has(c)) {
+      const k = t.key;
+      list = list.filter((e) => e.lkey === k);
+    } else if (t.keyRe) {
+      const re = t.keyRe;
+      list = list.filter((e) => re.test(e.key));
+    }
+    if (excl.length) {
+      list = list.filter((e) => !excl.some((x) => x.collection === c && (x.key !== undefined ? x.key === e.lkey : x.keyRe ? x.keyRe.test(e.key) : true)));
+    }
+    if (t.count) return [{ name: t.rawKey !== undefined ? `&${c}:${t.rawKey}` : `&${c}`, key: '', lkey: '', value: String(list.length) }];
+    return list;
+  }
+
+  // ---------------------------------------------------------------- macros, captures
+  expand(m: Macro): string {
+    let out = '';
+    for (const p of m) out += typeof p === 'string' ? p : this.resolve(p.collection, p.key);
+    return out;
+  }
+
+  private resolve(coll: string, key?: string): string {
+    if (COLLECTIONS_WITH_KEYS.has(coll)) return key === undefined ? '' : this.vars.get(coll)?.get(key)?.value ?? '';
+    switch (coll) {
+      case 'MATCHED_VAR': return this.matchedVar;
+      case 'MATCHED_VAR_NAME': return this.matchedVarName;
+      case 'RULE': {
+        const r = this.currentRule;
+        if (!r) return '';
+        if (key === 'id') return String(r.id);
+        if (key === 'msg') return r.msg ? this.expand(r.msg) : '';
+        if (key === 'severity') return String(SEVERITY_NUM[r.severity ?? ''] ?? '');
+        if (key === 'phase') return String(r.phase);
+        if (key === 'ver') return r.ver ?? '';
+        if (key === 'logdata') return r.logdata ? this.expand(r.logdata) : '';
+        return '';
+      }
+      default: {
+        const list = this.colls.get(coll);
+        if (!list || list.length === 0) return '';
+        if (key === undefined) return list[0].value;
+        return list.find((e) => e.lkey === key)?.value ?? '';
+      }
+    }
+  }
+
+  setCaptures(groups: ArrayLike<string | undefined>): void {
+    const m = this.varMap('TX');
+    for (let k = 0; k < 10; k++) {
+      if (k < groups.length && groups[k] !== undefined) m.set(String(k), { key: String(k), value: groups[k] as string });
+      else if (k >= groups.length) break;
+    }
+  }
+
+  // ---------------------------------------------------------------- rule engine
+  private removed(r: Rule): boolean {
+    if (this.removedIds.length && inRanges(r.id, this.removedIds)) return true;
+    if (this.removedTags.length && r.tags.some((t) => this.removedTags.includes(t))) return true;
+    if (this.removedMsgs.length && r.msg && this.removedMsgs.includes(this.expand(r.msg))) return true;
+    return false;
+  }
+
+  private runPhase(phase: number): void {
+    this.phaseDone = phase;
+    if (this.mode === 'Off') return;
+    if (this.allowAll && phase < 5) return;
+    if (this.allowRequest && phase <= 2) return;
+    const list = this.rs.phases[phase];
+    const markers = this.rs.markers[phase];
+    let i = 0;
+    while (i < list.length) {
+      const e = list[i];
+      if (e.kind === 'marker' || this.removed(e)) { i++; continue; }
+      this.currentRule = e;
+      const matched = this.evalRule(e);
+      if (this.mode === 'Off') return;
+      if (!matched) { i++; continue; }
+      if (this.interruption) return;
+      if (e.disruptive === 'allow' && this.mode === 'On') {
+        if (e.allowScope === 'phase') return;
+        if (e.allowScope === 'request') { this.allowRequest = true; if (phase <= 2) return; }
+        else { this.allowAll = true; if (phase < 5) return; }
+      }
+      if (e.skipAfter !== null) {
+        const k = markers.get(e.skipAfter);
+        i = k === undefined ? list.length : k + 1;
+        continue;
+      }
+      if (e.skip > 0) {
+        let n = e.skip;
+        i++;
+        while (i < list.length && n > 0) { if (list[i].kind === 'rule') n--; i++; }
+        continue;
+      }
+      i++;
+    }
+  }
+
+  private exclusionsFor(r: Rule, link: RuleLink): Exclusion[] {
+    if (this.targetExcl.length === 0) return link.exclusions;
+    const extra: Exclusion[] = [];
+    for (const x of this.targetExcl) {
+      if ((x.ranges && inRanges(r.id, x.ranges)) || (x.tag !== undefined && r.tags.includes(x.tag))) extra.push(...x.targets);
+    }
+    return extra.length ? [...link.exclusions, ...extra] : link.exclusions;
+  }
+
+  private evalLink(r: Rule, link: RuleLink): boolean {
+    if (r.unconditional && link === r) return true;
+    let matched = false;
+    const excl = this.exclusionsFor(r, link);
+    const tfs = link.transforms;
+    const nt = tfs.length;
+    for (let ti = 0; ti < link.targets.length; ti++) {
+      const vals = this.values(link.targets[ti], excl);
+      for (let vi = 0; vi < vals.length; vi++) {
+        const e = vals[vi];
+        if (link.multiMatch) {
+          let v = e.value;
+          const seen: string[] = [v];
+          for (let k = 0; k < nt; k++) { const nv = tfs[k](v); if (nv !== v) seen.push(nv); v = nv; }
+          for (const s of seen) if (this.tryMatch(link, e, s)) matched = true;
+          continue;
+        }
+        let v: string;
+        if (nt === 0) v = e.value;
+        else {
+          const cached = e.cache?.get(link.tchain);
+          if (cached !== undefined) v = cached;
+          else {
+            v = e.value;
+            for (let k = 0; k < nt; k++) v = tfs[k](v);
+            (e.cache ??= new Map()).set(link.tchain, v);
+          }
+        }
+        if (this.tryMatch(link, e, v)) matched = true;
+      }
+    }
+    return matched;
+  }
+
+  private tryMatch(link: RuleLink, e: Entry, v: string): boolean {
+    let m = link.op(v, this, link.capture);
+    if (link.opNegated) m = !m;
+    if (!m) return false;
+    this.matchedVar = v;
+    this.matchedVarName = e.name;
+    this.matchedVars.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
+    return true;
+  }
+
+  private evalRule(r: Rule): boolean {
+    this.matchedVars = [];
+    if (!this.evalLink(r, r)) return false;
+    let link = r.next;
+    while (link) {
+      this.matchedVars = [];
+      if (!this.evalLink(r, link)) return false;
+      link = link.next;
+    }
+    // whole chain matched: run actions of every link, then the rule's disruptive action
+    for (let l: RuleLink | null = r; l; l = l.next) {
+      for (const sv of l.setvars) this.setvar(sv.collection, sv.name, sv.op, sv.value);
+      for (const c of l.ctls) this.ctl(c);
+    }
+    if (r.severity !== null) this.highestSeverity = Math.min(this.highestSeverity, SEVERITY_NUM[r.severity]);
+    if (r.log) {
+      this.matchedRules.push({
+        id: r.id, phase: r.phase, msg: r.msg ? this.expand(r.msg) : '', logdata: r.logdata ? excerpt(this.expand(r.logdata)) : '',
+        severity: r.severity, tags: r.tags, matchedVar: this.matchedVarName, matchedValue: excerpt(this.matchedVar), disruptive: r.disruptive,
+      });
+    }
+    if (r.disruptive === 'deny' || r.disruptive === 'drop' || r.disruptive === 'redirect') {
+      const intr: Interruption = { status: r.disruptive === 'redirect' ? (r.status >= 300 && r.status < 400 ? r.status : 302) : r.status, ruleId: r.id, action: r.disruptive };
+      if (r.redirect) intr.redirect = this.expand([r.redirect]);
+      if (this.mode === 'On') this.interruption = intr;
+      else if (!this.detectedInterruption) this.detectedInterruption = intr;
+    }
+    return true;
+  }
+
+  private setvar(coll: string, nameM: Macro, op: 'set' | 'add' | 'sub' | 'del', valueM: Macro): void {
+    const name = this.expand(nameM);
+    const lname = name.toLowerCase();
+    const m = this.varMap(coll);
+    if (op === 'del') { m.delete(lname); return; }
+    const value = this.expand(valueM);
+    if (op === 'set') { m.set(lname, { key: name, value }); return; }
+    const cur = Number.parseInt(m.get(lname)?.value ?? '0', 10) || 0;
+    const delta = Number.parseInt(value, 10) || 0;
+    m.set(lname, { key: name, value: String(op === 'add' ? cur + delta : cur - delta) });
+  }
+
+  private ctl(c: Ctl): void {
+    switch (c.kind) {
+      case 'ruleEngine': this.mode = c.mode; break;
+      case 'ruleRemoveById': this.removedIds = [...this.removedIds, ...c.ranges]; break;
+      case 'ruleRemoveByTag': this.removedTags = [...this.removedTags, c.tag]; break;
+      case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
+      case 'ruleRemoveTargetById': this.targetExcl = [...this.targetExcl, { ranges: c.ranges, targets: c.targets }]; break;
+      case 'ruleRemoveTargetByTag': this.targetExcl = [...this.targetExcl, { tag: c.tag, targets: c.targets }]; break;
+      case 'requestBodyProcessor':
+        if (this.phaseDone <= 1) { this.bodyProcessor = c.processor; this.setScalar('REQBODY_PROCESSOR', c.processor); }
+        break;
+      case 'forceRequestBodyVariable': this.forceBodyVar = c.on; break;
+      case 'requestBodyAccess': this.reqBodyAccess = c.on; break;
+      case 'responseBodyAccess': this.resBodyAccess = c.on; break;
+      case 'requestBodyLimit': this.reqBodyLimit = c.limit; break;
+      case 'ignored': break;
+    }
+  }
+}
+
+function pathDecode(p: string): string {
+  if (p.indexOf('%') < 0) return p;
+  // %XX only; '+' stays a plus in paths
+  return urlDecode(p.replace(/\+/g, '%2B'));
+}
+
+function timeVar(name: string): string {
+  const d = new Date();
+  switch (name) {
+    case 'TIME_EPOCH': return String(Math.floor(d.getTime() / 1000));
+    case 'TIME_YEAR': return String(d.getFullYear());
+    case 'TIME_MON': return String(d.getMonth() + 1);
+    case 'TIME_DAY': return String(d.getDate());
+    case 'TIME_HOUR': return String(d.getHours());
+    case 'TIME_MIN': return String(d.getMinutes());
+    case 'TIME_SEC': return String(d.getSeconds());
+    case 'TIME_WDAY': return String(d.getDay());
+    default: return d.toISOString();
+  }
+}
