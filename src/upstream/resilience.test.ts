@@ -16,7 +16,7 @@ describe('RetryPolicy', () => {
 
   test('defaults: connect failure, reset before response, 502/503/504 are retried for idempotent methods', () => {
     for (const m of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'get']) {
-      for (const o of [connect, resetEarly, status(502), status(503), status(504)] as AttemptOutcome[]) assert.equal(decide(m, o).retry, true, `${m} ${JSON.stringify(o)}`);
+      for (const o of [connect, resetEarly, status(502), status(503), status(504)]) assert.ok(decide(m, o).retry, `${m} ${JSON.stringify(o)}`);
     }
     for (const s of [200, 404, 500, 501, 505]) assert.deepEqual(decide('GET', status(s)), { retry: false, reason: 'not-retryable' });
   });
