@@ -1,0 +1,177 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
+import { PoolRegistry } from './pool.ts';
+import type { PoolOptions } from './pool.ts';
+import { makeEndpoint } from './types.ts';
+import { UpstreamError } from './errors.ts';
+
+/** A loopback upstream that counts TCP connections; `delayMs` delays each response. */
+async function upstream(delayMs = 0) {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    setTimeout(() => res.end(`hello ${req.url}`), delayMs);
+  });
+  server.keepAliveTimeout = 10_000;
+  server.on('connection', (s: Socket) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: makeEndpoint('127.0.0.1', port),
+    connections: () => connections,
+    open: () => sockets.size,
+    close: () => { for (const s of sockets) s.destroy(); return new Promise<void>((r) => server.close(() => r())); },
+  };
+}
+
+async function get(pool: ReturnType<PoolRegistry['getPool']>, path: string): Promise<string> {
+  const res = await pool.request({ method: 'GET', path });
+  assert.equal(res.statusCode, 200);
+  return res.body.text();
+}
+
+describe('PoolRegistry', () => {
+  test('keep-alive: sequential requests reuse one connection; the same pool is returned', async () => {
+    const up = await upstream();
+    const reg = new PoolRegistry();
+    const opts: PoolOptions = {};
+    try {
+      // Between requests a turn of the event loop lets the connection report itself free.
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await get(reg.getPool(up.endpoint, opts), `/r${i}`), `hello /r${i}`);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(up.connections(), 1);
+      // Back-to-back (undici frees the connection one tick after the body ends): at most 2, never one per request.
+      for (let i = 0; i < 50; i++) await get(reg.getPool(up.endpoint, opts), `/b${i}`);
+      assert.ok(up.connections() <= 2, `${up.connections()} connections for 70 sequential requests`);
+      assert.equal(reg.getPool(up.endpoint, opts), reg.getPool(up.endpoint, opts));
+      assert.equal(reg.size, 1);
+    } finally {
+      await reg.close();
+      await up.close();
+    }
+  });
+
+  test('max connections per endpoint bounds concurrency', async () => {
+    const up = await upstream(20);
+    const reg = new PoolRegistry();
+    const opts: PoolOptions = { connections: 3 };
+    try {
+      const pool = reg.getPool(up.endpoint, opts);
+      const bodies = await Promise.all(Array.from({ length: 12 }, (_, i) => get(pool, `/c${i}`)));
+      assert.equal(bodies.length, 12);
+      assert.equal(up.connections(), 3);
+    } finally {
+      await reg.close();
+      await up.close();
+    }
+  });
+
+  test('retain() closes unused pools after their in-flight requests finish, and keeps the rest', async () => {
+    const a = await upstream();
+    const b = await upstream(150);
+    const reg = new PoolRegistry();
+    const opts: PoolOptions = {};
+    try {
+      const pa = reg.getPool(a.endpoint, opts);
+      const pb = reg.getPool(b.endpoint, opts);
+      await get(pa, '/warm');
+      const inflight = get(pb, '/slow');
+      await new Promise((r) => setTimeout(r, 30)); // request is at the upstream now
+      const retained = reg.retain([reg.keyFor(a.endpoint, opts)]);
+      assert.equal(pb.closed, true, 'b closed at once for new requests');
+      assert.equal(await inflight, 'hello /slow', 'in-flight request on the retired pool completed');
+      await retained;
+      assert.equal(pb.destroyed, true);
+      assert.equal(pa.closed, false);
+      assert.deepEqual(reg.keys(), [reg.keyFor(a.endpoint, opts)]);
+      await get(pa, '/again');
+      assert.equal(a.connections(), 1, 'kept pool kept its connection');
+      const deadline = Date.now() + 2000;
+      while (b.open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(b.open(), 0, 'retired pool closed its connection');
+      // A later getPool for the dropped key builds a fresh pool.
+      const pb2 = reg.getPool(b.endpoint, opts);
+      assert.notEqual(pb2, pb);
+      assert.equal(await get(pb2, '/new'), 'hello /new');
+    } finally {
+      await reg.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('different transport settings get different pools; equal settings share one', () => {
+    const reg = new PoolRegistry();
+    const e = makeEndpoint('127.0.0.1', 1);
+    const plain = reg.keyFor(e, {});
+    const tls1 = reg.keyFor(e, { tls: { servername: 'a.example', ca: 'PEM-A' } });
+    const tls2 = reg.keyFor(e, { tls: { servername: 'a.example', ca: 'PEM-B' } });
+    const tls1again = reg.keyFor(e, { tls: { ca: 'PEM-A', servername: 'a.example' } });
+    assert.equal(new Set([plain, tls1, tls2]).size, 3);
+    assert.equal(tls1again, tls1);
+    assert.ok(!tls1.includes('PEM'), 'key material does not appear in keys');
+    assert.notEqual(reg.getPool(e, { connections: 2 }), reg.getPool(e, { connections: 3 }));
+  });
+
+  test('bad options and use after close are rejected with typed errors', async () => {
+    const reg = new PoolRegistry();
+    const e = makeEndpoint('127.0.0.1', 1);
+    for (const o of [{ connections: 0 }, { connections: 1.5 }, { connectTimeoutMs: -1 }, { keepAliveTimeoutMs: 0 }]) {
+      assert.throws(() => reg.getPool(e, o), (err: unknown) => err instanceof UpstreamError && err.code === 'PCS_ERR_UPSTREAM_INVALID_OPTION', JSON.stringify(o));
+    }
+    await reg.close();
+    assert.throws(() => reg.getPool(e, {}), (err: unknown) => err instanceof UpstreamError && err.code === 'PCS_ERR_UPSTREAM_POOL_CLOSED');
+  });
+});
+
+describe('PoolRegistry over TLS', () => {
+  let dir = '';
+  let cert = '';
+  let key = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pcs-pool-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=upstream.test', '-addext', 'subjectAltName=DNS:upstream.test', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    cert = readFileSync(join(dir, 'c.pem'), 'utf8');
+    key = readFileSync(join(dir, 'k.pem'), 'utf8');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('verifies the upstream certificate against the given CA and SNI name', async () => {
+    let sni = '';
+    const server = https.createServer({ cert, key }, (_q, r) => r.end('secure'));
+    server.on('secureConnection', (s) => { sni = (s as unknown as { servername: string }).servername; });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const e = makeEndpoint('127.0.0.1', (server.address() as AddressInfo).port);
+    const reg = new PoolRegistry();
+    try {
+      const good = reg.getPool(e, { tls: { servername: 'upstream.test', ca: cert } });
+      assert.equal(await get(good, '/'), 'secure');
+      assert.equal(sni, 'upstream.test');
+      const untrusted = reg.getPool(e, { tls: { servername: 'upstream.test' } });
+      await assert.rejects(untrusted.request({ method: 'GET', path: '/' }), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY|DEPTH_ZERO/i);
+      const wrongName = reg.getPool(e, { tls: { servername: 'other.test', ca: cert } });
+      await assert.rejects(wrongName.request({ method: 'GET', path: '/' }), /altnames|ERR_TLS_CERT_ALTNAME_INVALID|does not match/i);
+    } finally {
+      await reg.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
