@@ -96,6 +96,7 @@ export class Transaction implements OpTx {
   private matchedVar = '';
   private matchedVarName = '';
   private matchedVars: Entry[] = [];
+  private pendingMatched: Entry[] = [];
   private currentRule: Rule | null = null;
   private highestSeverity = 255;
   private readonly startTime = Date.now();
@@ -554,23 +555,21 @@ export class Transaction implements OpTx {
     if (!m) return false;
     this.matchedVar = v;
     this.matchedVarName = e.name;
-    this.matchedVars.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
+    this.pendingMatched.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
     return true;
   }
 
   private evalRule(r: Rule): boolean {
-    this.matchedVars = [];
-    if (!this.evalLink(r, r)) return false;
-    let link = r.next;
-    while (link) {
-      this.matchedVars = [];
-      if (!this.evalLink(r, link)) return false;
-      link = link.next;
-    }
-    // whole chain matched: run actions of every link, then the rule's disruptive action
-    for (let l: RuleLink | null = r; l; l = l.next) {
-      for (const sv of l.setvars) this.setvar(sv.collection, sv.name, sv.op, sv.value);
-      for (const c of l.ctls) this.ctl(c);
+    // Each link's non-disruptive actions (setvar, ctl) run as soon as that link matches, as in
+    // ModSecurity v3 and Coraza: CRS relies on it (920420 sets tx.content_type for its chained rule).
+    // MATCHED_VARS seen by a chained rule are those of the previous link.
+    for (let link: RuleLink | null = r; link; link = link.next) {
+      this.pendingMatched = [];
+      const ok = this.evalLink(r, link);
+      this.matchedVars = this.pendingMatched;
+      if (!ok) return false;
+      for (const sv of link.setvars) this.setvar(sv.collection, sv.name, sv.op, sv.value);
+      for (const c of link.ctls) this.ctl(c);
     }
     if (r.severity !== null) this.highestSeverity = Math.min(this.highestSeverity, SEVERITY_NUM[r.severity]);
     if (r.log) {
