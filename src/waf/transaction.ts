@@ -342,7 +342,8 @@ export class Transaction implements OpTx {
         res = body.length === 0 ? { args: [], error: 'XML parsing error: empty body' } : parseXml(body);
       }
     }
-    if (proc === null || proc === 'URLENCODED' || this.forceBodyVar || true) this.setScalar('REQUEST_BODY', body);
+    // REQUEST_BODY holds the raw body for URLENCODED, for no processor, or when forced by ctl
+    if (proc === null || proc === 'URLENCODED' || this.forceBodyVar) this.setScalar('REQUEST_BODY', body);
     if (!res) return;
     if (res.error) {
       this.setScalar('REQBODY_ERROR', '1');
@@ -556,7 +557,15 @@ export class Transaction implements OpTx {
     this.matchedVar = v;
     this.matchedVarName = e.name;
     this.pendingMatched.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
+    // Non-disruptive actions run once per matched value, independently of the rest of the chain
+    // (ModSecurity v3 executeActionsIndependentOfChainedRuleResult; Coraza does the same).
+    this.runActions(link);
     return true;
+  }
+
+  private runActions(link: RuleLink): void {
+    for (const sv of link.setvars) this.setvar(sv.collection, sv.name, sv.op, sv.value);
+    for (const c of link.ctls) this.ctl(c);
   }
 
   private evalRule(r: Rule): boolean {
@@ -568,8 +577,7 @@ export class Transaction implements OpTx {
       const ok = this.evalLink(r, link);
       this.matchedVars = this.pendingMatched;
       if (!ok) return false;
-      for (const sv of link.setvars) this.setvar(sv.collection, sv.name, sv.op, sv.value);
-      for (const c of link.ctls) this.ctl(c);
+      if (r.unconditional && link === r) this.runActions(link);
     }
     if (r.severity !== null) this.highestSeverity = Math.min(this.highestSeverity, SEVERITY_NUM[r.severity]);
     if (r.log) {

@@ -173,11 +173,34 @@ function htmlencodeStartsWith(upper: string, p: number, n: number): boolean {
   return ai >= alen;
 }
 
+const BLACKTAG_SET = new Set(BLACKTAG);
+const BLACKATTR_MAP = new Map<string, number>(BLACKATTR);
+const MAX_NAME = 13; // longest name in BLACKTAG / BLACKATTR
+
+/**
+ * The token src[p..p+len) with NUL bytes removed and ASCII a-z upper-cased,
+ * or null when that is longer than any black-listed name. Equivalent to
+ * cstrcasecmp_with_null() against each name.
+ */
+function upperNoNul(p: number, len: number): string | null {
+  let t = src.substring(p, p + len);
+  if (t.indexOf('\0') >= 0) t = t.replace(/\0/g, '');
+  if (t.length > MAX_NAME) return null;
+  const u = t.toUpperCase();
+  if (u.length === t.length) return u;
+  // toUpperCase changed the length (U+00DF): upper-case ASCII only
+  let r = '';
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    r += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
+  }
+  return r;
+}
+
 function isBlackTag(p: number, len: number): boolean {
   if (len < 3) return false;
-  for (const tag of BLACKTAG) {
-    if (eqWithNull(tag, p, len)) return true;
-  }
+  const u = upperNoNul(p, len);
+  if (u !== null && BLACKTAG_SET.has(u)) return true;
   const c0 = src.charCodeAt(p) | 0x20;
   const c1 = src.charCodeAt(p + 1) | 0x20;
   const c2 = src.charCodeAt(p + 2) | 0x20;
@@ -198,10 +221,8 @@ function isBlackAttr(p: number, len: number): number {
     // XMLNS / XLINK can be used to create arbitrary tags
     if (eqWithNull('XMLNS', p, 5) || eqWithNull('XLINK', p, 5)) return A_BLACK;
   }
-  for (const [name, type] of BLACKATTR) {
-    if (eqWithNull(name, p, len)) return type;
-  }
-  return A_NONE;
+  const u = upperNoNul(p, len);
+  return u === null ? A_NONE : BLACKATTR_MAP.get(u) ?? A_NONE;
 }
 
 function isBlackUrl(p: number, len: number): boolean {
