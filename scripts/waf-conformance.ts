@@ -62,6 +62,8 @@ SecResponseBodyMimeType text/plain text/html text/xml application/json
 SecAction "id:900005,phase:1,nolog,pass,t:none,\\
   setvar:tx.blocking_paranoia_level=${paranoia},\\
   setvar:tx.crs_validate_utf8_encoding=1,\\
+  setvar:tx.arg_name_length=100,\\
+  setvar:tx.max_num_args=255,\\
   setvar:tx.arg_length=400,\\
   setvar:tx.total_arg_length=6400,\\
   setvar:tx.max_file_size=64100,\\
@@ -96,12 +98,9 @@ export function parseRawRequest(raw: string): RawRequest {
     if (c <= 0) continue;
     headers.push([l.slice(0, c), l.slice(c + 1).trim()]);
   }
-  const te = headers.find(([k]) => k.toLowerCase() === 'transfer-encoding')?.[1] ?? '';
-  if (/chunked/i.test(te)) body = dechunk(body);
-  else {
-    const cl = headers.find(([k]) => k.toLowerCase() === 'content-length')?.[1];
-    if (cl !== undefined && /^\d+$/.test(cl)) body = body.slice(0, Number(cl));
-  }
+  const te = headers.find(([k]) => k.toLowerCase() === 'transfer-encoding')?.[1];
+  const cl = headers.find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+  if (te === undefined && cl !== undefined && /^\d+$/.test(cl)) body = body.slice(0, Number(cl));
   return { method, uri, version, headers, body };
 }
 
@@ -119,12 +118,29 @@ function dechunk(s: string): string {
   return out;
 }
 
+/**
+ * What a standards-following HTTP/1.1 server hands to the WAF (Node's parser, nginx and httpd agree):
+ * a chunked body is de-chunked and Content-Length is dropped when Transfer-Encoding is present;
+ * without Content-Length or Transfer-Encoding there is no body. Returns null when the server would
+ * reject the request before the WAF runs (bare CR/LF in a header value).
+ */
+export function serverView(req: RawRequest): RawRequest | null {
+  if (req.headers.some(([k, v]) => /[\r\n]/.test(k) || /[\r\n]/.test(v))) return null;
+  const te = req.headers.find(([k]) => k.toLowerCase() === 'transfer-encoding')?.[1];
+  if (te !== undefined) {
+    const headers = req.headers.filter(([k]) => k.toLowerCase() !== 'content-length');
+    return { ...req, headers, body: /chunked/i.test(te) && /^[0-9a-f]+\r?\n/i.test(req.body) ? dechunk(req.body) : req.body };
+  }
+  if (!req.headers.some(([k]) => k.toLowerCase() === 'content-length')) return { ...req, body: '' };
+  return req;
+}
+
 function requestOf(t: CorpusTest): RawRequest {
   if (t.raw_b64) return parseRawRequest(Buffer.from(t.raw_b64, 'base64').toString('latin1'));
   const headers: Array<[string, string]> = Array.isArray(t.headers) ? t.headers : Object.entries(t.headers ?? {});
   // the corpus holds text; requests are sent as UTF-8 bytes
   const enc = (s: string) => Buffer.from(s ?? '', 'utf8').toString('latin1');
-  return { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/1.1', headers: headers.map(([k, v]) => [enc(k), enc(String(v))]), body: enc(t.body ?? '') };
+  return { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/0.9', headers: headers.map(([k, v]) => [enc(k), enc(String(v))]), body: enc(t.body ?? '') };
 }
 
 /** Emulated backend response (albedo /reflect; other paths: 200, empty body). */
@@ -144,7 +160,8 @@ function responseOf(req: RawRequest): { status: number; headers: Array<[string, 
 }
 
 export function runTest(waf: Waf, t: CorpusTest): { logged: Set<number> } {
-  const req = requestOf(t);
+  const req = serverView(requestOf(t));
+  if (!req) return { logged: new Set() }; // rejected by the HTTP layer, the WAF never sees it
   const tx = waf.newTransaction({ remoteAddr: '127.0.0.1', remotePort: 40000, serverAddr: '127.0.0.1', serverPort: 80 });
   tx.processUri(req.method, req.uri, req.version);
   for (const [k, v] of req.headers) tx.addRequestHeader(k, v);

@@ -61,7 +61,8 @@ function headerParam(h: string, name: string): string | null {
   const re = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i');
   const m = re.exec(h);
   if (!m) return null;
-  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
+  // like ModSecurity, only \" and \\ are unescaped inside quotes (a filename "a\s" keeps its backslash)
+  return m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2];
 }
 
 export function multipartBoundary(contentType: string): string | null {

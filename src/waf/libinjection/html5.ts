@@ -84,11 +84,12 @@ function at(hs: H5State, i: number): number {
   return i < hs.len ? hs.s.charCodeAt(i) : 0;
 }
 
+const ONE_CHAR: string[] = [];
+for (let i = 0; i < 256; i++) ONE_CHAR.push(String.fromCharCode(i));
+
+/** memchr over the rest of the input (native indexOf on the byte string) */
 function indexOfByte(hs: H5State, from: number, c: number): number {
-  const s = hs.s;
-  const len = hs.len;
-  for (let i = from; i < len; i++) if (s.charCodeAt(i) === c) return i;
-  return -1;
+  return hs.s.indexOf(ONE_CHAR[c]!, from);
 }
 
 /** C: strchr(" \t\n\v\f\r", ch) != NULL -- true for NUL too */

@@ -229,10 +229,13 @@ function ch(s: string, slen: number, i: number): number {
   return i < slen ? s.charCodeAt(i) : 0;
 }
 
-/** memchr: index of byte c in s[from, to) or -1 */
+const ONE_CHAR: string[] = [];
+for (let i = 0; i < 256; i++) ONE_CHAR.push(String.fromCharCode(i));
+
+/** memchr: index of byte c in s[from, to) or -1 (to is the input length here) */
 function memchr(s: string, from: number, to: number, c: number): number {
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) === c) return i;
-  return -1;
+  const i = s.indexOf(ONE_CHAR[c]!, from);
+  return i >= 0 && i < to ? i : -1;
 }
 
 /** memchr2: index i in [from, to-1) with s[i]==c0 && s[i+1]==c1, or -1 */

@@ -173,34 +173,32 @@ function htmlencodeStartsWith(upper: string, p: number, n: number): boolean {
   return ai >= alen;
 }
 
-const BLACKTAG_SET = new Set(BLACKTAG);
-const BLACKATTR_MAP = new Map<string, number>(BLACKATTR);
-const MAX_NAME = 13; // longest name in BLACKTAG / BLACKATTR
+/** names bucketed by their first letter (upper case) for quick rejection */
+function byFirst<T>(entries: ReadonlyArray<readonly [string, T]>): Array<Array<readonly [string, T]>> {
+  const b: Array<Array<readonly [string, T]>> = [];
+  for (let i = 0; i < 128; i++) b.push([]);
+  for (const e of entries) b[e[0].charCodeAt(0)]!.push(e);
+  return b;
+}
+const TAGS_BY_FIRST = byFirst(BLACKTAG.map((t) => [t, true] as const));
+const ATTRS_BY_FIRST = byFirst(BLACKATTR);
 
-/**
- * The token src[p..p+len) with NUL bytes removed and ASCII a-z upper-cased,
- * or null when that is longer than any black-listed name. Equivalent to
- * cstrcasecmp_with_null() against each name.
- */
-function upperNoNul(p: number, len: number): string | null {
-  let t = src.substring(p, p + len);
-  if (t.indexOf('\0') >= 0) t = t.replace(/\0/g, '');
-  if (t.length > MAX_NAME) return null;
-  const u = t.toUpperCase();
-  if (u.length === t.length) return u;
-  // toUpperCase changed the length (U+00DF): upper-case ASCII only
-  let r = '';
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    r += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
+/** first non-NUL byte of src[p..p+len), ASCII upper-cased; -1 if none */
+function firstUpper(p: number, len: number): number {
+  for (let i = 0; i < len; i++) {
+    const c = src.charCodeAt(p + i);
+    if (c !== 0) return c >= 0x61 && c <= 0x7a ? c - 0x20 : c;
   }
-  return r;
+  return -1;
 }
 
 function isBlackTag(p: number, len: number): boolean {
   if (len < 3) return false;
-  const u = upperNoNul(p, len);
-  if (u !== null && BLACKTAG_SET.has(u)) return true;
+  const f = firstUpper(p, len);
+  if (f >= 0 && f < 128) {
+    const b = TAGS_BY_FIRST[f]!;
+    for (let i = 0; i < b.length; i++) if (eqWithNull(b[i]![0], p, len)) return true;
+  }
   const c0 = src.charCodeAt(p) | 0x20;
   const c1 = src.charCodeAt(p + 1) | 0x20;
   const c2 = src.charCodeAt(p + 2) | 0x20;
@@ -213,16 +211,20 @@ function isBlackTag(p: number, len: number): boolean {
 
 function isBlackAttr(p: number, len: number): number {
   if (len < 2) return A_NONE;
+  const f = firstUpper(p, len);
   if (len >= 5) {
     // JavaScript on* event handlers
     const c0 = src.charCodeAt(p);
     const c1 = src.charCodeAt(p + 1);
     if ((c0 === 0x6f || c0 === 0x4f) && (c1 === 0x6e || c1 === 0x4e)) return A_BLACK;
     // XMLNS / XLINK can be used to create arbitrary tags
-    if (eqWithNull('XMLNS', p, 5) || eqWithNull('XLINK', p, 5)) return A_BLACK;
+    if (f === 0x58 && (eqWithNull('XMLNS', p, 5) || eqWithNull('XLINK', p, 5))) return A_BLACK;
   }
-  const u = upperNoNul(p, len);
-  return u === null ? A_NONE : BLACKATTR_MAP.get(u) ?? A_NONE;
+  if (f >= 0 && f < 128) {
+    const b = ATTRS_BY_FIRST[f]!;
+    for (let i = 0; i < b.length; i++) if (eqWithNull(b[i]![0], p, len)) return b[i]![1];
+  }
+  return A_NONE;
 }
 
 function isBlackUrl(p: number, len: number): boolean {
@@ -274,7 +276,8 @@ function isXssInContext(flags: number): boolean {
       attr = A_NONE;
     } else if (tt === TAG_COMMENT) {
       // IE uses '`' as a tag ending char
-      for (let i = 0; i < len; i++) if (src.charCodeAt(p + i) === 0x60) return true;
+      const tick = src.indexOf('`', p);
+      if (tick >= 0 && tick < p + len) return true;
       if (len > 3) {
         const c0 = src.charCodeAt(p);
         const c1 = src.charCodeAt(p + 1) | 0x20;
