@@ -64,21 +64,60 @@ const TOKEN_SIZE = 32; // sizeof(val)
 const MAX_TOKENS = 5;
 
 // ---- keyword table, built once at module load ----
-const KEYWORDS = new Map<string, number>();
-for (const e of SQL_KEYWORDS) KEYWORDS.set(e.slice(1), e.charCodeAt(0));
+// Open-addressing hash table over the ASCII-uppercased words, so lookups
+// hash the input bytes in place without allocating an upper-cased copy.
+const KW_COUNT = SQL_KEYWORDS.length;
+const KW_WORDS: string[] = new Array<string>(KW_COUNT);
+const KW_TYPES = new Uint8Array(KW_COUNT);
+const KW_BITS = 15; // 32768 slots for ~9400 words
+const KW_MASK = (1 << KW_BITS) - 1;
+const KW_TABLE = new Int32Array(1 << KW_BITS); // keyword index + 1, 0 = empty
 
-/** Keyword lookup of a byte string, upper-casing ASCII a-z only (like cstrcasecmp). */
-function lookupWord(s: string): number {
-  let u = s.toUpperCase();
-  if (u.length !== s.length) {
-    // toUpperCase changed the length (e.g. U+00DF); upper-case ASCII only.
-    u = '';
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      u += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-    }
+function upperByte(c: number): number {
+  return c >= 0x61 && c <= 0x7a ? c - 0x20 : c;
+}
+
+/** FNV-1a over ASCII-uppercased bytes s[start, start+len) */
+function hashUpper(s: string, start: number, len: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = start, end = start + len; i < end; i++) {
+    h = Math.imul(h ^ upperByte(s.charCodeAt(i)), 0x01000193);
   }
-  return KEYWORDS.get(u) ?? CHAR_NULL;
+  return h;
+}
+
+for (let k = 0; k < KW_COUNT; k++) {
+  const e = SQL_KEYWORDS[k]!;
+  const w = e.slice(1);
+  KW_WORDS[k] = w;
+  KW_TYPES[k] = e.charCodeAt(0);
+  let slot = hashUpper(w, 0, w.length) & KW_MASK;
+  while (KW_TABLE[slot] !== 0) slot = (slot + 1) & KW_MASK;
+  KW_TABLE[slot] = k + 1;
+}
+
+/**
+ * Keyword lookup of bytes s[start, start+len), ignoring ASCII case (like C's
+ * cstrcasecmp against the upper-case table). Returns the type char or 0.
+ */
+function lookupRange(s: string, start: number, len: number): number {
+  if (len === 0) return CHAR_NULL;
+  let slot = hashUpper(s, start, len) & KW_MASK;
+  for (;;) {
+    const k = KW_TABLE[slot]!;
+    if (k === 0) return CHAR_NULL;
+    const w = KW_WORDS[k - 1]!;
+    if (w.length === len) {
+      let i = 0;
+      while (i < len && upperByte(s.charCodeAt(start + i)) === w.charCodeAt(i)) i++;
+      if (i === len) return KW_TYPES[k - 1]!;
+    }
+    slot = (slot + 1) & KW_MASK;
+  }
+}
+
+function lookupWord(s: string): number {
+  return lookupRange(s, 0, s.length);
 }
 
 // ---- char classes for the tokenizer dispatch (char_parse_map) ----
@@ -427,7 +466,7 @@ function parseOperator2(sf: State): number {
     assign(sf.current, T_OPERATOR, pos, 3, pos);
     return pos + 3;
   }
-  const t = lookupWord(s.substring(pos, pos + 2));
+  const t = lookupRange(s, pos, 2);
   if (t !== CHAR_NULL) {
     assign(sf.current, t, pos, 2, pos);
     return pos + 2;
@@ -570,7 +609,7 @@ function parseWord(sf: State): number {
   for (let i = 0; i < t.len; i++) {
     const d = val.charCodeAt(i);
     if (d === 0x2e || d === 0x60) {
-      const k = lookupWord(val.substring(0, i));
+      const k = lookupRange(val, 0, i);
       if (k !== T_NONE && k !== T_BAREWORD) {
         t.clear();
         assign(t, k, pos, i, pos);
@@ -1155,7 +1194,7 @@ function fingerprint(sf: State, flags: number): string {
 function blacklist(sf: State): boolean {
   const fp = sf.fingerprint;
   if (fp.length < 1) return false;
-  return KEYWORDS.get('0' + fp.toUpperCase()) === T_FINGERPRINT;
+  return lookupWord('0' + fp) === T_FINGERPRINT;
 }
 
 /** heuristics reducing false positives; true = SQLi */
