@@ -34,10 +34,10 @@ export type RandomSource = () => number;
 
 /** Small, fast, seedable PRNG (mulberry32). Good enough for load balancing and tests. */
 export function seededRandom(seed: number): RandomSource {
-  let a = seed >>> 0;
+  const state = new Uint32Array([seed >>> 0]); // typed-array state: no number boxing per call
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
+    state[0] = (state[0] + 0x6d2b79f5) >>> 0;
+    let t = state[0];
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;

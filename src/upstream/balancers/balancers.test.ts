@@ -89,6 +89,23 @@ for (const kind of SELECTOR_KINDS) {
       assertProportional(kind, counts, eps.filter(eligible), N);
     });
 
+    test('many endpoints (40, weights 1-5, a quarter ineligible): proportional among eligible', () => {
+      const eps = endpoints(Array.from({ length: 40 }, (_, i) => 1 + (i % 5)));
+      const eligible = (e: Endpoint) => Number(e.address.split('.')[3]) % 4 !== 0;
+      const s = createSelector(kind, eps, { random: seededRandom(8) });
+      const n = 100_000;
+      const counts = countPicks(kind, s, n, eligible, 80);
+      for (const e of eps) if (!eligible(e)) assert.equal(counts.get(e.id), undefined);
+      // Per-endpoint expectations are small here (~1000-4000), so allow 3x the usual tolerance for sampling noise.
+      const live = eps.filter(eligible);
+      const total = live.reduce((a, e) => a + e.weight, 0);
+      for (const e of live) {
+        const expected = (n * e.weight) / total;
+        const got = counts.get(e.id) ?? 0;
+        assert.ok(Math.abs(got - expected) <= expected * Math.max(0.01, tolerance[kind] * 3), `${kind}: ${e.id} w${e.weight} got ${got}, expected ~${expected.toFixed(0)}`);
+      }
+    });
+
     test('a single eligible endpoint takes everything', () => {
       const eps = endpoints([3, 1, 2]);
       const s = createSelector(kind, eps, { random: seededRandom(6) });
@@ -124,6 +141,20 @@ describe('round robin', () => {
     const s = createSelector('round-robin', [a, b, c]);
     const order = Array.from({ length: 14 }, () => s.pick({}, all)!.address).join(' ');
     assert.equal(order, 'a a b a c a a a a b a c a a');
+  });
+
+  test('above 32 endpoints, weighted round robin (EDF) is proportional within one pick and interleaves', () => {
+    const eps = endpoints(Array.from({ length: 40 }, (_, i) => (i === 0 ? 10 : 1)));
+    const s = createSelector('round-robin', eps);
+    const picks = Array.from({ length: 49 * 3 }, () => s.pick({}, all)!);
+    const heavy = picks.filter((e) => e === eps[0]).length;
+    assert.ok(Math.abs(heavy - 30) <= 1, `weight 10 of 49 over 147 picks: ${heavy}, expected 30`);
+    for (const e of eps.slice(1)) assert.ok(Math.abs(picks.filter((p) => p === e).length - 3) <= 1);
+    // The heavy endpoint is spread out: never more than 2 of its picks in a row.
+    let run = 0;
+    let maxRun = 0;
+    for (const p of picks) { run = p === eps[0] ? run + 1 : 0; maxRun = Math.max(maxRun, run); }
+    assert.ok(maxRun <= 2, `longest run of the heavy endpoint: ${maxRun}`);
   });
 
   test('equal weights rotate strictly and skip an ineligible endpoint', () => {

@@ -17,11 +17,15 @@ export function checkEndpoints(endpoints: readonly Endpoint[]): readonly Endpoin
   return Object.freeze(endpoints.slice());
 }
 
+/** Draws over all endpoints before falling back to a pass over the eligible ones. */
+const REJECTION_DRAWS = 8;
+
 /**
  * Weighted random choice over a fixed list, with an eligibility predicate, allocation-free.
- * One draw over all endpoints (binary search on cumulative weights); if that endpoint is not
- * eligible, a second draw over the eligible ones only (one linear pass). The result is exactly
- * proportional to weight among eligible endpoints: P(e) = w/W + (W_inel/W)·(w/W_elig) = w/W_elig.
+ * Rejection sampling: up to 8 draws over all endpoints (binary search on cumulative weights,
+ * O(log n)) until one is eligible; if all 8 miss, one draw over the eligible ones only (a linear
+ * pass). Both stages are exactly proportional to weight among eligible endpoints, so the mixture
+ * is too; the linear pass runs with probability (ineligible weight share)^8.
  */
 export class WeightedPicker {
   readonly endpoints: readonly Endpoint[];
@@ -48,14 +52,16 @@ export class WeightedPicker {
   pick(random: RandomSource, eligible: (e: Endpoint) => boolean): number {
     if (this.total <= 0) return -1;
     const eps = this.endpoints;
-    let i: number;
-    if (this.uniform) {
-      i = Math.floor(random() * eps.length);
-      if (i >= eps.length) i = eps.length - 1;
-    } else {
-      i = this.search(random() * this.total);
+    for (let d = 0; d < REJECTION_DRAWS; d++) {
+      let i: number;
+      if (this.uniform) {
+        i = Math.floor(random() * eps.length);
+        if (i >= eps.length) i = eps.length - 1;
+      } else {
+        i = this.search(random() * this.total);
+      }
+      if (eligible(eps[i])) return i;
     }
-    if (eligible(eps[i])) return i;
     return this.pickEligible(random(), eligible);
   }
 
