@@ -35,3 +35,6 @@ export type {
 
 export { PoolRegistry } from './pool.ts';
 export type { PoolOptions, UpstreamTlsOptions } from './pool.ts';
+
+export { SessionPersistence, isSessionHit } from './session.ts';
+export type { SessionPersistenceOptions, ResolvedSession, SessionMiss } from './session.ts';
