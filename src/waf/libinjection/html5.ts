@@ -111,7 +111,8 @@ function skipWhite(hs: H5State): number {
         hs.pos += 1;
         break;
       default:
-        return c;
+        // C returns a (signed) char here: byte 0xFF is -1, i.e. CHAR_EOF
+        return c === 0xff ? CHAR_EOF : c;
     }
   }
   return CHAR_EOF;

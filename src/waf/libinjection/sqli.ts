@@ -429,8 +429,9 @@ function parseSlash(sf: State): number {
   let nestedLen: number;
   if (ptr < 0) {
     clen = slen - pos;
-    // C computes (ptr - (cur+1)) with ptr == NULL here (undefined); we scan to the end
-    nestedLen = slen - (pos + 2);
+    // C computes memchr2(cur + 2, (size_t)(NULL - (cur + 1)), ...) here: the
+    // wrapped length makes its end pointer NULL, so no nested search happens
+    nestedLen = 0;
   } else {
     clen = ptr + 2 - pos;
     nestedLen = ptr - (pos + 1);
@@ -710,9 +711,11 @@ function parseMoney(sf: State): number {
       assignChar(t, T_BAREWORD, pos, 0x24);
       return pos + 1;
     }
-    // C searches from cs + xlen + 2 (sic, not cs + pos + xlen + 2): kept as is
-    const strend = memmem(s, xlen + 2, slen - (pos + xlen + 2), pos, xlen + 2);
-    if (strend < 0 || strend < pos + xlen + 2) {
+    // find the closing $tag$ (the upstream 3.9.2 source searches from
+    // cs + xlen + 2; the build in ModSecurity searches after the opening tag,
+    // as verified against libmodsecurity.so.3 with tools/differential.ts)
+    const strend = memmem(s, pos + xlen + 2, slen - (pos + xlen + 2), pos, xlen + 2);
+    if (strend < 0) {
       assign(t, T_STRING, pos + xlen + 2, slen - pos - xlen - 2, pos + xlen + 2);
       t.strOpen = 0x24;
       t.strClose = CHAR_NULL;
@@ -1352,6 +1355,55 @@ export function sqliTokens(input: string, flags = FLAG_QUOTE_NONE | FLAG_SQL_ANS
   const t = S.tokenvec[0]!;
   S.current = t;
   while (tokenize(S)) out.push([String.fromCharCode(t.type), t.val]);
+  S.s = '';
+  return out;
+}
+
+/** A token as seen by tests and the differential checker (C string semantics for val). */
+export interface SqliTokenDetail {
+  type: string;
+  val: string;
+  strOpen: number;
+  strClose: number;
+  len: number;
+  count: number;
+}
+
+function detail(t: Token): SqliTokenDetail {
+  const nul = t.val.indexOf('\0');
+  return {
+    type: String.fromCharCode(t.type),
+    val: nul >= 0 ? t.val.substring(0, nul) : t.val,
+    strOpen: t.strOpen,
+    strClose: t.strClose,
+    len: t.len,
+    count: t.count,
+  };
+}
+
+/** libinjection_sqli_tokenize() results with all token fields (debugging/tests). */
+export function sqliTokenDetails(input: string, flags = FLAG_QUOTE_NONE | FLAG_SQL_ANSI): SqliTokenDetail[] {
+  const s = toByteString(input);
+  S.s = s;
+  S.slen = s.length;
+  S.reset(flags);
+  const out: SqliTokenDetail[] = [];
+  const t = S.tokenvec[0]!;
+  S.current = t;
+  while (tokenize(S) && out.length < 200) out.push(detail(t));
+  S.s = '';
+  return out;
+}
+
+/** libinjection_sqli_fold() results with all token fields (debugging/tests). */
+export function sqliFoldDetails(input: string, flags = FLAG_QUOTE_NONE | FLAG_SQL_ANSI): SqliTokenDetail[] {
+  const s = toByteString(input);
+  S.s = s;
+  S.slen = s.length;
+  S.reset(flags);
+  const n = fold(S);
+  const out: SqliTokenDetail[] = [];
+  for (let i = 0; i < n; i++) out.push(detail(S.tokenvec[i]!));
   S.s = '';
   return out;
 }
