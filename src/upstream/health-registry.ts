@@ -17,6 +17,7 @@ import { ActiveHealthChecker, HttpProbe, TcpProbe } from './health.ts';
 import type { ActiveHealthCheckOptions, HttpProbeOptions } from './health.ts';
 import { ALL_ELIGIBLE, DEFAULT_PANIC_THRESHOLD_PERCENT, isPanic } from './panic.ts';
 import { checkNumber } from './errors.ts';
+import type { AttemptOutcome } from './resilience.ts';
 
 /** The key of one endpoint's health state: Backend name + endpoint id. */
 export function healthKey(backend: string, endpointId: string): string {
@@ -159,6 +160,28 @@ export class BackendHealth {
   /** Passive reporting: connect failure or connect timeout. */
   onConnectFailure(endpointId: string): void {
     if (this.outlierEnabled) this.outlier.onConnectFailure(endpointId);
+  }
+
+  /**
+   * Passive reporting from a retry-policy outcome: a status as onResponse, a connect failure as
+   * onConnectFailure, a reset as a 502 and a timeout as a 504 (Envoy counts them as 5xx too).
+   */
+  onOutcome(endpointId: string, outcome: AttemptOutcome): void {
+    if (!this.outlierEnabled) return;
+    switch (outcome.kind) {
+      case 'status':
+        this.outlier.onResponse(endpointId, outcome.status);
+        break;
+      case 'connect-failure':
+        this.outlier.onConnectFailure(endpointId);
+        break;
+      case 'reset':
+        this.outlier.onResponse(endpointId, 502);
+        break;
+      case 'per-try-timeout':
+        this.outlier.onResponse(endpointId, 504);
+        break;
+    }
   }
 
   /** Passive reporting: success without a status (for example a TCP proxy session). */

@@ -26,7 +26,7 @@ export { HealthRegistry, BackendHealth, healthKey } from './health-registry.ts';
 export type { BackendHealthOptions, ActiveCheckSpec, EndpointHealthStatus, EndpointHealthEvent } from './health-registry.ts';
 
 export {
-  RetryPolicy, RetryBudget, CircuitBreaker, CircuitBreakerRegistry, isRejection, IDEMPOTENT_METHODS, RETRY_CONDITIONS, BREAKER_RESOURCES,
+  RetryPolicy, RetryBudget, CircuitBreaker, classifyError, CircuitBreakerRegistry, isRejection, IDEMPOTENT_METHODS, RETRY_CONDITIONS, BREAKER_RESOURCES,
 } from './resilience.ts';
 export type {
   RetryCondition, RetryPolicyOptions, AttemptOutcome, RetryInput, RetryDecision, RetryRefusal, RetryBudgetOptions,

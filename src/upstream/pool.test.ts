@@ -12,6 +12,7 @@ import { PoolRegistry } from './pool.ts';
 import type { PoolOptions } from './pool.ts';
 import { makeEndpoint } from './types.ts';
 import { UpstreamError } from './errors.ts';
+import { classifyError } from './resilience.ts';
 
 /** A loopback upstream that counts TCP connections; `delayMs` delays each response. */
 async function upstream(delayMs = 0) {
@@ -165,7 +166,9 @@ describe('PoolRegistry over TLS', () => {
       assert.equal(await get(good, '/'), 'secure');
       assert.equal(sni, 'upstream.test');
       const untrusted = reg.getPool(e, { tls: { servername: 'upstream.test' } });
-      await assert.rejects(untrusted.request({ method: 'GET', path: '/' }), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY|DEPTH_ZERO/i);
+      const err = await untrusted.request({ method: 'GET', path: '/' }).then(() => undefined, (e: unknown) => e);
+      assert.match(String((err as Error)?.message), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY|DEPTH_ZERO/i);
+      assert.deepEqual(classifyError(err), { kind: 'connect-failure' }, 'a failed TLS handshake never reached the upstream');
       const wrongName = reg.getPool(e, { tls: { servername: 'other.test', ca: cert } });
       await assert.rejects(wrongName.request({ method: 'GET', path: '/' }), /altnames|ERR_TLS_CERT_ALTNAME_INVALID|does not match/i);
     } finally {

@@ -131,6 +131,37 @@ export class RetryPolicy {
   }
 }
 
+/** Socket-level codes meaning "no connection was made", so the request never reached the upstream. */
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+/**
+ * Maps an error from undici (pool.request / stream / dispatch) to an AttemptOutcome for
+ * RetryPolicy.decide and outlier reporting. `responseStarted`: whether response headers had
+ * arrived before the error. Returns undefined when the attempt was aborted on purpose (client
+ * gone, request timeout): not an upstream failure, never retried.
+ * Connect errors and TLS handshake failures (certificate errors) → connect-failure; headers
+ * timeout → per-try-timeout; resets, "other side closed", parser errors and anything unknown →
+ * reset (the request may have reached the upstream).
+ */
+export function classifyError(err: unknown, responseStarted = false): AttemptOutcome | undefined {
+  const e = err as { code?: unknown; name?: unknown; cause?: unknown } | null | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const name = typeof e?.name === 'string' ? e.name : '';
+  if (code === 'UND_ERR_ABORTED' || code === 'UND_ERR_ABORT' || code === 'ABORT_ERR' || name === 'AbortError') return undefined;
+  if (CONNECT_CODES.has(code) || code.startsWith('ERR_TLS_') || /^(CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL_)/.test(code)) {
+    return responseStarted ? { kind: 'reset', responseStarted } : CONNECT_FAILURE;
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'per-try-timeout', responseStarted: false };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'per-try-timeout', responseStarted: true };
+  if (code === '' && e?.cause !== undefined && e.cause !== err) return classifyError(e.cause, responseStarted);
+  return { kind: 'reset', responseStarted };
+}
+
+const CONNECT_FAILURE: AttemptOutcome = Object.freeze({ kind: 'connect-failure' });
+
 export interface RetryBudgetOptions {
   /** Retries in flight may be at most this percent of active requests (Envoy budget_percent). Default 20. */
   budgetPercent?: number;
