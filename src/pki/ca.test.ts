@@ -22,7 +22,7 @@ async function serve(cert: IssuedCertificate, extra: tls.TlsOptions = {}): Promi
   const peers: Served['peers'] = [];
   const server = tls.createServer({ key: cert.keyPem.reveal(), cert: cert.chainPem, ...extra }, (sock) => {
     const pc = sock.getPeerCertificate();
-    peers.push({ authorized: sock.authorized, uri: pc && 'subjectaltname' in pc ? pc.subjectaltname : undefined, subject: pc?.subject?.CN });
+    peers.push({ authorized: sock.authorized, uri: pc && 'subjectaltname' in pc ? pc.subjectaltname : undefined, subject: String(pc?.subject?.CN) });
     sock.end('hello');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -33,7 +33,7 @@ async function serve(cert: IssuedCertificate, extra: tls.TlsOptions = {}): Promi
   };
 }
 
-function connect(port: number, opts: tls.ConnectionOptions): Promise<{ data: string; peer: tls.PeerCertificate; protocol: string | null }> {
+function connect(port: number, opts: tls.ConnectionOptions): Promise<{ data: string; peer: tls.DetailedPeerCertificate; protocol: string | null }> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, ...opts }, () => {
       let data = '';
