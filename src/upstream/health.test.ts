@@ -1,12 +1,14 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { once } from 'node:events';
 import { ActiveHealthChecker, HttpProbe, TcpProbe, parseStatusRanges } from './health.ts';
 import type { HealthChangeEvent, Probe } from './health.ts';
 import { makeEndpoint } from './types.ts';
 import { UpstreamError } from './errors.ts';
+import { selfSignedCert } from './testutil.ts';
 
 async function listen(server: net.Server): Promise<number> {
   server.listen(0, '127.0.0.1');
@@ -98,6 +100,23 @@ describe('HttpProbe', () => {
       status = 302;
       assert.deepEqual(await probe.check(ep, new AbortController().signal), { ok: false, reason: 'status 302' });
       assert.equal((await new HttpProbe().check(ep, new AbortController().signal)).ok, true, 'default range 200-399 accepts 302');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('over TLS: verifies the certificate against the given CA and name', async () => {
+    const { cert, key } = selfSignedCert('svc.test');
+    const server = https.createServer({ cert, key }, (_q, r) => r.end('ok'));
+    const ep = makeEndpoint('127.0.0.1', await listen(server));
+    try {
+      const signal = new AbortController().signal;
+      assert.deepEqual(await new HttpProbe({ tls: { servername: 'svc.test', ca: cert } }).check(ep, signal), { ok: true, reason: 'status 200' });
+      const untrusted = await new HttpProbe({ tls: { servername: 'svc.test' } }).check(ep, signal);
+      assert.equal(untrusted.ok, false);
+      assert.match(untrusted.reason, /SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
+      const wrongName = await new HttpProbe({ tls: { servername: 'other.test', ca: cert } }).check(ep, signal);
+      assert.deepEqual(wrongName, { ok: false, reason: 'connect ERR_TLS_CERT_ALTNAME_INVALID' });
     } finally {
       server.close();
     }

@@ -1,18 +1,15 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { PoolRegistry } from './pool.ts';
 import type { PoolOptions } from './pool.ts';
 import { makeEndpoint } from './types.ts';
 import { UpstreamError } from './errors.ts';
 import { classifyError } from './resilience.ts';
+import { selfSignedCert } from './testutil.ts';
 
 /** A loopback upstream that counts TCP connections; `delayMs` delays each response. */
 async function upstream(delayMs = 0) {
@@ -141,17 +138,9 @@ describe('PoolRegistry', () => {
 });
 
 describe('PoolRegistry over TLS', () => {
-  let dir = '';
   let cert = '';
   let key = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pcs-pool-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=upstream.test', '-addext', 'subjectAltName=DNS:upstream.test', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
-    cert = readFileSync(join(dir, 'c.pem'), 'utf8');
-    key = readFileSync(join(dir, 'k.pem'), 'utf8');
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  before(() => ({ cert, key } = selfSignedCert('upstream.test')));
 
   test('verifies the upstream certificate against the given CA and SNI name', async () => {
     let sni = '';
