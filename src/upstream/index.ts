@@ -38,3 +38,6 @@ export type { PoolOptions, UpstreamTlsOptions } from './pool.ts';
 
 export { SessionPersistence, isSessionHit } from './session.ts';
 export type { SessionPersistenceOptions, ResolvedSession, SessionMiss } from './session.ts';
+
+export { compileHashKey, cookieValue } from './hash-key.ts';
+export type { HashKeySource, HashKeyExtractor, HeaderBag } from './hash-key.ts';
