@@ -193,3 +193,15 @@ test('long and odd inputs do not throw', () => {
     assert.equal(typeof r.fingerprint, 'string');
   }
 });
+
+test('C quirks found by differential testing against libmodsecurity.so.3', () => {
+  // `char ch <= 32` is signed in C: a high byte after the number counts as white space
+  assert.deepEqual(detectSQLi("x'41'\xa0 --x@@versionIF "), { isSqli: true, fingerprint: '1c' });
+  assert.deepEqual(detectSQLi('1\xe9--'), { isSqli: false, fingerprint: '' });
+  // pgsql $tag$...$tag$ strings close at the second tag
+  assert.equal(sqliFingerprint('1 * $a$x$a$1--'), '1os1c');
+  // an unterminated /* comment is never 'evil' for nesting (C's NULL pointer arithmetic)
+  assert.equal(sqliFingerprint('/* /* x'), '');
+  assert.deepEqual(detectSQLi('1 /* /* x'), { isSqli: true, fingerprint: '1c' });
+  assert.deepEqual(detectSQLi('/*! x'), { isSqli: true, fingerprint: 'X' });
+});

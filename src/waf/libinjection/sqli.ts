@@ -1229,7 +1229,8 @@ function notWhitelist(sf: State): boolean {
       if (t0.type === T_NUMBER && t1.type === T_COMMENT) {
         if (sf.statsTokens > 2) return true;
         const c = ch(sf.s, sf.slen, t0.len);
-        if (c <= 32) return true;
+        // C: `char ch <= 32` with a signed char, so bytes >= 0x80 count too
+        if (c <= 32 || c >= 0x80) return true;
         if (c === 0x2f && ch(sf.s, sf.slen, t0.len + 1) === 0x2a) return true;
         if (c === 0x2d && ch(sf.s, sf.slen, t0.len + 1) === 0x2d) return true;
         return false;

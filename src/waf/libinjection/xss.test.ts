@@ -119,3 +119,9 @@ test('odd inputs do not throw', () => {
     '<a href="&#x', '<a href=&#99999999999', '\0'.repeat(100), '<\0script>', '</', '</>', '<!', '<?', '\ud800'];
   for (const s of inputs) assert.equal(typeof detectXSS(s), 'boolean');
 });
+
+test('C quirk: byte 0xFF where the tokenizer skips white space reads as EOF', () => {
+  // h5_skip_white returns a signed char, and (char)0xFF == CHAR_EOF
+  assert.equal(detectXSS('x onerror=\xffalert(1);>'), false);
+  assert.equal(detectXSS('x onerror=alert(1);>'), true);
+});

@@ -81,7 +81,7 @@ const XSS_FRAGMENTS = [
 ];
 
 function genSql(): string {
-  const n = 1 + Math.floor(rnd() * 10);
+  const n = 1 + Math.floor(rnd() * (rnd() < 0.25 ? 30 : 10));
   let s = '';
   for (let i = 0; i < n; i++) {
     const r = rnd();
@@ -193,7 +193,9 @@ function main(): void {
     for (const p of problems) {
       const k = p.split(' ')[0]!;
       diffs[k] = (diffs[k] ?? 0) + 1;
-      if (examples.length < 40) examples.push(`${JSON.stringify(s)}: ${p.slice(0, 400)}`);
+      if (examples.length < 40) {
+        examples.push(`${JSON.stringify(s)}: ${p.slice(0, 400)} (previous input: ${JSON.stringify(inputs[i - 1])})`);
+      }
     }
   }
   for (const e of examples) console.log(e);
