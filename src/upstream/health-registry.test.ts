@@ -133,6 +133,30 @@ describe('HealthRegistry', () => {
     assert.equal(reg.isEligible('unknown', a), true);
   });
 
+  test('with initiallyHealthy false, endpoints (also ones added later) wait for their first check', async () => {
+    const up = http.createServer((_q, r) => r.end('ok'));
+    up.listen(0, '127.0.0.1');
+    await once(up, 'listening');
+    const live = makeEndpoint('127.0.0.1', (up.address() as AddressInfo).port);
+    const later = makeEndpoint('127.0.0.1', 1); // port 1: nothing listens
+    const reg = new HealthRegistry();
+    try {
+      const bh = reg.backend('ns/x', { panicThresholdPercent: 0 });
+      bh.setEndpoints([live]);
+      bh.configureActive({ kind: 'tcp', intervalMs: 10_000, initiallyHealthy: false });
+      assert.equal(bh.isHealthy(live), false, 'not checked yet');
+      const deadline = Date.now() + 3000;
+      while (!bh.isHealthy(live) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(bh.isHealthy(live), true, 'first check passed');
+      bh.setEndpoints([live, later]);
+      assert.equal(bh.isHealthy(later), false, 'an endpoint added later also waits');
+      assert.equal(bh.isHealthy(live), true, 'a kept endpoint keeps its state');
+    } finally {
+      await reg.close();
+      up.close();
+    }
+  });
+
   test('configureActive runs a real checker; the same spec keeps it; retain stops it', async () => {
     let hits = 0;
     const good = http.createServer((_q, r) => { hits++; r.end('ok'); });

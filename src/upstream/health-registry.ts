@@ -70,6 +70,7 @@ export class BackendHealth {
   private readonly active = new Map<string, ActiveState>();
   private checker: ActiveHealthChecker | undefined;
   private checkerKey = '';
+  private activeInitiallyHealthy = true;
   private unsubscribeChecker: (() => void) | undefined;
   private readonly listeners: Set<(ev: EndpointHealthEvent) => void>;
   private version = 0;
@@ -95,9 +96,13 @@ export class BackendHealth {
 
   /** Sets the configured endpoints; state of endpoints no longer listed is dropped. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
+    const known = new Set(this.endpoints.map((e) => e.id));
     this.endpoints = endpoints.slice();
     const ids = new Set(endpoints.map((e) => e.id));
     for (const id of this.active.keys()) if (!ids.has(id)) this.active.delete(id);
+    if (this.checker && !this.activeInitiallyHealthy) {
+      for (const e of endpoints) if (!known.has(e.id) && !this.active.has(e.id)) this.active.set(e.id, { healthy: false, reason: 'not checked yet' });
+    }
     this.outlier.setEndpoints(ids);
     this.checker?.setEndpoints(this.endpoints);
     this.version++;
@@ -122,7 +127,8 @@ export class BackendHealth {
     const checker = new ActiveHealthChecker(probe, this.endpoints, spec);
     this.checker = checker;
     this.unsubscribeChecker = checker.onChange((ev) => this.setActive(ev.endpointId, ev.healthy, ev.reason));
-    if (spec.initiallyHealthy === false) for (const e of this.endpoints) this.setActive(e.id, false, 'not checked yet');
+    this.activeInitiallyHealthy = spec.initiallyHealthy ?? true;
+    if (!this.activeInitiallyHealthy) for (const e of this.endpoints) this.setActive(e.id, false, 'not checked yet');
     checker.start();
   }
 
