@@ -1,63 +1,75 @@
 /**
  * Aho-Corasick multi-pattern matcher for @pm / @pmFromFile (case-insensitive, ASCII folding,
- * as ModSecurity does). Built once at load; matching is one pass over the input.
+ * as ModSecurity does). Built once at load into a flat DFA over the bytes that occur in the
+ * patterns (every other byte goes back to the root), so matching is one table lookup per byte.
  */
 export class AhoCorasick {
-  private readonly next: Array<Map<number, number>> = [new Map()];
-  private readonly fail: Int32Array;
-  /** length of the longest pattern ending at a node (0 = none), via output links */
-  private readonly out: Int32Array;
+  private readonly alpha = new Uint8Array(256); // byte -> alphabet index (0 = not in any pattern)
+  private readonly width: number;
+  private readonly delta: Int32Array; // node * width + symbol -> next node
+  private readonly out: Int32Array; // length of a pattern ending at the node (0 = none)
   readonly size: number;
 
   constructor(patterns: string[]) {
+    let symbols = 1;
+    for (const p of patterns) {
+      for (let i = 0; i < p.length; i++) {
+        const c = fold(p.charCodeAt(i) & 0xff);
+        if (this.alpha[c] === 0) this.alpha[c] = symbols++;
+      }
+    }
+    for (let c = 65; c <= 90; c++) this.alpha[c] = this.alpha[c + 32];
+    this.width = symbols;
+    // trie
+    const next: Array<Map<number, number>> = [new Map()];
     const outLen: number[] = [0];
     for (const p of patterns) {
       if (p.length === 0) continue;
       let s = 0;
       for (let i = 0; i < p.length; i++) {
-        const c = fold(p.charCodeAt(i));
-        let t = this.next[s].get(c);
-        if (t === undefined) {
-          t = this.next.length;
-          this.next.push(new Map());
-          outLen.push(0);
-          this.next[s].set(c, t);
-        }
+        const sym = this.alpha[fold(p.charCodeAt(i) & 0xff)];
+        let t = next[s].get(sym);
+        if (t === undefined) { t = next.length; next.push(new Map()); outLen.push(0); next[s].set(sym, t); }
         s = t;
       }
       if (outLen[s] === 0 || p.length < outLen[s]) outLen[s] = p.length;
     }
-    this.size = this.next.length;
-    this.fail = new Int32Array(this.size);
+    const n = next.length;
+    this.size = n;
+    const fail = new Int32Array(n);
     this.out = Int32Array.from(outLen);
+    this.delta = new Int32Array(n * this.width);
+    // BFS: delta(s, a) = goto(s, a) if defined else delta(fail(s), a)
     const queue: number[] = [];
-    for (const t of this.next[0].values()) { this.fail[t] = 0; queue.push(t); }
+    for (let a = 1; a < this.width; a++) {
+      const t = next[0].get(a) ?? 0;
+      this.delta[a] = t;
+      if (t !== 0) { fail[t] = 0; queue.push(t); }
+    }
     for (let qi = 0; qi < queue.length; qi++) {
       const s = queue[qi];
-      for (const [c, t] of this.next[s]) {
-        let f = this.fail[s];
-        while (f !== 0 && !this.next[f].has(c)) f = this.fail[f];
-        const ft = this.next[f].get(c);
-        this.fail[t] = ft !== undefined && ft !== t ? ft : 0;
-        if (this.out[t] === 0 && this.out[this.fail[t]] !== 0) this.out[t] = this.out[this.fail[t]];
-        queue.push(t);
+      if (this.out[s] === 0 && this.out[fail[s]] !== 0) this.out[s] = this.out[fail[s]];
+      for (let a = 1; a < this.width; a++) {
+        const t = next[s].get(a);
+        if (t !== undefined) {
+          fail[t] = this.delta[fail[s] * this.width + a];
+          this.delta[s * this.width + a] = t;
+          queue.push(t);
+        } else {
+          this.delta[s * this.width + a] = this.delta[fail[s] * this.width + a];
+        }
       }
     }
   }
 
   /** Returns the first matched phrase (as it appears in the input), or null. */
   match(input: string): string | null {
+    const { alpha, delta, out, width } = this;
     let s = 0;
     for (let i = 0; i < input.length; i++) {
-      const c = fold(input.charCodeAt(i));
-      let t = this.next[s].get(c);
-      while (t === undefined && s !== 0) {
-        s = this.fail[s];
-        t = this.next[s].get(c);
-      }
-      s = t ?? 0;
-      const len = this.out[s];
-      if (len !== 0) return input.slice(i + 1 - len, i + 1);
+      const sym = alpha[input.charCodeAt(i) & 0xff];
+      s = sym === 0 ? 0 : delta[s * width + sym];
+      if (out[s] !== 0) return input.slice(i + 1 - out[s], i + 1);
     }
     return null;
   }

@@ -47,6 +47,7 @@ export interface CompiledRuleSet {
   limits: WafLimits;
   report: LoadReport;
   ruleById: Map<number, Rule>;
+  tnodes: ReadonlyArray<{ parent: number; fn: Transform }>;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -212,12 +213,23 @@ export class Compiler {
     this.defaults.set(phase, def);
   }
 
+  /** Transformation chains form a trie so that shared prefixes are computed once per value. */
+  readonly tnodes: Array<{ parent: number; fn: Transform }> = [];
+
   private transformChainId(names: string[]): number {
-    if (names.length === 0) return -1;
-    const key = names.join(',');
-    let id = this.tchainIds.get(key);
-    if (id === undefined) { id = this.tchainIds.size; this.tchainIds.set(key, id); }
-    return id;
+    let node = -1;
+    let key = '';
+    for (const n of names) {
+      key += ',' + n;
+      let id = this.tchainIds.get(key);
+      if (id === undefined) {
+        id = this.tnodes.length;
+        this.tnodes.push({ parent: node, fn: TRANSFORMS[n] as Transform });
+        this.tchainIds.set(key, id);
+      }
+      node = id;
+    }
+    return node;
   }
 
   private secRule(d: Directive, vars: string | null, operator: string | null, actionText: string): void {
@@ -239,7 +251,7 @@ export class Compiler {
     const tnames: string[] = chainHead ? [] : [...def.transforms];
     const link: RuleLink = {
       targets: [], exclusions: [], op: () => true, opName: 'unconditionalMatch', opParam: '', opNegated: false,
-      transforms: [], transformNames: [], tchain: -1, multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
+      transforms: [], transformNames: [], tchain: -1, exclByColl: null, specId: -1, multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
     };
     const rule: Rule = {
       ...link, kind: 'rule', id, phase, file: d.file, msg: null, logdata: null, severity: null, tags: [], ver: null,
@@ -390,8 +402,54 @@ export class Compiler {
     this.report.rules = phases.reduce((a, l) => a + l.filter((e) => e.kind === 'rule').length, 0);
     const ruleById = new Map<number, Rule>();
     for (const list of phases) for (const e of list) if (e.kind === 'rule') ruleById.set(e.id, e);
-    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById };
+    const specs = new Map<string, number>();
+    const volatile = /^(TX|IP|GLOBAL|SESSION|USER|RESOURCE|MATCHED_VARS?|MATCHED_VARS?_NAMES?|MATCHED_VAR_NAME|RULE|DURATION|HIGHEST_SEVERITY|TIME.*)$/;
+    for (const r of this.rules) {
+      for (let l: RuleLink | null = r; l; l = l.next) {
+        if (l.targets.length === 0 || l.targets.some((t) => volatile.test(t.collection))) continue;
+        const key = l.targets.map((t) => `${t.count ? '&' : ''}${t.collection}:${t.key ?? ''}:${t.keyRe?.source ?? ''}`).join('|') + '!' +
+          l.exclusions.map((x) => `${x.collection}:${x.key ?? ''}:${x.keyRe?.source ?? ''}`).sort().join('|');
+        let id = specs.get(key);
+        if (id === undefined) { id = specs.size; specs.set(key, id); }
+        l.specId = id;
+      }
+    }
+    const interned = new Map<string, Exclusion[]>();
+    for (const r of this.rules) for (let l: RuleLink | null = r; l; l = l.next) l.exclByColl = groupExclusions(l.exclusions, interned);
+    // ctl:ruleRemoveTarget* - resolve the affected rules once, at load
+    for (const r of this.rules) {
+      for (let l: RuleLink | null = r; l; l = l.next) {
+        for (const c of l.ctls) {
+          if (c.kind === 'ruleRemoveTargetById') for (const x of this.rules) { if (inRanges(x.id, c.ranges)) c.ruleIds.add(x.id); }
+          if (c.kind === 'ruleRemoveTargetByTag') for (const x of this.rules) { if (x.tags.includes(c.tag)) c.ruleIds.add(x.id); }
+        }
+      }
+    }
+    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes };
   }
+}
+
+/**
+ * Group exclusions by collection. With `intern`, identical per-collection lists are shared between
+ * rules, so a transaction can cache the filtered values per (list, collection contents).
+ */
+export function groupExclusions(list: Exclusion[], intern?: Map<string, Exclusion[]>): Map<string, Exclusion[]> | null {
+  if (list.length === 0) return null;
+  const m = new Map<string, Exclusion[]>();
+  for (const x of list) {
+    const a = m.get(x.collection);
+    if (a) a.push(x);
+    else m.set(x.collection, [x]);
+  }
+  if (intern) {
+    for (const [coll, xs] of m) {
+      const key = coll + '\0' + xs.map((x) => (x.key !== undefined ? 'k:' + x.key : x.keyRe ? 'r:' + x.keyRe.source : '*')).sort().join('\0');
+      const hit = intern.get(key);
+      if (hit) m.set(coll, hit);
+      else intern.set(key, xs);
+    }
+  }
+  return m;
 }
 
 function compileSetvar(s: string, d: Directive, id: number): SetVar {
@@ -428,8 +486,8 @@ function compileCtl(s: string, d: Directive, id: number): Ctl {
     case 'ruleremovebyid': return { kind: 'ruleRemoveById', ranges: parseIdRanges(value, d.file, d.line) };
     case 'ruleremovebytag': return { kind: 'ruleRemoveByTag', tag: value };
     case 'ruleremovebymsg': return { kind: 'ruleRemoveByMsg', msg: value };
-    case 'ruleremovetargetbyid': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetById', ranges: parseIdRanges(t.what, d.file, d.line), targets: t.targets }; }
-    case 'ruleremovetargetbytag': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetByTag', tag: t.what, targets: t.targets }; }
+    case 'ruleremovetargetbyid': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetById', ranges: parseIdRanges(t.what, d.file, d.line), targets: t.targets, ruleIds: new Set() }; }
+    case 'ruleremovetargetbytag': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetByTag', tag: t.what, targets: t.targets, ruleIds: new Set() }; }
     case 'requestbodyprocessor': return { kind: 'requestBodyProcessor', processor: value.toUpperCase() };
     case 'forcerequestbodyvariable': return { kind: 'forceRequestBodyVariable', on: onOff(value, d) };
     case 'requestbodyaccess': return { kind: 'requestBodyAccess', on: onOff(value, d) };

@@ -5,12 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { AhoCorasick } from './ahocorasick.ts';
-import { translatePcre, linearCompatible, RegexTranslateError } from './regex.ts';
+import { translatePcre, linearCompatible, RegexTranslateError, requiredBytes, intersects } from './regex.ts';
 import type { Macro } from './macro.ts';
 import { compileMacro } from './macro.ts';
 
 export interface OpTx {
   expand(m: Macro): string;
+  /** presence set of the bytes of a (transformed) value, cached per transaction */
+  bytesOf(s: string): Int32Array;
   setCaptures(groups: ArrayLike<string | undefined>): void;
 }
 
@@ -42,12 +44,22 @@ export interface RegexReportEntry {
 
 export class OperatorError extends Error {}
 
+/** Matchers shared by rules that load the same phrases (immutable once built). */
+const acCache = new Map<string, AhoCorasick>();
+
 const numeric = (s: string): number => {
   const m = /^\s*[+-]?\d+/.exec(s);
   return m ? parseInt(m[0], 10) : 0;
 };
 
+/** Inputs shorter than this run the regex directly (cheaper than the prefilter lookup). */
+const PREFILTER_MIN = 24;
+
 export function compileRegex(pattern: string, ctx: OpCompileContext | null): RegExp {
+  return compileRegexWithPrefilter(pattern, ctx).re;
+}
+
+export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext | null): { re: RegExp; req: Int32Array | null } {
   let t = translatePcre(pattern);
   let linear = linearCompatible(t.source, t.flags);
   if (linear === false) {
@@ -57,7 +69,7 @@ export function compileRegex(pattern: string, ctx: OpCompileContext | null): Reg
   }
   const re = new RegExp(t.source, t.flags);
   if (ctx) ctx.regexReport({ ruleId: ctx.ruleId, file: ctx.file, line: ctx.line, linear, notes: t.notes });
-  return re;
+  return { re, req: requiredBytes(t.source) };
 }
 
 function readData(file: string, ctx: OpCompileContext): string[] {
@@ -204,12 +216,17 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
           return rxMatch(re, input, tx, capture);
         };
       }
-      let re: RegExp;
-      try { re = compileRegex(param, ctx); } catch (e) {
+      let c: { re: RegExp; req: Int32Array | null };
+      try { c = compileRegexWithPrefilter(param, ctx); } catch (e) {
         const msg = e instanceof RegexTranslateError || e instanceof SyntaxError ? e.message : String(e);
         throw new OperatorError(`cannot compile @rx pattern: ${msg}`);
       }
-      return (input, tx, capture) => rxMatch(re, input, tx, capture);
+      const { re, req } = c;
+      if (req === null) return (input, tx, capture) => rxMatch(re, input, tx, capture);
+      return (input, tx, capture) => {
+        if (input.length >= PREFILTER_MIN && !intersects(tx.bytesOf(input), req)) return false;
+        return rxMatch(re, input, tx, capture);
+      };
     }
     case 'pm':
     case 'pmf':
@@ -217,7 +234,9 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
       let phrases: string[];
       if (lname === 'pm') phrases = param.split(/\s+/).filter(Boolean);
       else phrases = param.split(/\s+/).filter(Boolean).flatMap((f) => readData(f, ctx));
-      const ac = new AhoCorasick(phrases);
+      const key = phrases.join('\n');
+      let ac = acCache.get(key);
+      if (!ac) { ac = new AhoCorasick(phrases); acCache.set(key, ac); }
       return (input, tx, capture) => {
         const m = ac.match(input);
         if (m === null) return false;

@@ -40,7 +40,6 @@ function utf8Escapes(cp: number): string {
 const isLower = (c: string) => c >= 'a' && c <= 'z';
 const isUpper = (c: string) => c >= 'A' && c <= 'Z';
 const swapCase = (c: string) => (isLower(c) ? c.toUpperCase() : c.toLowerCase());
-const esc = (c: string) => (/[\]\\^-]/.test(c) ? '\\' + c : c);
 
 /** Extra class items so that range lo-hi also matches the other case of its letters. */
 function caseRanges(lo: number, hi: number): string {
@@ -304,7 +303,8 @@ export function installRedosGuard(backtracksBeforeFallback = 10000): { fallback:
     v8.setFlagsFromString(`--regexp-backtracks-before-fallback=${backtracksBeforeFallback}`);
     v8.setFlagsFromString('--enable-experimental-regexp-engine');
     guardInstalled = true;
-    try { new RegExp('a', 'l'); linearCheckAvailable = true; } catch { linearCheckAvailable = false; }
+    const linearFlag = 'l'; // V8-only flag, hidden from static checks
+    try { new RegExp('a', linearFlag); linearCheckAvailable = true; } catch { linearCheckAvailable = false; }
   }
   return { fallback: guardInstalled, linearCheck: linearCheckAvailable };
 }
@@ -313,4 +313,186 @@ export function installRedosGuard(backtracksBeforeFallback = 10000): { fallback:
 export function linearCompatible(source: string, flags: string): boolean | null {
   if (!linearCheckAvailable) return null;
   try { new RegExp(source, flags + 'l'); return true; } catch { return false; }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prefilter: the set of bytes of which every match must contain at least one. Computed from the
+// translated (JS) source; when a value contains none of them the regex cannot match and is skipped.
+
+type ByteSet = Uint8Array | null; // null = unconstrained
+
+interface Info { set: ByteSet; optional: boolean }
+
+const CLASS_D = () => range(48, 57);
+const CLASS_W = () => { const s = range(48, 57); fill(s, 65, 90); fill(s, 97, 122); s[95] = 1; return s; };
+const CLASS_S = () => { const s = new Uint8Array(256); for (const c of [9, 10, 11, 12, 13, 32, 0xa0]) s[c] = 1; return s; };
+function range(a: number, b: number): Uint8Array { const s = new Uint8Array(256); fill(s, a, b); return s; }
+function fill(s: Uint8Array, a: number, b: number): void { for (let c = a; c <= Math.min(b, 255); c++) s[c] = 1; }
+function invert(s: Uint8Array): Uint8Array { const o = new Uint8Array(256); for (let c = 0; c < 256; c++) o[c] = s[c] ? 0 : 1; return o; }
+function count(s: Uint8Array): number { let n = 0; for (let c = 0; c < 256; c++) n += s[c]; return n; }
+function score(s: Uint8Array): number {
+  let n = 0;
+  for (let c = 0; c < 256; c++) if (s[c]) n += (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? 8 : 1;
+  return n;
+}
+
+class SetParser {
+  private i = 0;
+  private readonly s: string;
+  constructor(s: string) { this.s = s; }
+
+  parse(): ByteSet {
+    const info = this.alt();
+    if (this.i !== this.s.length) throw new Error('trailing input');
+    return info.optional ? null : info.set;
+  }
+
+  private alt(): Info {
+    const alts: Info[] = [this.concat()];
+    while (this.s[this.i] === '|') { this.i++; alts.push(this.concat()); }
+    if (alts.length === 1) return alts[0];
+    if (alts.some((a) => a.optional || a.set === null)) return { set: null, optional: alts.some((a) => a.optional) };
+    const u = new Uint8Array(256);
+    for (const a of alts) for (let c = 0; c < 256; c++) if (a.set![c]) u[c] = 1;
+    return { set: u, optional: false };
+  }
+
+  private concat(): Info {
+    let best: Uint8Array | null = null;
+    let mandatory = false;
+    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
+      const it = this.quantified();
+      if (it.optional) continue;
+      mandatory = true;
+      if (it.set && (best === null || score(it.set) < score(best))) best = it.set;
+    }
+    return { set: best, optional: !mandatory };
+  }
+
+  private quantified(): Info {
+    const atom = this.atom();
+    const c = this.s[this.i];
+    let min = 1;
+    if (c === '*' || c === '?') { min = 0; this.i++; } else if (c === '+') { this.i++; } else if (c === '{') {
+      const m = /^\{(\d+)(?:,(\d*))?\}/.exec(this.s.slice(this.i));
+      if (m) { min = Number(m[1]); this.i += m[0].length; }
+    }
+    if (min !== 1 || c === '+' || c === '*' || c === '?' || c === '{') { if (this.s[this.i] === '?') this.i++; }
+    if (min === 0) return { set: null, optional: true };
+    return atom;
+  }
+
+  private atom(): Info {
+    const c = this.s[this.i];
+    if (c === '(') {
+      this.i++;
+      let zeroWidth = false;
+      if (this.s[this.i] === '?') {
+        const r = this.s.slice(this.i, this.i + 3);
+        if (r.startsWith('?:')) this.i += 2;
+        else if (r.startsWith('?=') || r.startsWith('?!')) { this.i += 2; zeroWidth = true; } else if (r === '?<=' || r === '?<!') { this.i += 3; zeroWidth = true; } else if (r.startsWith('?<')) { const e = this.s.indexOf('>', this.i); this.i = e + 1; } else throw new Error('group');
+      }
+      const inner = this.alt();
+      if (this.s[this.i] !== ')') throw new Error('missing )');
+      this.i++;
+      return zeroWidth ? { set: null, optional: true } : inner;
+    }
+    if (c === '[') return { set: this.cls(), optional: false };
+    if (c === '^' || c === '$') { this.i++; return { set: null, optional: true }; }
+    if (c === '.') { this.i++; return { set: null, optional: false }; }
+    if (c === '\\') {
+      const e = this.esc(false);
+      if (e === 'zero') return { set: null, optional: true };
+      if (e === 'any') return { set: null, optional: false };
+      return { set: e, optional: false };
+    }
+    this.i++;
+    const s = new Uint8Array(256);
+    s[c.charCodeAt(0) & 0xff] = 1;
+    return { set: s, optional: false };
+  }
+
+  /** escape at this.i (a backslash); returns a set, 'zero' (zero-width) or 'any' (unknown) */
+  private esc(inClass: boolean): Uint8Array | 'zero' | 'any' {
+    const d = this.s[this.i + 1];
+    this.i += 2;
+    const one = (code: number) => { const s = new Uint8Array(256); s[code & 0xff] = 1; return s; };
+    switch (d) {
+      case 'd': return CLASS_D();
+      case 'D': return invert(CLASS_D());
+      case 'w': return CLASS_W();
+      case 'W': return invert(CLASS_W());
+      case 's': return CLASS_S();
+      case 'S': return invert(CLASS_S());
+      case 'b': return inClass ? one(8) : 'zero';
+      case 'B': return 'zero';
+      case 'n': return one(10);
+      case 'r': return one(13);
+      case 't': return one(9);
+      case 'f': return one(12);
+      case 'v': return one(11);
+      case '0': return one(0);
+      case 'x': { const h = this.s.slice(this.i, this.i + 2); this.i += 2; return one(parseInt(h, 16)); }
+      case 'u': { const h = this.s.slice(this.i, this.i + 4); this.i += 4; const v = parseInt(h, 16); return v > 255 ? new Uint8Array(256) : one(v); }
+      case 'c': { const ch = this.s[this.i]; this.i++; return one(ch.charCodeAt(0) % 32); }
+      case 'k': return 'any';
+      default:
+        if (d >= '1' && d <= '9') { while (/\d/.test(this.s[this.i] ?? '')) this.i++; return 'any'; }
+        return one(d.charCodeAt(0));
+    }
+  }
+
+  private cls(): Uint8Array {
+    this.i++; // [
+    let neg = false;
+    if (this.s[this.i] === '^') { neg = true; this.i++; }
+    const set = new Uint8Array(256);
+    let first = true;
+    while (this.i < this.s.length && (this.s[this.i] !== ']' || first)) {
+      first = false;
+      let lo: number;
+      if (this.s[this.i] === '\\') {
+        const e = this.esc(true);
+        if (e === 'zero' || e === 'any') throw new Error('class escape');
+        if (count(e) !== 1) { for (let c = 0; c < 256; c++) if (e[c]) set[c] = 1; continue; }
+        lo = e.indexOf(1);
+      } else { lo = this.s.charCodeAt(this.i) & 0xff; this.i++; }
+      if (this.s[this.i] === '-' && this.s[this.i + 1] !== ']' && this.i + 1 < this.s.length) {
+        this.i++;
+        let hi: number;
+        if (this.s[this.i] === '\\') {
+          const e = this.esc(true);
+          if (e === 'zero' || e === 'any' || count(e) !== 1) throw new Error('class range');
+          hi = e.indexOf(1);
+        } else { hi = this.s.charCodeAt(this.i) & 0xff; this.i++; }
+        fill(set, lo, hi);
+      } else set[lo] = 1;
+    }
+    this.i++; // ]
+    return neg ? invert(set) : set;
+  }
+}
+
+/**
+ * 256-bit set (8 x 32-bit words) of bytes that every match of the JS regex source must contain,
+ * or null when no useful constraint is known (the regex then always runs).
+ */
+export function requiredBytes(source: string): Int32Array | null {
+  let set: ByteSet;
+  try { set = new SetParser(source).parse(); } catch { return null; }
+  if (!set || count(set) >= 200) return null;
+  const bits = new Int32Array(8);
+  for (let c = 0; c < 256; c++) if (set[c]) bits[c >> 5] |= 1 << (c & 31);
+  return bits;
+}
+
+/** 256-bit presence set of the bytes of a string. */
+export function bytesOf(s: string): Int32Array {
+  const bits = new Int32Array(8);
+  for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i) & 0xff; bits[c >> 5] |= 1 << (c & 31); }
+  return bits;
+}
+
+export function intersects(a: Int32Array, b: Int32Array): boolean {
+  return ((a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) | (a[5] & b[5]) | (a[6] & b[6]) | (a[7] & b[7])) !== 0;
 }

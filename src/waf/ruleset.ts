@@ -33,8 +33,8 @@ export type Ctl =
   | { kind: 'ruleRemoveById'; ranges: Array<[number, number]> }
   | { kind: 'ruleRemoveByTag'; tag: string }
   | { kind: 'ruleRemoveByMsg'; msg: string }
-  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[] }
-  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[] }
+  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[]; ruleIds: Set<number> }
+  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[]; ruleIds: Set<number> }
   | { kind: 'requestBodyProcessor'; processor: string }
   | { kind: 'forceRequestBodyVariable'; on: boolean }
   | { kind: 'requestBodyAccess'; on: boolean }
@@ -53,6 +53,10 @@ export interface RuleLink {
   transformNames: string[];
   /** id of the transformation chain, for caching per value (-1 = no transformation) */
   tchain: number;
+  /** exclusions grouped by collection (filled at the end of compilation) */
+  exclByColl: Map<string, Exclusion[]> | null;
+  /** id of the (targets, exclusions) spec shared by identical links; -1 when values are not cacheable */
+  specId: number;
   multiMatch: boolean;
   capture: boolean;
   setvars: SetVar[];

@@ -4,12 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CompiledRuleSet } from './compile.ts';
-import { inRanges } from './compile.ts';
+import { inRanges, groupExclusions } from './compile.ts';
 import type { Macro } from './macro.ts';
 import type { OpTx } from './operators.ts';
 import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target } from './ruleset.ts';
 import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
 import { urlDecode } from './transforms.ts';
+import { bytesOf } from './regex.ts';
 
 export interface TransactionInit {
   id?: string;
@@ -45,12 +46,12 @@ interface Entry {
   key: string;
   lkey: string;
   value: string;
-  cache?: Map<number, string>;
 }
 
 interface TxVar { key: string; value: string }
 
 const MAX_EXCERPT = 200;
+const EMPTY: Entry[] = [];
 const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
 
@@ -92,7 +93,7 @@ export class Transaction implements OpTx {
   private removedIds: Array<[number, number]> = [];
   private removedTags: string[] = [];
   private removedMsgs: string[] = [];
-  private targetExcl: Array<{ ranges?: Array<[number, number]>; tag?: string; targets: Exclusion[] }> = [];
+  private targetExcl: Array<{ ruleIds: Set<number>; targets: Exclusion[] }> = [];
   private matchedVar = '';
   private matchedVarName = '';
   private matchedVars: Entry[] = [];
@@ -101,6 +102,13 @@ export class Transaction implements OpTx {
   private highestSeverity = 255;
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
+  private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
+  private specCache: Array<Entry[] | undefined> = [];
+  private readonly bcache = new Map<string, Int32Array>();
+  /** values of a collection list filtered by an (interned) exclusion list */
+  private readonly filtered = new WeakMap<Entry[], Map<Exclusion[], Entry[]>>();
+  private readonly tcache = new Map<string, Array<string | undefined>>();
+  private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
@@ -196,6 +204,8 @@ export class Transaction implements OpTx {
     this.setScalar('RESPONSE_PROTOCOL', protocol);
     this.setScalar('STATUS_LINE', `${protocol} ${status}`);
     const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
+    this.keyIndex.clear();
+    this.specCache = [];
     this.colls.set('RESPONSE_HEADERS', hs);
     this.colls.set('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
     const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
@@ -255,11 +265,15 @@ export class Transaction implements OpTx {
   }
 
   private setScalar(name: string, value: string): void {
+    this.keyIndex.delete(name);
+    if (this.specCache.length) this.specCache = [];
     this.scalars.set(name, value);
     this.colls.set(name, [{ name, key: '', lkey: '', value }]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
+    this.keyIndex.delete(name);
+    if (this.specCache.length) this.specCache = [];
     this.colls.set(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
@@ -314,6 +328,8 @@ export class Transaction implements OpTx {
 
   private rebuildArgs(get: Array<[string, string]>, post: Array<[string, string]>): void {
     const all = [...get, ...post];
+    this.keyIndex.clear();
+    this.specCache = [];
     this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => ({ name: `ARGS:${e.key}`, key: e.key, lkey: e.lkey, value: e.value })));
     this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
@@ -366,7 +382,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) this.xml = res.xml;
+    if (res.xml) { this.xml = res.xml; this.specCache = []; }
   }
 
   private varMap(coll: string): Map<string, TxVar> {
@@ -376,7 +392,7 @@ export class Transaction implements OpTx {
   }
 
   /** Values of one target, with exclusions applied. */
-  private values(t: Target, excl: Exclusion[]): Entry[] {
+  private values(t: Target, excl: Map<string, Exclusion[]> | null): Entry[] {
     const c = t.collection;
     let list: Entry[];
     if (COLLECTIONS_WITH_KEYS.has(c)) {
@@ -408,19 +424,71 @@ export class Transaction implements OpTx {
     } else if (c === 'DURATION') list = [{ name: c, key: '', lkey: '', value: String((Date.now() - this.startTime) * 1000) }];
     else if (c === 'HIGHEST_SEVERITY') list = [{ name: c, key: '', lkey: '', value: String(this.highestSeverity) }];
     else if (c.startsWith('TIME')) list = [{ name: c, key: '', lkey: '', value: timeVar(c) }];
-    else list = this.colls.get(c) ?? [];
-    if (t.key !== undefined && !COLLECTIONS_WITH_KEYS.has(c)) {
-      const k = t.key;
-      list = list.filter((e) => e.lkey === k);
-    } else if (t.keyRe) {
+    else if (t.key !== undefined) list = this.byKey(c, t.key);
+    else list = this.colls.get(c) ?? EMPTY;
+    if (t.keyRe) {
       const re = t.keyRe;
       list = list.filter((e) => re.test(e.key));
     }
-    if (excl.length) {
-      list = list.filter((e) => !excl.some((x) => x.collection === c && (x.key !== undefined ? x.key === e.lkey : x.keyRe ? x.keyRe.test(e.key) : true)));
+    const xs = excl === null ? undefined : excl.get(c);
+    if (xs !== undefined && list.length > 0) {
+      let per = this.filtered.get(list);
+      if (!per) { per = new Map(); this.filtered.set(list, per); }
+      const hit = per.get(xs);
+      if (hit) list = hit;
+      else {
+        const base = list;
+        list = list.filter((e) => {
+        for (let k = 0; k < xs.length; k++) {
+          const x = xs[k];
+          if (x.key !== undefined ? x.key === e.lkey : x.keyRe ? x.keyRe.test(e.key) : true) return false;
+        }
+        return true;
+      });
+        per.set(xs, list);
+        void base;
+      }
     }
     if (t.count) return [{ name: t.rawKey !== undefined ? `&${c}:${t.rawKey}` : `&${c}`, key: '', lkey: '', value: String(list.length) }];
     return list;
+  }
+
+  /** Entries of a collection with a given (lower-case) key, via a lazily built index. */
+  private byKey(coll: string, lkey: string): Entry[] {
+    let idx = this.keyIndex.get(coll);
+    if (!idx) {
+      idx = new Map();
+      for (const e of this.colls.get(coll) ?? EMPTY) {
+        const a = idx.get(e.lkey);
+        if (a) a.push(e);
+        else idx.set(e.lkey, [e]);
+      }
+      this.keyIndex.set(coll, idx);
+    }
+    return idx.get(lkey) ?? EMPTY;
+  }
+
+  /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
+  private transformed(value: string, node: number): string {
+    let arr = this.tcache.get(value);
+    if (arr === undefined) { arr = []; this.tcache.set(value, arr); }
+    return this.tnode(value, node, arr);
+  }
+
+  private tnode(value: string, node: number, arr: Array<string | undefined>): string {
+    const hit = arr[node];
+    if (hit !== undefined) return hit;
+    const nd = this.rs.tnodes[node];
+    const base = nd.parent < 0 ? value : this.tnode(value, nd.parent, arr);
+    const out = nd.fn(base);
+    arr[node] = out;
+    return out;
+  }
+
+  bytesOf(s: string): Int32Array {
+    let b = this.bcache.get(s);
+    if (b === undefined) { b = bytesOf(s); this.bcache.set(s, b); }
+    return b;
   }
 
   // ---------------------------------------------------------------- macros, captures
@@ -484,7 +552,7 @@ export class Transaction implements OpTx {
       if (e.kind === 'marker' || this.removed(e)) { i++; continue; }
       this.currentRule = e;
       const matched = this.evalRule(e);
-      if (this.mode === 'Off') return;
+      if ((this.mode as EngineMode) === 'Off') return;
       if (!matched) { i++; continue; }
       if (this.interruption) return;
       if (e.disruptive === 'allow' && this.mode === 'On') {
@@ -507,13 +575,28 @@ export class Transaction implements OpTx {
     }
   }
 
-  private exclusionsFor(r: Rule, link: RuleLink): Exclusion[] {
-    if (this.targetExcl.length === 0) return link.exclusions;
+  private exclusionsFor(r: Rule, link: RuleLink): Map<string, Exclusion[]> | null {
+    if (this.targetExcl.length === 0) return link.exclByColl;
+    let affected = false;
+    for (let k = 0; k < this.targetExcl.length; k++) if (this.targetExcl[k].ruleIds.has(r.id)) { affected = true; break; }
+    if (!affected) return link.exclByColl;
+    let m = this.exclCache.get(link);
+    if (m !== undefined) return m;
     const extra: Exclusion[] = [];
-    for (const x of this.targetExcl) {
-      if ((x.ranges && inRanges(r.id, x.ranges)) || (x.tag !== undefined && r.tags.includes(x.tag))) extra.push(...x.targets);
+    for (const x of this.targetExcl) if (x.ruleIds.has(r.id)) extra.push(...x.targets);
+    m = groupExclusions([...link.exclusions, ...extra]);
+    this.exclCache.set(link, m);
+    return m;
+  }
+
+  private collect(link: RuleLink, excl: Map<string, Exclusion[]> | null): Entry[] {
+    if (link.targets.length === 1) return this.values(link.targets[0], excl);
+    const out: Entry[] = [];
+    for (let ti = 0; ti < link.targets.length; ti++) {
+      const v = this.values(link.targets[ti], excl);
+      for (let k = 0; k < v.length; k++) out.push(v[k]);
     }
-    return extra.length ? [...link.exclusions, ...extra] : link.exclusions;
+    return out;
   }
 
   private evalLink(r: Rule, link: RuleLink): boolean {
@@ -522,8 +605,12 @@ export class Transaction implements OpTx {
     const excl = this.exclusionsFor(r, link);
     const tfs = link.transforms;
     const nt = tfs.length;
-    for (let ti = 0; ti < link.targets.length; ti++) {
-      const vals = this.values(link.targets[ti], excl);
+    let vals: Entry[];
+    if (link.specId >= 0 && excl === link.exclByColl) {
+      // identical target lists are shared by many CRS rules: collect their values once per phase
+      vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
+    } else vals = this.collect(link, excl);
+    {
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
         if (link.multiMatch) {
@@ -533,17 +620,7 @@ export class Transaction implements OpTx {
           for (const s of seen) if (this.tryMatch(link, e, s)) matched = true;
           continue;
         }
-        let v: string;
-        if (nt === 0) v = e.value;
-        else {
-          const cached = e.cache?.get(link.tchain);
-          if (cached !== undefined) v = cached;
-          else {
-            v = e.value;
-            for (let k = 0; k < nt; k++) v = tfs[k](v);
-            (e.cache ??= new Map()).set(link.tchain, v);
-          }
-        }
+        const v = link.tchain < 0 ? e.value : this.transformed(e.value, link.tchain);
         if (this.tryMatch(link, e, v)) matched = true;
       }
     }
@@ -613,8 +690,11 @@ export class Transaction implements OpTx {
       case 'ruleRemoveById': this.removedIds = [...this.removedIds, ...c.ranges]; break;
       case 'ruleRemoveByTag': this.removedTags = [...this.removedTags, c.tag]; break;
       case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
-      case 'ruleRemoveTargetById': this.targetExcl = [...this.targetExcl, { ranges: c.ranges, targets: c.targets }]; break;
-      case 'ruleRemoveTargetByTag': this.targetExcl = [...this.targetExcl, { tag: c.tag, targets: c.targets }]; break;
+      case 'ruleRemoveTargetById':
+      case 'ruleRemoveTargetByTag':
+        this.targetExcl = [...this.targetExcl, { ruleIds: c.ruleIds, targets: c.targets }];
+        this.exclCache = new Map();
+        break;
       case 'requestBodyProcessor':
         if (this.phaseDone <= 1) { this.bodyProcessor = c.processor; this.setScalar('REQBODY_PROCESSOR', c.processor); }
         break;
