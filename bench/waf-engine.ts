@@ -22,10 +22,13 @@ const browserHeaders: Array<[string, string]> = [
   ['Cookie', 'session=3f9a1c2e7b; theme=dark'],
 ];
 
-const items = Array.from({ length: 16 }, (_, i) => ({ id: i + 1, name: `Item number ${i + 1}`, price: 9.99 + i, tags: ['blue', 'large'], inStock: i % 2 === 0, description: 'A plain product description.' }));
-let json = JSON.stringify({ order: { customer: 'Jane Doe', email: 'jane@example.com', items } });
-json = json.slice(0, 2048);
-json = JSON.stringify({ order: { customer: 'Jane Doe', email: 'jane@example.com', items: items.slice(0, 11) } });
+// a ~2 KB JSON order document
+const items: unknown[] = [];
+let json = '';
+for (let i = 1; json.length < 2000; i++) {
+  items.push({ id: i, name: `Item number ${i}`, price: 9.99 + i, tags: ['blue', 'large'], inStock: i % 2 === 0, note: 'A plain product description.' });
+  json = JSON.stringify({ order: { customer: 'Jane Doe', email: 'jane@example.com', items } });
+}
 
 const requests: Req[] = [
   { name: 'GET with query', method: 'GET', uri: '/api/v1/products?category=shoes&size=42&sort=price&page=2&q=running+shoes', headers: browserHeaders, body: '' },
