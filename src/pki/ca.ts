@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { x509 } from './x509.ts';
 import { PkiError } from './errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from './fsutil.ts';
-import { generatePrivateKeyPem, importKeyPair, type KeySpec } from './keys.ts';
+import { generatePrivateKeyPem, importKeyPair, normalizeKeySpec, type KeySpec } from './keys.ts';
 import type { KeyStore } from './keystore.ts';
 import type { Secret } from './secret.ts';
 
@@ -188,6 +188,7 @@ export class InternalCA implements CertificateIssuer {
 
   /** Issue a leaf certificate with a freshly generated key. */
   async issue(req: CertificateRequest): Promise<IssuedCertificate> {
+    this.#validate(req); // before spending time on a key
     const keyPem = await generatePrivateKeyPem(req.key);
     const keys = await importKeyPair(keyPem);
     const cert = await this.#sign(req, keys.publicKey, keys.description.startsWith('RSA'));
@@ -230,6 +231,13 @@ export class InternalCA implements CertificateIssuer {
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
     };
+  }
+
+  #validate(req: CertificateRequest): void {
+    normalizeKeySpec(req.key);
+    (req.dnsNames ?? []).map((d) => d.trim().toLowerCase()).forEach(validateDnsName);
+    for (const ip of req.ipAddresses ?? []) if (!isIP(ip)) throw new PkiError('PCS_ERR_CA_BAD_REQUEST', `invalid IP address ${JSON.stringify(ip)}`);
+    (req.uris ?? []).forEach(validateUri);
   }
 
   async #sign(req: CertificateRequest, publicKey: webcrypto.CryptoKey | x509.PublicKey, rsa: boolean): Promise<x509.X509Certificate> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type webcrypto } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,12 +16,12 @@ const DAY = 86_400_000;
 type Alg = { name: string; hash: string; modulusLength?: number; publicExponent?: Uint8Array; namedCurve?: string };
 const rsa = (bits: number, hash = 'SHA-256'): Alg => ({ name: 'RSASSA-PKCS1-v1_5', hash, modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]) });
 const ec = (curve = 'P-256'): Alg => ({ name: 'ECDSA', namedCurve: curve, hash: curve === 'P-384' ? 'SHA-384' : 'SHA-256' });
-const gen = async (a: Alg) => (await crypto.subtle.generateKey(a as RsaHashedKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
+const gen = async (a: Alg) => (await crypto.subtle.generateKey(a as webcrypto.RsaHashedKeyGenParams, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 
 interface Made {
   pem: string;
   cert: x509.X509Certificate;
-  keys: CryptoKeyPair;
+  keys: webcrypto.CryptoKeyPair;
   alg: Alg;
 }
 
@@ -57,7 +57,7 @@ async function makeLeaf(opts: { cn: string; issuer?: Made; alg?: Alg; signHash?:
       // WebCrypto RSA keys carry their hash: re-import the issuer key bound to the requested hash
       const pkcs8 = await crypto.subtle.exportKey('pkcs8', opts.issuer.keys.privateKey);
       signingAlgorithm = { ...opts.issuer.alg, hash: opts.signHash };
-      signingKey = await crypto.subtle.importKey('pkcs8', pkcs8, signingAlgorithm as RsaHashedImportParams, false, ['sign']);
+      signingKey = await crypto.subtle.importKey('pkcs8', pkcs8, signingAlgorithm as webcrypto.RsaHashedImportParams, false, ['sign']);
     }
     cert = await x509.X509CertificateGenerator.create({
       subject: `CN=${opts.cn}`,
