@@ -3,8 +3,8 @@
  * detection, panic threshold, a health registry that survives config swaps, retry policy and
  * budget, circuit breakers, and undici connection pools. See README.md in this folder.
  */
-export type { Endpoint, PickContext, Selector, RandomSource } from './types.ts';
-export { makeEndpoint, seededRandom } from './types.ts';
+export type { Endpoint, PickContext, Selector, RandomSource, Rng } from './types.ts';
+export { makeEndpoint, seededRandom, FastRandom, toRng } from './types.ts';
 export { UpstreamError, type UpstreamErrorCode } from './errors.ts';
 export { hash32, fmix32, rehash32 } from './hash.ts';
 

@@ -1,6 +1,7 @@
 /**
  * Micro-benchmark of Selector.pick (not a test). Run:
- *   node --expose-gc src/upstream/selectors.bench.ts
+ *   node --expose-gc src/upstream/selectors.bench.ts                       (default FastRandom)
+ *   BENCH_RANDOM=seeded|math node --expose-gc src/upstream/selectors.bench.ts (seededRandom / Math.random)
  * Prints ns per pick and the number of garbage collections during the timed loop (0 means the
  * loop allocated too little to trigger even a minor GC).
  */
@@ -21,7 +22,7 @@ async function run(kind: (typeof SELECTOR_KINDS)[number], n: number, weighted: b
   const eps = Array.from({ length: n }, (_, i) => makeEndpoint(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 8080, weighted ? 1 + (i % 5) : 1));
   const down = new Set(eps.filter((_e, i) => i % Math.round(1 / downShare) === 0 && downShare > 0).map((e) => e.id));
   const eligible = down.size === 0 ? () => true : (e: Endpoint) => !down.has(e.id);
-  const s = createSelector(kind, eps, { random: seededRandom(1) });
+  const s = createSelector(kind, eps, { random: process.env.BENCH_RANDOM === 'seeded' ? seededRandom(1) : process.env.BENCH_RANDOM === 'math' ? Math.random : undefined });
   const hashed = kind === 'ring-hash' || kind === 'maglev';
   for (let i = 0; i < 100_000; i++) s.pick(hashed ? keys[i & 4095] : noKey, eligible); // warm up
   gc();

@@ -1,4 +1,4 @@
-import type { Endpoint, RandomSource } from '../types.ts';
+import type { Endpoint, Rng } from '../types.ts';
 import { UpstreamError } from '../errors.ts';
 
 /** Copies and validates an endpoint list: unique ids, finite non-negative weights. */
@@ -49,20 +49,21 @@ export class WeightedPicker {
   }
 
   /** Index of a weighted-random eligible endpoint, or -1. */
-  pick(random: RandomSource, eligible: (e: Endpoint) => boolean): number {
+  pick(rng: Rng, eligible: (e: Endpoint) => boolean): number {
     if (this.total <= 0) return -1;
     const eps = this.endpoints;
     for (let d = 0; d < REJECTION_DRAWS; d++) {
+      const u = rng.next();
       let i: number;
       if (this.uniform) {
-        i = Math.floor(random() * eps.length);
+        i = Math.floor(u * eps.length);
         if (i >= eps.length) i = eps.length - 1;
       } else {
-        i = this.search(random() * this.total);
+        i = this.search(u * this.total);
       }
       if (eligible(eps[i])) return i;
     }
-    return this.pickEligible(random(), eligible);
+    return this.pickEligible(rng.next(), eligible);
   }
 
   /** Deterministic weighted choice among eligible endpoints for a point u in [0, 1); -1 if none. */

@@ -16,7 +16,7 @@ export const SELECTOR_KINDS = ['round-robin', 'random', 'least-request', 'ring-h
 export type SelectorKind = (typeof SELECTOR_KINDS)[number];
 
 export interface SelectorOptions {
-  /** Random source; inject a seeded one in tests. Default Math.random. */
+  /** Random source; inject a seeded one in tests. Default: a FastRandom seeded from the OS. */
   random?: RandomSource;
   /** least-request: candidates drawn per pick (Envoy choice_count). Default 2. */
   choiceCount?: number;
@@ -30,7 +30,7 @@ export interface SelectorOptions {
 
 /** Builds a Selector of the given kind over a fixed endpoint list (validated; throws UpstreamError). */
 export function createSelector(kind: SelectorKind, endpoints: readonly Endpoint[], options: SelectorOptions = {}): Selector {
-  const random = options.random ?? Math.random;
+  const random = options.random;
   switch (kind) {
     case 'round-robin':
       return new RoundRobinSelector(endpoints, random);

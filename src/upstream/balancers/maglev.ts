@@ -1,4 +1,5 @@
-import type { Endpoint, PickContext, RandomSource, Selector } from '../types.ts';
+import type { Endpoint, PickContext, RandomSource, Rng, Selector } from '../types.ts';
+import { toRng } from '../types.ts';
 import { UpstreamError } from '../errors.ts';
 import { hash32, rehash32 } from '../hash.ts';
 import { checkEndpoints, WeightedPicker } from './common.ts';
@@ -35,10 +36,10 @@ export class MaglevSelector implements Selector {
   readonly tableSize: number;
   private readonly table: Int32Array;
   private readonly picker: WeightedPicker;
-  private readonly random: RandomSource;
+  private readonly rng: Rng;
   private readonly empty: boolean;
 
-  constructor(endpoints: readonly Endpoint[], options: MaglevOptions = {}, random: RandomSource = Math.random) {
+  constructor(endpoints: readonly Endpoint[], options: MaglevOptions = {}, random?: RandomSource) {
     this.endpoints = checkEndpoints(endpoints);
     const m = options.tableSize ?? 65537;
     if (!isPrime(m) || m > 5000011) {
@@ -46,7 +47,7 @@ export class MaglevSelector implements Selector {
     }
     this.tableSize = m;
     this.picker = new WeightedPicker(this.endpoints);
-    this.random = random;
+    this.rng = toRng(random);
     this.table = new Int32Array(m).fill(-1);
 
     const entries: { index: number; offset: number; skip: number; weight: number; target: number; next: number }[] = [];
@@ -85,7 +86,7 @@ export class MaglevSelector implements Selector {
   pick(ctx: PickContext, eligible: (e: Endpoint) => boolean): Endpoint | undefined {
     if (this.empty) return undefined;
     if (ctx.hashKey === undefined) {
-      const i = this.picker.pick(this.random, eligible);
+      const i = this.picker.pick(this.rng, eligible);
       return i < 0 ? undefined : this.endpoints[i];
     }
     const h = hash32(ctx.hashKey);

@@ -1,4 +1,5 @@
-import type { Endpoint, PickContext, RandomSource, Selector } from '../types.ts';
+import type { Endpoint, PickContext, RandomSource, Rng, Selector } from '../types.ts';
+import { toRng } from '../types.ts';
 import { UpstreamError } from '../errors.ts';
 import { hash32 } from '../hash.ts';
 import { checkEndpoints, WeightedPicker } from './common.ts';
@@ -29,9 +30,9 @@ export class RingHashSelector implements Selector {
   private readonly hashes: Uint32Array;
   private readonly owners: Uint32Array;
   private readonly picker: WeightedPicker;
-  private readonly random: RandomSource;
+  private readonly rng: Rng;
 
-  constructor(endpoints: readonly Endpoint[], options: RingHashOptions = {}, random: RandomSource = Math.random) {
+  constructor(endpoints: readonly Endpoint[], options: RingHashOptions = {}, random?: RandomSource) {
     this.endpoints = checkEndpoints(endpoints);
     if (this.endpoints.length > MAX_ENDPOINTS) {
       throw new UpstreamError('PCS_ERR_UPSTREAM_INVALID_OPTION', `ring hash supports at most ${MAX_ENDPOINTS} endpoints`);
@@ -42,7 +43,7 @@ export class RingHashSelector implements Selector {
       throw new UpstreamError('PCS_ERR_UPSTREAM_INVALID_OPTION', `ring hash needs integers pointsPerEndpoint >= 1 and 1 <= maxRingSize <= 8388608, got ${perEndpoint}, ${maxRing}`);
     }
     this.picker = new WeightedPicker(this.endpoints);
-    this.random = random;
+    this.rng = toRng(random);
 
     let total = 0;
     let minWeight = Infinity;
@@ -80,7 +81,7 @@ export class RingHashSelector implements Selector {
     const n = this.hashes.length;
     if (n === 0) return undefined;
     if (ctx.hashKey === undefined) {
-      const i = this.picker.pick(this.random, eligible);
+      const i = this.picker.pick(this.rng, eligible);
       return i < 0 ? undefined : this.endpoints[i];
     }
     const h = hash32(ctx.hashKey);

@@ -1,4 +1,5 @@
 import type { Endpoint, PickContext, RandomSource, Selector } from '../types.ts';
+import { toRng } from '../types.ts';
 import { checkEndpoints } from './common.ts';
 
 /** Up to this many endpoints, weighted round robin is nginx's O(n) smooth WRR; above, an O(log n) EDF heap. */
@@ -26,13 +27,13 @@ export class RoundRobinSelector implements Selector {
   private readonly deadline: Float64Array;
   private readonly step: Float64Array;
 
-  constructor(endpoints: readonly Endpoint[], random: RandomSource = Math.random) {
+  constructor(endpoints: readonly Endpoint[], random?: RandomSource) {
     this.endpoints = checkEndpoints(endpoints);
     const eps = this.endpoints;
     const n = eps.length;
     const uniform = n > 0 && eps.every((e) => e.weight === eps[0].weight && e.weight > 0);
     this.mode = uniform ? 0 : n <= SMOOTH_WRR_MAX_ENDPOINTS ? 1 : 2;
-    this.cursor = n > 0 ? Math.floor(random() * n) % n : 0;
+    this.cursor = n > 0 ? Math.floor(toRng(random).next() * n) % n : 0;
     this.current = new Float64Array(this.mode === 1 ? n : 0);
     const weighted = this.mode === 2 ? eps.map((_e, i) => i).filter((i) => eps[i].weight > 0) : [];
     this.heap = Int32Array.from(weighted);
