@@ -152,3 +152,25 @@ function headerMods(m: { set?: { name: string; value: string }[]; add?: { name: 
     remove: (m?.remove ?? []).map((h) => h.toLowerCase()),
   };
 }
+
+/** A stable, readable dump of the compiled route tables: golden tests and debugging. */
+export function describeRoutes(rt: Runtime): unknown {
+  return [...rt.ports.values()].sort((a, b) => a.key.localeCompare(b.key)).map((p) => ({
+    socket: p.key,
+    listeners: p.listeners.entriesWithKeys().map(([host, l]) => ({
+      host,
+      listener: l.id,
+      routes: l.router.describe().map(({ host: h, entries }) => ({
+        host: h,
+        order: entries.map((e) => [
+          `${e.pathType} ${e.pathValue}`,
+          e.method ? `method ${e.method}` : '',
+          ...e.headers.map((x) => `header ${x.name}${x.re ? '~' + x.re.source : '=' + x.exact}`),
+          ...e.query.map((x) => `query ${x.name}${x.re ? '~' + x.re.source : '=' + x.exact}`),
+          `-> ${e.rule.label}`,
+          e.rule.redirect ? `redirect ${e.rule.redirect.statusCode}` : e.rule.backends.map((b) => `${b.backend?.id ?? 'INVALID'}*${b.weight}`).join(' '),
+        ].filter(Boolean).join(' ')),
+      })),
+    })),
+  }));
+}

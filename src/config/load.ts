@@ -26,8 +26,8 @@ const YAML_HINTS: Record<string, string> = {
   BAD_INDENT: 'check the indentation: nested keys need more spaces than their parent, siblings the same',
   MISSING_CHAR: 'a quote or bracket is not closed',
   DUPLICATE_KEY: 'each key may appear once in a mapping',
-  BLOCK_AS_IMPLICIT_KEY: 'a key cannot span lines; check indentation and the colon after the key',
-  MULTILINE_IMPLICIT_KEY: 'a key cannot span lines; check indentation and the colon after the key',
+  BLOCK_AS_IMPLICIT_KEY: 'check the indentation of this line against the lines above, and the colon after each key',
+  MULTILINE_IMPLICIT_KEY: 'check the indentation of this line against the lines above, and the colon after each key',
   TAB_AS_INDENT: 'YAML indentation must use spaces, not tabs',
   UNEXPECTED_TOKEN: 'check indentation and punctuation near here',
 };
@@ -83,7 +83,10 @@ export function parseConfigText(text: string, file: string): { docs: SourceDoc[]
   const list = Array.isArray(parsed) ? parsed : [];
   list.forEach((doc, index) => {
     if (doc.errors.length > 0) {
+      const at = new Set<number>();
       for (const e of doc.errors) {
+        if (at.has(e.pos[0])) continue; // one message per place: the first is the cause
+        at.add(e.pos[0]);
         const pos = lineCounter.linePos(e.pos[0]);
         diagnostics.push({
           file, line: pos.line, col: pos.col, phase: 'yaml', severity: 'error', resource: '', path: '',

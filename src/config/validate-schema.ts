@@ -7,7 +7,8 @@ import { formatPath, type Diagnostic } from './diagnostics.ts';
 import type { SourceDoc } from './load.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+// verbose: errors carry their schema, so an unknown-field error can list the allowed fields.
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
 addFormats(ajv);
 
 const validators = new Map<KindName, ValidateFunction>();
@@ -62,7 +63,8 @@ export function validateSchema(docs: readonly SourceDoc[]): { resources: Resourc
     // The schema pins apiVersion to the first served version; accept every served one.
     const candidate = v.apiVersion === k.apiVersions[0] ? v : { ...v, apiVersion: k.apiVersions[0] };
     if (!validate(candidate)) {
-      for (const e of simplify(validate.errors ?? [])) {
+      const errs = simplify(validate.errors ?? []);
+      for (const e of errs) {
         const p = pointerToPath(e.instancePath);
         if (e.keyword === 'additionalProperties') {
           const field = (e.params as { additionalProperty: string }).additionalProperty;
@@ -70,6 +72,19 @@ export function validateSchema(docs: readonly SourceDoc[]): { resources: Resourc
           diag([...p, field], `unknown field "${field}"`, allowed.length ? `allowed here: ${allowed.join(', ')}` : 'remove it', id, true);
         } else {
           diag(p, describe(e), hintFor(e), id);
+        }
+      }
+      // Only unknown fields: drop them and keep checking the resource's meaning, so that one
+      // typo does not hide the other mistakes. The config stays invalid either way.
+      if (errs.every((e) => e.keyword === 'additionalProperties')) {
+        const stripped = structuredClone(v);
+        for (const e of errs) {
+          const parent = pointerToPath(e.instancePath).reduce<any>((o, k) => o?.[k], stripped);
+          if (parent) delete parent[(e.params as { additionalProperty: string }).additionalProperty];
+        }
+        if (validate(stripped.apiVersion === k.apiVersions[0] ? stripped : { ...stripped, apiVersion: k.apiVersions[0] }) && !seen.has(id)) {
+          seen.set(id, src);
+          resources.push({ kind: kind as KindName, namespace: ns, name, id, doc: stripped, src });
         }
       }
       continue;

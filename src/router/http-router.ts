@@ -203,6 +203,14 @@ export class HostTable<T> {
     if (this.any !== undefined) yield this.any;
   }
 
+  entriesWithKeys(): [string, T][] {
+    return [
+      ...[...this.exactHosts.entries()].sort(([a], [b]) => a.localeCompare(b)),
+      ...[...this.wildcards.entries()].sort(([a], [b]) => b.length - a.length || a.localeCompare(b)).map(([k, v]) => [`*${k}`, v] as [string, T]),
+      ...(this.any !== undefined ? [['*', this.any] as [string, T]] : []),
+    ];
+  }
+
   values(): T[] {
     return [...this.exactHosts.values(), ...this.wildcards.values(), ...(this.any !== undefined ? [this.any] : [])];
   }
@@ -225,6 +233,22 @@ export class HttpRouter<R> {
     for (const idx of this.hosts.values()) idx.seal();
     this.sealed = true;
     return this;
+  }
+
+  /** Entries in the order they are tried, per host bucket: for golden tests and `portcullis routes`. */
+  describe(): { host: string; entries: RouteEntry<R>[] }[] {
+    return this.hosts.entriesWithKeys().map(([host, idx]) => {
+      const entries: RouteEntry<R>[] = [];
+      for (const list of [...idx.exact.keys()].sort().map((k) => idx.exact.get(k)!)) entries.push(...list);
+      entries.push(...idx.regex);
+      const walk = (n: TrieNode<R>, depth: number, acc: { d: number; e: RouteEntry<R>[] }[]) => {
+        acc.push({ d: depth, e: n.entries });
+        if (n.children) for (const k of [...n.children.keys()].sort()) walk(n.children.get(k)!, depth + 1, acc);
+        return acc;
+      };
+      for (const { e } of walk(idx.root, 0, []).sort((a, b) => b.d - a.d)) entries.push(...e);
+      return { host, entries };
+    });
   }
 
   match(host: string, req: RequestView): RouteMatch<R> | undefined {

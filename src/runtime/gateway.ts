@@ -49,7 +49,6 @@ export class Gateway extends EventEmitter {
   lastReload: ReloadRecord | null = null;
   private reloading: Promise<ReloadRecord> | null = null;
   private pendingTrigger: string | null = null;
-  private watcher: fs.FSWatcher | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private stopping = false;
 
@@ -184,25 +183,51 @@ export class Gateway extends EventEmitter {
     return server;
   }
 
+  private watchers: fs.FSWatcher[] = [];
+
+  /**
+   * Watch the config for changes. Directories are watched one by one, not recursively (Node's
+   * recursive mode on Linux misses files renamed into place, which is how editors save), and a
+   * single file is watched through its directory for the same reason.
+   */
   private watch(): void {
     const target = this.opts.configPath;
     const isDir = fs.statSync(target).isDirectory();
-    // Watch the directory, not the file: editors save by renaming a new file over the old one.
-    const dir = isDir ? target : path.dirname(target);
     const base = path.basename(target);
-    this.watcher = fs.watch(dir, { recursive: isDir }, (_event, name) => {
+    const onEvent = (name: string | null) => {
       if (!isDir && name !== base) return;
-      if (isDir && name && !/\.ya?ml$/i.test(String(name))) return;
+      if (isDir && name && !/\.ya?ml$/i.test(name) && !fs.existsSync(path.join(target, name))) return;
       if (this.debounce) clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => { void this.reload('file-change'); }, 100);
-    });
-    this.watcher.on('error', (err) => this.opts.logger.error({ err }, 'config watcher failed; reload with SIGHUP'));
+      this.debounce = setTimeout(() => { this.rewatch(); void this.reload('file-change'); }, 100);
+    };
+    this.watchOne = (dir: string) => {
+      const w = fs.watch(dir, (_event, name) => onEvent(name === null ? null : String(name)));
+      w.on('error', (err) => this.opts.logger.error({ err, dir }, 'config watcher failed; reload with SIGHUP'));
+      this.watchers.push(w);
+      this.watched.add(dir);
+    };
+    if (!isDir) { this.watchOne(path.dirname(target)); return; }
+    this.rewatch();
+  }
+
+  private watched = new Set<string>();
+  private watchOne: ((dir: string) => void) | null = null;
+
+  /** Watch directories created since the last look (a new sub-folder of config files). */
+  private rewatch(): void {
+    const target = this.opts.configPath;
+    if (!this.watchOne || !fs.existsSync(target) || !fs.statSync(target).isDirectory()) return;
+    const walk = (dir: string) => {
+      if (!this.watched.has(dir)) this.watchOne!(dir);
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) walk(path.join(dir, e.name));
+    };
+    try { walk(target); } catch {}
   }
 
   /** Stop accepting, let in-flight requests finish up to `drainMs`, then close what is left. */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
-    this.watcher?.close();
+    for (const w of this.watchers) w.close();
     if (this.debounce) clearTimeout(this.debounce);
     const servers = [...this.servers.values()];
     this.servers.clear();
