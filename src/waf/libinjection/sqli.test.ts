@@ -1,14 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 
 import { detectSQLi, sqliFingerprint, sqliTokens, toByteString } from './index.ts';
 import { FLAG_QUOTE_NONE, FLAG_QUOTE_SINGLE, FLAG_SQL_ANSI, FLAG_SQL_MYSQL } from './sqli.ts';
 import { SQL_KEYWORDS, SQL_KEYWORDS_COUNT } from './sqli-data.ts';
-import { readSamples } from './samples.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
 
 test('keyword/fingerprint table is the libinjection 3.9.2 table', () => {
   assert.equal(SQL_KEYWORDS.length, SQL_KEYWORDS_COUNT);
@@ -160,26 +156,7 @@ test('byte mapping: latin1 strings as bytes, others as UTF-8', () => {
   assert.equal(detectSQLi("\u65e5' OR '1'='1").isSqli, true);
 });
 
-test('upstream positive samples (data/sqli-misc.txt): at most the 3 known misses', () => {
-  const samples = readSamples(join(here, 'testdata/sqli-misc.txt'));
-  assert.ok(samples.length > 200);
-  const missed = samples.filter((s) => !detectSQLi(s.input).isSqli).map((s) => s.input);
-  // upstream's own threshold is 18 misses over all its data/sqli-*.txt files
-  assert.deepEqual(missed, [
-    'PHPX AND 1=1 AND XX=X',
-    "5000224' UNION user_id>0--",
-    "-5000224' UNION user_id>0--",
-  ]);
-});
 
-test('upstream false-positive list (data/false_positives.txt): no new false positives', () => {
-  const samples = readSamples(join(here, 'testdata/false_positives.txt'));
-  assert.ok(samples.length > 390);
-  const flagged = samples.filter((s) => detectSQLi(s.input).isSqli).length;
-  // upstream keeps this list informational (no threshold); 21 of 397 are still
-  // flagged by libinjection's own rules (e.g. '"IS" STAMP' -> sos). Guard against regressions.
-  assert.ok(flagged <= 21, `flagged ${flagged}`);
-});
 
 test('long and odd inputs do not throw', () => {
   const inputs = [

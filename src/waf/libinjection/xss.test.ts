@@ -1,16 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 
 import { detectXSS } from './index.ts';
 import { isXssIn } from './xss.ts';
 import {
   DATA_STATE, H5State, VALUE_DOUBLE_QUOTE, VALUE_NO_QUOTE, VALUE_SINGLE_QUOTE,
 } from './html5.ts';
-import { readSamples } from './samples.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const TYPE_NAMES = ['DATA_TEXT', 'TAG_NAME_OPEN', 'TAG_NAME_CLOSE', 'TAG_NAME_SELFCLOSE', 'TAG_DATA',
   'TAG_CLOSE', 'ATTR_NAME', 'ATTR_VALUE', 'TAG_COMMENT', 'DOCTYPE'];
 
@@ -101,18 +97,6 @@ test('detectXSS: benign inputs', () => {
   for (const b of benign) assert.equal(detectXSS(b), false, b);
 });
 
-test('upstream positive samples: xss-smoke-test and OWASP cheat sheet', () => {
-  const smoke = readSamples(join(here, 'testdata/xss-smoke-test.txt'));
-  const owasp = readSamples(join(here, 'testdata/xss-owasp-cheatsheet-20131120.txt'));
-  assert.ok(smoke.length >= 27 && owasp.length >= 78);
-  const missed = [...smoke, ...owasp].filter((s) => !detectXSS(s.input)).map((s) => s.input);
-  // upstream's threshold is 20 misses over all its data/xss* files; named
-  // entities (&nbsp;) are not decoded, and '+' is a space after URL decoding
-  assert.deepEqual(missed, [
-    '<a href="&nbsp;javascript:alert(1)" >',
-    '<BODY onload!#$%&()*~ -_.,:;?@[/|\\]^`=alert("XSS")>',
-  ]);
-});
 
 test('odd inputs do not throw', () => {
   const inputs = ['<'.repeat(10000), '<![CDATA[]]]', '<![CDATA[]]', '<!--', '<!---', '<!--\0\0-', '<%', '<a b="',

@@ -14,7 +14,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -115,10 +115,12 @@ function genBytes(): string {
 }
 
 const SAMPLES = [
-  ...readSamples(join(here, '../testdata/sqli-misc.txt')),
-  ...readSamples(join(here, '../testdata/false_positives.txt')),
-  ...readSamples(join(here, '../testdata/xss-smoke-test.txt')),
-  ...readSamples(join(here, '../testdata/xss-owasp-cheatsheet-20131120.txt')),
+  // Upstream's sample files are not committed (third-party data); point LIBINJECTION_SAMPLES_DIR
+  // at a local copy of libinjection's data/ folder to add them to the comparison.
+  ...(process.env.LIBINJECTION_SAMPLES_DIR
+    ? ['sqli-misc.txt', 'false_positives.txt', 'xss-smoke-test.txt', 'xss-owasp-cheatsheet-20131120.txt']
+      .map((f) => join(process.env.LIBINJECTION_SAMPLES_DIR!, f)).filter((f) => existsSync(f)).flatMap((f) => readSamples(f))
+    : []),
 ].map((s) => s.input);
 
 function mutate(): string {
