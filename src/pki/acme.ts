@@ -198,6 +198,8 @@ export interface AcmeIssuerOptions {
   caCertificates?: string | string[];
   /** Preferred chain by issuer common name. */
   preferredChain?: string;
+  /** Status polling of orders and authorizations (acme-client backoff; default 10 attempts, 5 s..30 s). */
+  polling?: { attempts?: number; minMs?: number; maxMs?: number };
   /** Let acme-client fetch the challenge itself before asking the CA (default false: the gateway may not reach its own public name). */
   verifyChallengesLocally?: boolean;
 }
@@ -258,7 +260,11 @@ export class AcmeIssuer implements CertificateIssuer {
     const client = new acme.Client({
       directoryUrl: opts.directoryUrl,
       accountKey: accountKey.reveal(),
-      externalAccountBinding: eab ? { kid: eab.kid, hmacKey: eab.hmacKey instanceof Secret ? eab.hmacKey.reveal() : eab.hmacKey } : undefined,
+      ...(eab ? { externalAccountBinding: { kid: eab.kid, hmacKey: eab.hmacKey instanceof Secret ? eab.hmacKey.reveal() : eab.hmacKey } } : {}),
+      // only defined values: acme-client spreads options over its defaults
+      ...(opts.polling?.attempts !== undefined ? { backoffAttempts: opts.polling.attempts } : {}),
+      ...(opts.polling?.minMs !== undefined ? { backoffMin: opts.polling.minMs } : {}),
+      ...(opts.polling?.maxMs !== undefined ? { backoffMax: opts.polling.maxMs } : {}),
     });
     return new AcmeIssuer(opts, client, name);
   }
