@@ -227,7 +227,7 @@ export class InternalCA implements CertificateIssuer {
       certPem,
       chainPem: certPem + this.intermediate.pem,
       caPem: this.root.pem,
-      serialNumber: cert.serialNumber,
+      serialNumber: cert.serialNumber.toLowerCase(),
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
     };
