@@ -34,6 +34,11 @@ export function isLoopbackAddress(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** The admin API never listens off loopback: fail before anything starts. */
+export function assertLoopback(host: string): void {
+  if (!isLoopbackAddress(host)) throw new AdminError('PCS_ERR_ADMIN_NOT_LOOPBACK', `the admin API only listens on loopback; ${host} is not a loopback address (use 127.0.0.1 or [::1])`);
+}
+
 /** Default state directory: $PORTCULLIS_STATE_DIR, else $XDG_STATE_HOME/portcullis, else ~/.local/state/portcullis. */
 export function defaultStateDir(): string {
   if (process.env.PORTCULLIS_STATE_DIR) return process.env.PORTCULLIS_STATE_DIR;
@@ -66,7 +71,7 @@ function hostOnly(hostHeader: string): string {
 }
 
 export async function startAdmin(opts: AdminOptions): Promise<http.Server> {
-  if (!isLoopbackAddress(opts.host)) throw new AdminError('PCS_ERR_ADMIN_NOT_LOOPBACK', `the admin API only listens on loopback; ${opts.host} is not a loopback address (use 127.0.0.1 or [::1])`);
+  assertLoopback(opts.host);
   const { token, created } = ensureAdminToken(opts.tokenFile);
   opts.logger.info({ tokenFile: opts.tokenFile, created }, 'admin API token file (send it as: Authorization: Bearer $(cat FILE))');
   const expected = crypto.createHash('sha256').update(token).digest();

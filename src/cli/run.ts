@@ -1,6 +1,6 @@
 // Wires a gateway process together: logger, metrics, pools, the Gateway, the admin API, signals.
 import path from 'node:path';
-import { startAdmin, defaultStateDir } from '../admin/server.ts';
+import { assertLoopback, defaultStateDir, startAdmin } from '../admin/server.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Gateway } from '../runtime/gateway.ts';
@@ -26,11 +26,19 @@ export async function startGatewayProcess(o: RunOptions): Promise<Gateway> {
   const logger = createLogger({ level: o.logLevel });
   const metrics = new Metrics();
   const pools = new OriginPools();
+  // Check everything that can be checked before any socket is opened.
+  const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
+  assertLoopback(admin.host);
   const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, pools, accessLog: o.accessLog, allowPartial: o.allowPartial });
   await gateway.start();
-  const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
-  const adminServer = await startAdmin({ ...admin, tokenFile: path.join(stateDir, 'admin-token'), gateway, metrics, logger });
+  let adminServer;
+  try {
+    adminServer = await startAdmin({ ...admin, tokenFile: path.join(stateDir, 'admin-token'), gateway, metrics, logger });
+  } catch (err) {
+    await gateway.stop(0);
+    throw err;
+  }
   const adminPort = (adminServer.address() as { port: number }).port;
   logger.info({ admin: `http://${admin.host}:${adminPort}`, config: gateway.opts.configPath, version: gateway.runtime?.version, listeners: gateway.boundPorts }, 'portcullis started');
   if (o.demo) {

@@ -91,7 +91,15 @@ function diffRoute(x: HTTPRouteT, y: HTTPRouteT, push: (op: Change['op'], what: 
     if (!r) { push('-', `rule ${ruleKey(o, i)}: ${(o.matches ?? [{}]).map(matchText).join(' | ')}`); continue; }
     const p = (op: Change['op'], what: string) => push(op, `rule ${ruleKey(r, i)}: ${what}`);
     diffSet('match', (o.matches ?? [{}]).map(matchText), (r.matches ?? [{}]).map(matchText), p);
-    diffSet('filter', (o.filters ?? []).map((f) => canon(f)), (r.filters ?? []).map((f) => canon(f)), p);
+    // Filters: each type appears at most once per rule, so compare them by type.
+    const fa = new Map((o.filters ?? []).map((f) => [f.type, f]));
+    const fb = new Map((r.filters ?? []).map((f) => [f.type, f]));
+    for (const [t, f] of fa) if (!fb.has(t)) p('-', `filter ${t} ${canon(f)}`);
+    for (const [t, f] of fb) {
+      const of = fa.get(t);
+      if (!of) p('+', `filter ${t} ${canon(f)}`);
+      else if (canon(of) !== canon(f)) p('~', `filter ${t}: ${fieldChanges(of, f, '').join('; ')}`);
+    }
     const ba = new Map((o.backendRefs ?? []).map((b) => [`${b.namespace ?? ''}/${b.name}`, b]));
     const bb = new Map((r.backendRefs ?? []).map((b) => [`${b.namespace ?? ''}/${b.name}`, b]));
     for (const [k, b] of ba) if (!bb.has(k)) p('-', `backendRef ${b.name}`);
@@ -121,6 +129,9 @@ function diffBackend(x: BackendT, y: BackendT, push: (op: Change['op'], what: st
 function fieldChanges(a: unknown, b: unknown, prefix: string): string[] {
   if (canon(a) === canon(b)) return [];
   const isObj = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    return a.flatMap((x, i) => fieldChanges(x, b[i], `${prefix}[${i}]`));
+  }
   if (isObj(a) && isObj(b)) {
     const out: string[] = [];
     const keys = [...new Set([...Object.keys(a as object), ...Object.keys(b as object)])].sort();

@@ -1,0 +1,169 @@
+// The HTTP data path as a client sees it: routing, filters, forwarding headers, safe errors.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { request } from 'undici';
+import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+
+let up: Upstream, gw: GatewayProc, port: number, deadPort: number;
+
+before(async () => {
+  up = await startUpstream('up');
+  port = await freePort();
+  deadPort = await freePort(); // nothing listens here
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: http, protocol: HTTP, port: ${port} }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  hostnames: [app.example.com]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /api } }]
+      filters:
+        - type: URLRewrite
+          urlRewrite: { hostname: internal.example, path: { type: ReplacePrefixMatch, replacePrefixMatch: /v2 } }
+        - type: RequestHeaderModifier
+          requestHeaderModifier: { set: [{ name: X-Env, value: prod }], add: [{ name: X-Add, value: b }], remove: [X-Debug] }
+        - type: ResponseHeaderModifier
+          responseHeaderModifier: { set: [{ name: Cache-Control, value: no-store }], remove: [X-Upstream] }
+      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
+    - matches: [{ path: { type: Exact, value: /moved } }]
+      filters:
+        - type: RequestRedirect
+          requestRedirect: { scheme: https, hostname: new.example.com, statusCode: 308 }
+    - matches: [{ path: { type: PathPrefix, value: /dead } }]
+      backendRefs: [{ group: portcullis.dev, kind: Backend, name: dead }]
+    - matches: [{ path: { type: PathPrefix, value: / } }]
+      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: up, namespace: default }
+spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: dead, namespace: default }
+spec: { endpoints: [{ address: 127.0.0.1, port: ${deadPort} }] }
+`);
+  gw = await startGateway(dir);
+});
+after(async () => { await gw?.stop(); await up?.close(); });
+
+async function call(p: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
+  const r = await request(`http://127.0.0.1:${port}${p}`, { method: method as 'GET', headers: { host: 'app.example.com', ...headers }, body });
+  const text = await r.body.text();
+  return { status: r.statusCode, headers: r.headers, text, json: () => JSON.parse(text) };
+}
+
+test('route filters: URL rewrite, request and response header modifiers', async () => {
+  const r = await call('/api/users?id=7', { 'x-debug': '1', 'x-add': 'a' });
+  assert.equal(r.status, 200);
+  const seen = r.json();
+  assert.equal(seen.path, '/v2/users?id=7');
+  assert.equal(seen.headers.host, 'internal.example');
+  assert.equal(seen.headers['x-env'], 'prod');
+  assert.equal(seen.headers['x-add'], 'a,b');
+  assert.equal(seen.headers['x-debug'], undefined);
+  assert.equal(r.headers['cache-control'], 'no-store');
+  assert.equal(r.headers['x-upstream'], undefined);
+});
+
+function dechunk(body: string): string {
+  let out = '';
+  for (let i = 0; ;) {
+    const eol = body.indexOf('\r\n', i);
+    const n = parseInt(body.slice(i, eol), 16);
+    if (!n) return out;
+    out += body.slice(eol + 2, eol + 2 + n);
+    i = eol + 2 + n + 2;
+  }
+}
+
+function rawRequest(text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(text));
+    s.setTimeout(3000, () => s.destroy());
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+  });
+}
+
+test('forwarding headers: client-sent X-Forwarded-For is replaced (no trusted proxies), hop-by-hop dropped', async () => {
+  // Raw bytes: HTTP clients will not send arbitrary Connection tokens.
+  const res = await rawRequest('GET /x HTTP/1.1\r\nHost: app.example.com\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close, x-secret-hop\r\nX-Secret-Hop: v\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\r\n');
+  assert.match(res, /^HTTP\/1\.1 200 /);
+  const seen = JSON.parse(dechunk(res.slice(res.indexOf('\r\n\r\n') + 4)));
+  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(seen.headers['x-forwarded-proto'], 'http');
+  assert.equal(seen.headers['x-forwarded-host'], 'app.example.com');
+  assert.equal(seen.headers['x-secret-hop'], undefined, 'headers named in Connection are hop-by-hop');
+  assert.equal(seen.headers['keep-alive'], undefined);
+  assert.equal(seen.headers['proxy-connection'], undefined);
+});
+
+test('request id: generated when absent, propagated when sane, replaced when not', async () => {
+  const a = await call('/x');
+  assert.match(String(a.headers['x-request-id']), /^[0-9a-f]{20}$/);
+  assert.equal(a.json().headers['x-request-id'], a.headers['x-request-id']);
+  const b = await call('/x', { 'x-request-id': 'trace-123' });
+  assert.equal(b.headers['x-request-id'], 'trace-123');
+  const c = await call('/x', { 'x-request-id': 'bad id with spaces' });
+  assert.notEqual(c.headers['x-request-id'], 'bad id with spaces');
+});
+
+test('RequestRedirect with scheme https drops the default port', async () => {
+  const r = await call('/moved?q=1');
+  assert.equal(r.status, 308);
+  assert.equal(r.headers.location, 'https://new.example.com/moved?q=1');
+});
+
+test('errors are problem+json with the request id and no internals', async () => {
+  const nf = await call('/x', { host: 'other.example.com' });
+  assert.equal(nf.status, 404);
+  assert.equal(nf.headers['content-type'], 'application/problem+json');
+  const body = nf.json();
+  assert.equal(body.requestId, nf.headers['x-request-id']);
+  const bad = await call('/dead/x');
+  assert.equal(bad.status, 502);
+  const b = bad.json();
+  assert.equal(b.code, 'PCS_ERR_UPSTREAM_CONNECT');
+  assert.ok(!bad.text.includes(String(deadPort)) && !bad.text.includes('ECONNREFUSED') && !bad.text.includes('127.0.0.1'), bad.text);
+});
+
+test('request bodies are streamed to the upstream', async () => {
+  const payload = 'x'.repeat(256 * 1024);
+  const r = await call('/echo', { 'content-type': 'text/plain' }, 'POST', payload);
+  assert.equal(r.json().body.length, payload.length);
+});
+
+test('smuggling probes: conflicting Content-Length and Transfer-Encoding, obs-fold -> 400, never forwarded', async () => {
+  const before = up.requests;
+  const probes = [
+    'POST / HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: app.example.com\r\nX-Folded: a\r\n b\r\n\r\n',
+    'POST / HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd',
+  ];
+  for (const p of probes) {
+    const res = await rawRequest(p);
+    assert.match(res, /^HTTP\/1\.1 400 /, `probe ${JSON.stringify(p)} got ${res.slice(0, 40)}`);
+    assert.match(res, /application\/problem\+json/);
+  }
+  assert.equal(up.requests, before, 'nothing reached the upstream');
+  await gw.waitForLog(/bad request refused/, 2000, 0);
+});
