@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { freePort, liveCount, processTree, sampleTree, start, stop, stopAll } from './procs.ts';
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+
+test('a process tree: sampleTree sums over parent and child; stop() ends both', async () => {
+  // a shell that starts a child sleep and waits: two processes in one group
+  const s = start('tree', 'sh', ['-c', 'sleep 30 & echo started; wait']);
+  await new Promise<void>((resolve) => { const t = setInterval(() => { if (s.output().includes('started')) { clearInterval(t); resolve(); } }, 20); });
+  const pids = processTree(s.pid);
+  assert.equal(pids.length, 2, `expected sh and sleep, got ${pids.join(',')}`);
+  const sample = sampleTree(s.pid);
+  assert.ok(sample.rssKb > 0 && sample.rssKb < 1024 * 1024, `rss ${sample.rssKb} kB`);
+  assert.ok(sample.rssKb > sampleTree(pids[1]).rssKb, 'the sum is more than the child alone');
+  await stop(s, 1000);
+  assert.ok(pids.every((p) => !alive(p)), 'both processes are gone');
+  assert.equal(liveCount(), 0);
+});
+
+test('stopAll ends a process that ignores SIGTERM (SIGKILL after the grace period)', async () => {
+  const s = start('stubborn', 'sh', ['-c', "trap '' TERM; echo ready; while :; do sleep 0.1; done"]);
+  await new Promise<void>((resolve) => { const t = setInterval(() => { if (s.output().includes('ready')) { clearInterval(t); resolve(); } }, 20); });
+  const t0 = Date.now();
+  await stopAll();
+  assert.ok(!alive(s.pid));
+  assert.ok(Date.now() - t0 >= 2500, 'it waited for the grace period before SIGKILL');
+});
+
+test('freePort returns a bindable loopback port', async () => {
+  const p = await freePort();
+  assert.ok(p > 0 && p < 65536);
+});

@@ -1,0 +1,160 @@
+/**
+ * Child processes for the proxy benchmark: every process is started in its own process group and
+ * recorded, so that cleanup() can stop every one of them (and their children: nginx workers,
+ * Portcullis workers) on success, error, Ctrl-C or SIGTERM. Also: memory (RSS/PSS) and CPU time of a
+ * process tree, read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+
+export interface Started {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** stdout + stderr, for error reports (kept to the last 64 KB). */
+  output(): string;
+  /** resolves with the exit code (or signal name) once the process has exited */
+  exited: Promise<number | string>;
+}
+
+const live = new Set<Started>();
+
+export function start(name: string, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Started {
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  let partial = '';
+  const take = (d: Buffer) => {
+    const s = d.toString('utf8');
+    buf = (buf + s).slice(-65536);
+    if (opts.onLine) {
+      partial += s;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) { opts.onLine(partial.slice(0, nl)); partial = partial.slice(nl + 1); }
+    }
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, sig) => resolve(code ?? sig ?? 'unknown'));
+    child.on('error', (err) => { buf += `\nspawn error: ${err.message}`; resolve('spawn-error'); });
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
+  const s: Started = { name, child, pid: child.pid, output: () => buf, exited };
+  live.add(s);
+  void exited.then(() => live.delete(s));
+  return s;
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(-pid, sig); } catch { /* already gone */ }
+}
+
+/** SIGTERM the process group, SIGKILL it after `graceMs` if the leader has not exited. */
+export async function stop(s: Started, graceMs = 3000): Promise<void> {
+  if (!live.has(s)) { killGroup(s.pid, 'SIGKILL'); return; }
+  killGroup(s.pid, 'SIGTERM');
+  const t = setTimeout(() => killGroup(s.pid, 'SIGKILL'), graceMs);
+  await s.exited;
+  clearTimeout(t);
+  killGroup(s.pid, 'SIGKILL'); // stragglers in the group (workers)
+  live.delete(s);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((s) => stop(s)));
+}
+
+/** Synchronous last resort (process 'exit' handler): SIGKILL every group still recorded. */
+export function killAllNow(): void {
+  for (const s of live) killGroup(s.pid, 'SIGKILL');
+  live.clear();
+}
+
+export function liveCount(): number { return live.size; }
+
+/** A free TCP port on 127.0.0.1 (bound then released; the window for a race is tiny on a quiet box). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** pid and every descendant, from /proc/<pid>/stat's ppid field. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const ent of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(ent)) continue;
+    const ppid = readStat(Number(ent))?.ppid;
+    if (ppid === undefined) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(Number(ent));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length) {
+    const p = todo.pop()!;
+    if (!fs.existsSync(`/proc/${p}`)) continue;
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+function readStat(pid: number): { ppid: number; ticks: number } | undefined {
+  let s: string;
+  try { s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
+  // the comm field is in parentheses and may contain spaces: split after the last ')'
+  const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  // rest[0] = state (field 3); ppid = field 4; utime = 14, stime = 15
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+function statusKb(pid: number, key: string): number {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+
+function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+
+export interface TreeSample { pids: number[]; rssKb: number; pssKb: number; cpuTicks: number }
+
+/** Sum of VmRSS (and PSS, which does not count shared pages twice) and CPU ticks over the tree. */
+export function sampleTree(root: number): TreeSample {
+  const pids = processTree(root);
+  let rss = 0, pss = 0, ticks = 0;
+  for (const p of pids) {
+    rss += statusKb(p, 'VmRSS');
+    pss += pssKb(p);
+    ticks += readStat(p)?.ticks ?? 0;
+  }
+  return { pids, rssKb: rss, pssKb: pss, cpuTicks: ticks };
+}
+
+/** USER_HZ: clock ticks per second in /proc/<pid>/stat (100 on every Linux we run on). */
+export const CLOCK_TICKS = 100;
+
+/** Busy CPU ticks of the whole machine (all CPUs: everything but idle and iowait), from /proc/stat. */
+export function machineBusyTicks(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]; // "cpu  user nice system idle iowait irq softirq steal ..."
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - f[3] - f[4];
+}
+
+/** CPU ticks (user + system) of one process, 0 if it is gone. */
+export function processTicks(pid: number): number {
+  return readStat(pid)?.ticks ?? 0;
+}
