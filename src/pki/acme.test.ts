@@ -63,6 +63,40 @@ test('TlsAlpn01Store: RFC 8737 challenge certificate served over acme-tls/1 via 
   assert.equal((await hello('alpn.portcullis.test')).cert.fingerprint256, new X509Certificate(normal.certPem).fingerprint256);
 });
 
+test('TlsAlpn01Store ALPN-aware: only clients offering acme-tls/1 (TLS 1.3) get the challenge certificate', async (t) => {
+  const { dir, keystore } = await tempKeyStore(t);
+  const ca = await InternalCA.open({ keystore, certDir: join(dir, 'ca') });
+  const normal = await ca.issue({ dnsNames: ['shared.portcullis.test'] });
+  const store = new TlsAlpn01Store();
+  await store.set('shared.portcullis.test', 'tok.thumb');
+  const challengeFp = new X509Certificate(store.certificateFor('shared.portcullis.test')!).fingerprint256;
+  const normalFp = new X509Certificate(normal.certPem).fingerprint256;
+  const server = tls.createServer({
+    key: normal.keyPem.reveal(),
+    cert: normal.chainPem,
+    SNICallback: store.sniCallback(undefined, { alpnAware: true }),
+    ALPNCallback: store.alpnCallback(['h2', 'http/1.1']),
+  } as tls.TlsOptions, (s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  const hello = (alpn: string[], maxVersion: tls.SecureVersion = 'TLSv1.3') =>
+    new Promise<{ fp: string; alpn: string | false | null }>((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port, servername: 'shared.portcullis.test', rejectUnauthorized: false, ALPNProtocols: alpn, maxVersion }, () => {
+        resolve({ fp: c.getPeerCertificate().fingerprint256, alpn: c.alpnProtocol });
+        c.destroy();
+      });
+      c.on('error', reject);
+    });
+  assert.deepEqual(await hello([ACME_TLS_ALPN_PROTOCOL]), { fp: challengeFp, alpn: ACME_TLS_ALPN_PROTOCOL });
+  // an ordinary client of the same name, during the pending challenge: its normal certificate
+  assert.deepEqual(await hello(['h2', 'http/1.1']), { fp: normalFp, alpn: 'h2' });
+  assert.deepEqual(await hello(['http/1.1'], 'TLSv1.2'), { fp: normalFp, alpn: 'http/1.1' });
+  await assert.rejects(hello(['spdy/1']), 'no common protocol: refused');
+  store.delete('shared.portcullis.test');
+  assert.deepEqual(await hello([ACME_TLS_ALPN_PROTOCOL, 'http/1.1']), { fp: normalFp, alpn: 'http/1.1' });
+});
+
 test('DNS-01 exec hook: runs the command with the record in env vars; failures are typed', async (t) => {
   const dir = await tempDir(t);
   const out = join(dir, 'hook.json');

@@ -53,15 +53,22 @@ type SniCallback = (servername: string, cb: (err: Error | null, ctx?: tls.Secure
  * Pending TLS-ALPN-01 challenges (RFC 8737): a self-signed certificate for the name with the
  * critical id-pe-acmeIdentifier extension, served to connections that negotiate `acme-tls/1`.
  *
- * Node picks the certificate (SNICallback) before it sees the client's ALPN list, so while a
- * challenge for a name is pending, `sniCallback()` answers that name with the challenge
- * certificate. Use it on a listener dedicated to validation (ALPNProtocols ['acme-tls/1']), or on a
- * shared listener accepting that ordinary clients of that name fail for the few seconds a
- * validation lasts (it is the right trade for a name not yet served; prefer HTTP-01 for renewals).
+ * Two ways to serve them:
+ * - ALPN-aware (recommended on a shared listener): use `alpnCallback()` as the server's
+ *   ALPNCallback and `sniCallback(fallback, { alpnAware: true })`. With TLS 1.3 OpenSSL asks for
+ *   the ALPN protocol before the certificate, so only connections that offered `acme-tls/1` for a
+ *   pending name get the challenge certificate; ordinary clients are never affected. (A TLS 1.2
+ *   validator is not served; ACME CAs validate with TLS 1.3.)
+ * - Simple (`sniCallback()`): while a challenge for a name is pending (seconds), every client of
+ *   that name gets the challenge certificate. Fine on a listener dedicated to validation or for a
+ *   name not yet in service.
+ * Close connections whose `alpnProtocol` is `acme-tls/1` once the handshake is done.
  */
 export class TlsAlpn01Store {
   readonly #contexts = new Map<string, tls.SecureContext>();
   readonly #certs = new Map<string, string>();
+  /** Sockets whose ALPN callback chose acme-tls/1 (TLS 1.3 runs it before the certificate callback). */
+  readonly #acmeSockets = new WeakSet<object>();
 
   async set(domain: string, keyAuthorization: string): Promise<void> {
     const key = await acme.crypto.createPrivateEcdsaKey();
@@ -85,15 +92,34 @@ export class TlsAlpn01Store {
     return this.#contexts.get(servername.toLowerCase());
   }
   /**
-   * An SNICallback: the challenge context for a pending name, otherwise `fallback` (or the
-   * server's default context when there is no fallback).
+   * An SNICallback: the challenge context for a pending name (with `alpnAware`, only on
+   * connections whose ALPN callback selected acme-tls/1), otherwise `fallback` (or the server's
+   * default context when there is no fallback).
    */
-  sniCallback(fallback?: SniCallback): SniCallback {
-    return (servername, cb) => {
-      const ctx = this.secureContextFor(servername);
-      if (ctx) cb(null, ctx);
-      else if (fallback) fallback(servername, cb);
+  sniCallback(fallback?: SniCallback, opts: { alpnAware?: boolean } = {}): SniCallback {
+    const store = this;
+    return function (this: unknown, servername, cb) {
+      const ctx = store.secureContextFor(servername);
+      if (ctx && (!opts.alpnAware || (typeof this === 'object' && this !== null && store.#acmeSockets.has(this)))) cb(null, ctx);
+      else if (fallback) fallback.call(this, servername, cb);
       else cb(null, undefined);
+    };
+  }
+
+  /**
+   * An ALPNCallback (tls.createServer option; it replaces ALPNProtocols): selects acme-tls/1 for
+   * a pending name when the client offers it, otherwise the first of `protocols` (server
+   * preference) the client offers. With no common protocol the handshake is refused
+   * (no_application_protocol), as RFC 7301 allows.
+   */
+  alpnCallback(protocols: string[] = ['h2', 'http/1.1']): (this: unknown, info: { servername: string; protocols: string[] }) => string | undefined {
+    const store = this;
+    return function (this: unknown, info) {
+      if (info.protocols.includes(ACME_TLS_ALPN_PROTOCOL) && info.servername && store.secureContextFor(info.servername)) {
+        if (typeof this === 'object' && this !== null) store.#acmeSockets.add(this);
+        return ACME_TLS_ALPN_PROTOCOL;
+      }
+      return protocols.find((p) => info.protocols.includes(p));
     };
   }
 }

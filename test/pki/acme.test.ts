@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { AcmeIssuer, ACME_TLS_ALPN_PROTOCOL, Http01Store, TlsAlpn01Store, type Dns01Record } from '../../src/pki/acme.ts';
+import { AcmeIssuer, Http01Store, TlsAlpn01Store, type Dns01Record } from '../../src/pki/acme.ts';
 import { InternalCA } from '../../src/pki/ca.ts';
 import { KeyStore } from '../../src/pki/keystore.ts';
 import { Secret } from '../../src/pki/secret.ts';
@@ -140,7 +140,11 @@ async function setup(): Promise<void> {
     else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
   });
   const fallback = await ca.issue({ dnsNames: ['fallback.portcullis.test'] });
-  const tlsServer = tls.createServer({ key: fallback.keyPem.reveal(), cert: fallback.chainPem, SNICallback: env.tlsAlpn01.sniCallback(), ALPNProtocols: [ACME_TLS_ALPN_PROTOCOL] }, (s) => s.end());
+  // the ALPN-aware mode a shared HTTPS listener would use: challenge certificate only for acme-tls/1
+  const tlsServer = tls.createServer(
+    { key: fallback.keyPem.reveal(), cert: fallback.chainPem, SNICallback: env.tlsAlpn01.sniCallback(undefined, { alpnAware: true }), ALPNCallback: env.tlsAlpn01.alpnCallback() } as tls.TlsOptions,
+    (s) => s.end(),
+  );
   tlsServer.on('tlsClientError', () => {});
   for (const s of [httpServer, tlsServer]) {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -268,7 +272,7 @@ test('HTTP-01: a certificate issued by Pebble verifies against Pebble\'s root wi
   assert.ok(await env.keystore!.has(issuer.accountKeyName), 'account key lives in the encrypted key store');
 });
 
-test('TLS-ALPN-01: validated through the acme-tls/1 SNICallback responder', { skip }, async () => {
+test('TLS-ALPN-01: validated through the ALPN-aware acme-tls/1 responder', { skip }, async () => {
   const issuer = await issuerFor({ tlsAlpn01: env.tlsAlpn01, challengePriority: ['tls-alpn-01'] });
   const cert = await issuer.issue({ dnsNames: ['alpn.portcullis.test'], key: { type: 'rsa', bits: 2048 } });
   assert.equal(new X509Certificate(cert.certPem).publicKey.asymmetricKeyDetails?.modulusLength, 2048);
