@@ -97,10 +97,11 @@ export class TlsAlpn01Store {
    * default context when there is no fallback).
    */
   sniCallback(fallback?: SniCallback, opts: { alpnAware?: boolean } = {}): SniCallback {
-    const store = this;
+    const contexts = this.#contexts;
+    const marked = this.#acmeSockets;
     return function (this: unknown, servername, cb) {
-      const ctx = store.secureContextFor(servername);
-      if (ctx && (!opts.alpnAware || (typeof this === 'object' && this !== null && store.#acmeSockets.has(this)))) cb(null, ctx);
+      const ctx = contexts.get(servername.toLowerCase());
+      if (ctx && (!opts.alpnAware || (typeof this === 'object' && this !== null && marked.has(this)))) cb(null, ctx);
       else if (fallback) fallback.call(this, servername, cb);
       else cb(null, undefined);
     };
@@ -113,10 +114,11 @@ export class TlsAlpn01Store {
    * (no_application_protocol), as RFC 7301 allows.
    */
   alpnCallback(protocols: string[] = ['h2', 'http/1.1']): (this: unknown, info: { servername: string; protocols: string[] }) => string | undefined {
-    const store = this;
+    const contexts = this.#contexts;
+    const marked = this.#acmeSockets;
     return function (this: unknown, info) {
-      if (info.protocols.includes(ACME_TLS_ALPN_PROTOCOL) && info.servername && store.secureContextFor(info.servername)) {
-        if (typeof this === 'object' && this !== null) store.#acmeSockets.add(this);
+      if (info.protocols.includes(ACME_TLS_ALPN_PROTOCOL) && info.servername && contexts.has(info.servername.toLowerCase())) {
+        if (typeof this === 'object' && this !== null) marked.add(this);
         return ACME_TLS_ALPN_PROTOCOL;
       }
       return protocols.find((p) => info.protocols.includes(p));
