@@ -208,3 +208,44 @@ test('issueForCsr: signs a CSR made elsewhere (acme-client), names taken from th
   // certificate files are 0644, keys in the store 0600
   assert.equal((await stat(join(dir, 'ca', 'portcullis-ca-root.pem'))).mode & 0o777, 0o644);
 });
+
+test('intermediate rotation: explicit, automatic near expiry, and repaired after a crash mid-rotation', async (t) => {
+  const { dir, keystore } = await tempKeyStore(t);
+  const certDir = join(dir, 'ca');
+  const ca = await InternalCA.open({ keystore, certDir });
+  const oldInt = ca.intermediateCertPem;
+  const oldLeaf = await ca.issue({ dnsNames: ['old.portcullis.test'] });
+  await ca.rotateIntermediate();
+  assert.notEqual(ca.intermediateCertPem, oldInt);
+  const root = new X509Certificate(ca.rootCertPem);
+  assert.ok(new X509Certificate(ca.intermediateCertPem).verify(root.publicKey));
+  const newLeaf = await ca.issue({ dnsNames: ['new.portcullis.test'] });
+  for (const [leaf, name] of [[newLeaf, 'new.portcullis.test'], [oldLeaf, 'old.portcullis.test']] as const) {
+    const srv = await serve(leaf);
+    try {
+      assert.equal(await attempt(srv.port, { ca: ca.rootCertPem, servername: name }), 'ok', name);
+    } finally {
+      await srv.close();
+    }
+  }
+  const reopened = await InternalCA.open({ keystore, certDir });
+  assert.equal(reopened.intermediateCertPem, ca.intermediateCertPem);
+  assert.equal(await keystore.has('portcullis-ca-intermediate.next'), false);
+
+  // crash between the certificate write and the key write: the old key is still in the main slot
+  const oldKey = await keystore.getString('portcullis-ca-intermediate');
+  await reopened.rotateIntermediate();
+  const newKey = await keystore.getString('portcullis-ca-intermediate');
+  await keystore.put('portcullis-ca-intermediate.next', newKey);
+  await keystore.put('portcullis-ca-intermediate', oldKey);
+  const repaired = await InternalCA.open({ keystore, certDir });
+  assert.equal(repaired.intermediateCertPem, reopened.intermediateCertPem);
+  assert.equal((await keystore.getString('portcullis-ca-intermediate')).reveal(), newKey.reveal());
+  assert.equal(await keystore.has('portcullis-ca-intermediate.next'), false);
+  assert.ok(new X509Certificate((await repaired.issue({ dnsNames: ['r.portcullis.test'] })).certPem).verify(new X509Certificate(repaired.intermediateCertPem).publicKey));
+
+  // open() 300 days later: under 90 days left on a 365-day intermediate -> rotated automatically
+  const later = await InternalCA.open({ keystore, certDir, now: () => new Date(Date.now() + 300 * 86_400_000) });
+  assert.notEqual(later.intermediateCertPem, repaired.intermediateCertPem);
+  assert.ok(new X509Certificate(later.intermediateCertPem).validToDate.getTime() > Date.now() + 600 * 86_400_000);
+});

@@ -67,6 +67,11 @@ export interface InternalCAOptions {
   commonName?: string;
   rootValidityDays?: number;
   intermediateValidityDays?: number;
+  /**
+   * open() rotates the intermediate when it has less than this many days left, or less than the
+   * maximum leaf lifetime (default 30).
+   */
+  intermediateRenewBeforeDays?: number;
   /** Upper bound for leaf lifetimes (default 90 days). */
   maxLeafLifetimeMs?: number;
   now?: () => Date;
@@ -118,17 +123,50 @@ interface LoadedCa {
   keys: Awaited<ReturnType<typeof importKeyPair>>;
 }
 
+interface CaSettings {
+  keystore: KeyStore;
+  base: string;
+  intPath: string;
+  cn: string;
+  key?: KeySpec;
+  intermediateValidityDays: number;
+  maxLeafMs: number;
+  now: () => Date;
+}
+
 export class InternalCA implements CertificateIssuer {
   readonly root: LoadedCa;
-  readonly intermediate: LoadedCa;
+  #intermediate: LoadedCa;
+  readonly #s: CaSettings;
   readonly #maxLeafMs: number;
   readonly #now: () => Date;
 
-  private constructor(root: LoadedCa, intermediate: LoadedCa, maxLeafMs: number, now: () => Date) {
+  private constructor(root: LoadedCa, intermediate: LoadedCa, settings: CaSettings) {
     this.root = root;
-    this.intermediate = intermediate;
-    this.#maxLeafMs = maxLeafMs;
-    this.#now = now;
+    this.#intermediate = intermediate;
+    this.#s = settings;
+    this.#maxLeafMs = settings.maxLeafMs;
+    this.#now = settings.now;
+  }
+
+  get intermediate(): LoadedCa {
+    return this.#intermediate;
+  }
+
+  /**
+   * Replace the intermediate with a new one signed by the root (same key type) and persist it.
+   * Leaves issued earlier keep chaining through the old intermediate they were served with.
+   * Crash-safe: the new key is stored as `<name>-intermediate.next` first; open() repairs a
+   * crash between the certificate and key writes.
+   */
+  async rotateIntermediate(): Promise<void> {
+    const s = this.#s;
+    const { intermediate, keyPem } = await makeIntermediate(this.root, s.cn, s.key, s.now(), s.intermediateValidityDays);
+    await s.keystore.put(`${s.base}-intermediate.next`, keyPem);
+    await writeFileAtomic(s.intPath, intermediate.pem, 0o644);
+    await s.keystore.put(`${s.base}-intermediate`, keyPem);
+    await s.keystore.delete(`${s.base}-intermediate.next`);
+    this.#intermediate = intermediate;
   }
 
   get rootCertPem(): string {
@@ -145,20 +183,33 @@ export class InternalCA implements CertificateIssuer {
     const rootPath = join(opts.certDir, `${base}-root.pem`);
     const intPath = join(opts.certDir, `${base}-intermediate.pem`);
     const maxLeaf = opts.maxLeafLifetimeMs ?? 90 * DAY;
+    const cn = opts.commonName ?? 'Portcullis Internal';
+    const settings: CaSettings = { keystore: opts.keystore, base, intPath, cn, key: opts.key, intermediateValidityDays: opts.intermediateValidityDays ?? 365, maxLeafMs: maxLeaf, now };
     const [rootPem, intPem] = await Promise.all([readFile(rootPath, 'utf8').catch(() => undefined), readFile(intPath, 'utf8').catch(() => undefined)]);
     if (rootPem && intPem) {
       const root = await loadCa(opts.keystore, `${base}-root`, rootPem);
-      const intermediate = await loadCa(opts.keystore, `${base}-intermediate`, intPem);
+      let intermediate: LoadedCa;
+      try {
+        intermediate = await loadCa(opts.keystore, `${base}-intermediate`, intPem);
+      } catch (e) {
+        // a rotation interrupted between the certificate and the key write: the new key waits in .next
+        if (!(e instanceof PkiError && e.code === 'PCS_ERR_CA_STATE') || !(await opts.keystore.has(`${base}-intermediate.next`))) throw e;
+        intermediate = await loadCa(opts.keystore, `${base}-intermediate.next`, intPem);
+        await opts.keystore.put(`${base}-intermediate`, await opts.keystore.getString(`${base}-intermediate.next`));
+        await opts.keystore.delete(`${base}-intermediate.next`);
+      }
       const ni = new NodeX509(intPem);
       if (!ni.checkIssued(new NodeX509(rootPem)) || !ni.verify(new NodeX509(rootPem).publicKey)) {
         throw new PkiError('PCS_ERR_CA_STATE', `${intPath} is not issued by ${rootPath}`);
       }
-      return new InternalCA(root, intermediate, maxLeaf, now);
+      const ca = new InternalCA(root, intermediate, settings);
+      const renewBefore = (opts.intermediateRenewBeforeDays ?? 30) * DAY;
+      if (intermediate.cert.notAfter.getTime() - now().getTime() < Math.max(renewBefore, maxLeaf)) await ca.rotateIntermediate();
+      return ca;
     }
     if (rootPem || intPem) {
       throw new PkiError('PCS_ERR_CA_STATE', `incomplete CA state: found only one of ${rootPath} and ${intPath}; restore the missing file or remove both to create a new CA`);
     }
-    const cn = opts.commonName ?? 'Portcullis Internal';
     const t = now();
     const rootKeyPem = await generatePrivateKeyPem(opts.key);
     const rootKeys = await importKeyPair(rootKeyPem);
@@ -178,12 +229,13 @@ export class InternalCA implements CertificateIssuer {
     const root: LoadedCa = { cert: rootCert, pem: rootCert.toString('pem') + '\n', keys: rootKeys };
     const { intermediate, keyPem: intKeyPem } = await makeIntermediate(root, cn, opts.key, t, opts.intermediateValidityDays ?? 365);
     await ensurePrivateDir(opts.certDir);
-    // keys first: a crash between the writes leaves keys without certs, which open() recreates
+    // keys first, the root certificate last: a crash before it leaves at most orphan keys (overwritten
+    // on the next attempt) or an intermediate file alone, which open() reports as incomplete state
     await opts.keystore.put(`${base}-root`, rootKeyPem);
     await opts.keystore.put(`${base}-intermediate`, intKeyPem);
     await writeFileAtomic(intPath, intermediate.pem, 0o644);
     await writeFileAtomic(rootPath, root.pem, 0o644);
-    return new InternalCA(root, intermediate, maxLeaf, now);
+    return new InternalCA(root, intermediate, settings);
   }
 
   /** Issue a leaf certificate with a freshly generated key. */
