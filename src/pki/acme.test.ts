@@ -100,10 +100,17 @@ test('TlsAlpn01Store ALPN-aware: only clients offering acme-tls/1 (TLS 1.3) get 
 test('DNS-01 exec hook: runs the command with the record in env vars; failures are typed', async (t) => {
   const dir = await tempDir(t);
   const out = join(dir, 'hook.json');
-  const script = `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({a: process.env.PORTCULLIS_ACME_ACTION, d: process.env.PORTCULLIS_ACME_DOMAIN, n: process.env.PORTCULLIS_ACME_RECORD_NAME, v: process.env.PORTCULLIS_ACME_RECORD_VALUE, x: process.env.EXTRA}))`;
+  const script = `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({a: process.env.PORTCULLIS_ACME_ACTION, d: process.env.PORTCULLIS_ACME_DOMAIN, n: process.env.PORTCULLIS_ACME_RECORD_NAME, v: process.env.PORTCULLIS_ACME_RECORD_VALUE, x: process.env.EXTRA, k: process.env.PORTCULLIS_KEY_ENCRYPTION_KEY ?? null, p: process.env.PATH ? 'set' : 'unset'}))`;
+  // the master key in the gateway's environment must not reach the hook
+  const saved = process.env.PORTCULLIS_KEY_ENCRYPTION_KEY;
+  process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = 'a'.repeat(64);
+  t.after(() => {
+    if (saved === undefined) delete process.env.PORTCULLIS_KEY_ENCRYPTION_KEY;
+    else process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = saved;
+  });
   assert.equal(dns01RecordName('*.apps.example.com'), '_acme-challenge.apps.example.com');
   await runDns01Hook({ type: 'exec', command: process.execPath, args: ['-e', script], env: { EXTRA: 'yes' } }, { action: 'present', domain: 'apps.example.com', recordName: '_acme-challenge.apps.example.com', value: 'abc' });
-  assert.deepEqual(JSON.parse(await readFile(out, 'utf8')), { a: 'present', d: 'apps.example.com', n: '_acme-challenge.apps.example.com', v: 'abc', x: 'yes' });
+  assert.deepEqual(JSON.parse(await readFile(out, 'utf8')), { a: 'present', d: 'apps.example.com', n: '_acme-challenge.apps.example.com', v: 'abc', x: 'yes', k: null, p: 'set' });
   await assert.rejects(
     runDns01Hook({ type: 'exec', command: process.execPath, args: ['-e', 'console.error("no api token"); process.exit(3)'] }, { action: 'present', domain: 'a', recordName: '_acme-challenge.a', value: 'v' }),
     (e: { code: string; message: string }) => e.code === 'PCS_ERR_ACME_DNS_HOOK' && /no api token/.test(e.message),

@@ -13,7 +13,7 @@ import type { CertificateIssuer, CertificateRequest, IssuedCertificate } from '.
 import { validateDnsName } from './ca.ts';
 import { PkiError } from './errors.ts';
 import { generatePrivateKeyPem } from './keys.ts';
-import type { KeyStore } from './keystore.ts';
+import { KEY_ENV_VAR, KEY_FILE_ENV_VAR, type KeyStore } from './keystore.ts';
 import { Secret } from './secret.ts';
 
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
@@ -161,6 +161,14 @@ export function dns01RecordName(domain: string): string {
   return `_acme-challenge.${domain.replace(/^\*\./, '')}`;
 }
 
+/** The gateway's environment minus the key encryption key settings: a hook never sees the master key. */
+function hookBaseEnv(): Record<string, string | undefined> {
+  const env = { ...process.env };
+  delete env[KEY_ENV_VAR];
+  delete env[KEY_FILE_ENV_VAR];
+  return env;
+}
+
 /** Run the configured DNS-01 hook once; throws PCS_ERR_ACME_DNS_HOOK on failure. */
 export async function runDns01Hook(hook: Dns01Hook, rec: Dns01Record): Promise<void> {
   const timeout = hook.timeoutMs ?? 60_000;
@@ -173,7 +181,7 @@ export async function runDns01Hook(hook: Dns01Hook, rec: Dns01Record): Promise<v
           timeout,
           maxBuffer: 1 << 20,
           env: {
-            ...process.env,
+            ...hookBaseEnv(),
             ...hook.env,
             PORTCULLIS_ACME_ACTION: rec.action,
             PORTCULLIS_ACME_DOMAIN: rec.domain,
