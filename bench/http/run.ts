@@ -87,6 +87,7 @@ const versions = { nginx: version(NGINX, ['-v']), haproxy: version(HAPROXY, ['-v
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
 fs.chmodSync(TMP, 0o755); // nginx workers drop to an unprivileged user when started as root
 let cleaned = false;
+let interrupted = false;
 function cleanupSync() {
   if (cleaned) return;
   cleaned = true;
@@ -96,6 +97,7 @@ function cleanupSync() {
 process.on('exit', cleanupSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
+    interrupted = true;
     log(`\n${sig}: stopping every process the benchmark started`);
     void stopAll().finally(() => { cleanupSync(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
     setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
@@ -343,6 +345,7 @@ function machine() {
 
 // ---------- output ----------
 function fmtMs(ms: number): string { return ms < 1 ? `${(ms * 1000).toFixed(0)}us` : `${ms.toFixed(2)}ms`; }
+const round2 = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
 /** CPU time of the proxy per request, in microseconds: less sensitive to a busy machine than req/s. */
 const cpuPerReq = (r: Row) => (r.cpuPct ?? 0) / 100 / r.rps * 1e6;
 const errCount = (r: Row) => r.non2xx3xx + r.socketErrors.connect + r.socketErrors.read + r.socketErrors.write + r.socketErrors.timeout;
@@ -427,11 +430,13 @@ async function main(): Promise<number> {
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}`);
     for (const c of cases) {
+      if (interrupted) return 130;
       try {
         upstreamAlive();
         const row = await c.run();
         byCase.set(c.label, [...(byCase.get(c.label) ?? []), row]);
       } catch (e) {
+        if (interrupted) return 130;
         const msg = e instanceof BenchError ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
         failures.push(`${c.label}${ROUNDS > 1 ? ` (round ${round})` : ''}: ${msg}`);
         log(`  ${c.label} FAILED: ${msg}`);
@@ -473,7 +478,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(), machine: m,
     settings: { threads: THREADS, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, rounds: ROUNDS, routes: ROUTES, bodyBytes: Buffer.byteLength(BODY_100) },
     portcullis: { workerArgs: workers.args, note: workers.note },
-    results: rows.map((r) => ({ ...r, cpuUsPerRequest: r.cpuPct === null ? null : +cpuPerReq(r).toFixed(2), ratioToNginx: nginxRow ? +(r.rps / nginxRow.rps).toFixed(3) : null })),
+    results: rows.map((r) => ({ ...r, rssMb: round2(r.rssMb), pssMb: round2(r.pssMb), cpuPct: round2(r.cpuPct), otherCpuPct: round2(r.otherCpuPct), cpuUsPerRequest: r.cpuPct === null ? null : +cpuPerReq(r).toFixed(2), ratioToNginx: nginxRow ? +(r.rps / nginxRow.rps).toFixed(3) : null })),
     ratioManyRoutesToOneRoute: pc1 && pcN ? +(pcN.rps / pc1.rps).toFixed(3) : null,
     failures,
   };

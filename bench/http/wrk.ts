@@ -1,5 +1,5 @@
 /** Running wrk and reading its text report (wrk 4.x, with --latency). */
-import { execFile } from 'node:child_process';
+import { start, stop } from './procs.ts';
 
 export interface WrkResult {
   requests: number;
@@ -61,16 +61,19 @@ export interface WrkOptions {
   headers?: string[];
 }
 
-/** Runs wrk and parses its report; wrk is killed if it overruns its duration by 20 s. */
-export function runWrk(o: WrkOptions, onSpawn?: (pid: number) => void): Promise<WrkResult> {
+/**
+ * Runs wrk and parses its report; wrk is killed if it overruns its duration by 20 s. wrk runs in its
+ * own process group, recorded by procs.ts, so that the benchmark's cleanup stops it too.
+ */
+export async function runWrk(o: WrkOptions, onSpawn?: (pid: number) => void): Promise<WrkResult> {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s'];
   for (const h of o.headers ?? []) args.push('-H', h);
   args.push(o.url);
-  return new Promise((resolve, reject) => {
-    const child = execFile('wrk', args, { timeout: (o.seconds + 20) * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) { reject(new Error(`wrk ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`)); return; }
-      try { resolve(parseWrk(stdout)); } catch (e) { reject(e); }
-    });
-    if (child.pid !== undefined) onSpawn?.(child.pid);
-  });
+  const s = start('wrk', 'wrk', args);
+  onSpawn?.(s.pid);
+  const timer = setTimeout(() => { void stop(s, 1000); }, (o.seconds + 20) * 1000);
+  const code = await s.exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${s.output()}`);
+  return parseWrk(s.output());
 }
