@@ -4,7 +4,6 @@ import { assertLoopback, defaultStateDir, startAdmin } from '../admin/server.ts'
 import { Metrics } from '../observability/metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Gateway } from '../runtime/gateway.ts';
-import { OriginPools } from '../runtime/pools.ts';
 
 export interface RunOptions {
   configPath: string;
@@ -25,11 +24,10 @@ export function parseHostPort(s: string): { host: string; port: number } {
 export async function startGatewayProcess(o: RunOptions): Promise<Gateway> {
   const logger = createLogger({ level: o.logLevel });
   const metrics = new Metrics();
-  const pools = new OriginPools();
   // Check everything that can be checked before any socket is opened.
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   assertLoopback(admin.host);
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, pools, accessLog: o.accessLog, allowPartial: o.allowPartial });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial });
   await gateway.start();
   const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
   let adminServer;

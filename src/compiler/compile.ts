@@ -3,13 +3,13 @@
 import { createHash } from 'node:crypto';
 import { loadConfigPath, type LoadResult } from '../config/load.ts';
 import { validateSchema, type Resource } from '../config/validate-schema.ts';
-import { analyze, durationMs, type BackendIR, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
+import { analyze, durationMs, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
 import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
 import { redact } from '../config/redact.ts';
 import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
-import { createBackendRuntime } from './backend.ts';
+import { compileBackend, type CompileContext } from './backend.ts';
 
 export interface BuildResult {
   /** Present when there is no error-level diagnostic. */
@@ -23,7 +23,7 @@ export interface BuildResult {
 }
 
 /** Load, validate and compile the config at `target` (a file or a directory). Never throws for bad config. */
-export function buildConfig(target: string): BuildResult {
+export function buildConfig(target: string, ctx: CompileContext = {}): BuildResult {
   const load = loadConfigPath(target);
   const schema = validateSchema(load.docs);
   const sem = analyze(schema.resources);
@@ -31,7 +31,7 @@ export function buildConfig(target: string): BuildResult {
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const base = { diagnostics, errors, status: sem.status, resources: schema.resources, ir: sem.ir, load };
   if (errors.length) return base;
-  const runtime = compileRuntime(sem.ir, sem.status, schema.resources, diagnostics.filter((d) => d.severity === 'warning'), load.files.map((f) => f.file));
+  const runtime = compileRuntime(sem.ir, sem.status, schema.resources, diagnostics.filter((d) => d.severity === 'warning'), load.files.map((f) => f.file), ctx);
   return { ...base, runtime };
 }
 
@@ -47,9 +47,9 @@ function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[]): Runtime {
+export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: CompileContext = {}): Runtime {
   const backends = new Map<string, BackendRuntime>();
-  for (const b of ir.backends.values()) backends.set(b.id, createBackendRuntime(b.id, b.endpoints.map((e) => endpoint(e))));
+  for (const b of ir.backends.values()) backends.set(b.id, compileBackend(b, b.endpoints.map((e) => endpoint(e)), ctx));
 
   const ports = new Map<string, PortRuntime>();
   // Routers are per listener; a route attached to several listeners is compiled into each.
@@ -61,7 +61,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
       for (const rule of route.rules) {
-        const rr = compileRule(route.id, rule, backends, ir.backends);
+        const rr = compileRule(route.id, rule, backends);
         rule.matches.forEach((m, mi) => {
           const entry: RouteEntry<RuleRuntime> = {
             rule: rr,
@@ -105,7 +105,7 @@ function endpoint(e: { address: string; port: number; weight: number }): Endpoin
   return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
 }
 
-function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, _irBackends: ReadonlyMap<string, BackendIR>): RuleRuntime {
+function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>): RuleRuntime {
   const [, ns, name] = routeId.split('/');
   let requestHeaders: HeaderMods | undefined;
   let responseHeaders: HeaderMods | undefined;

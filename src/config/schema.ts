@@ -221,6 +221,70 @@ export const BackendSpec = Type.Object({
   }, Strict), { minItems: 1, maxItems: 1024 }),
 }, Strict);
 
+// ---------------------------------------------------------------- portcullis.dev BackendTrafficPolicy
+// How traffic reaches a Backend's endpoints: load balancing, health, retries, circuit breaking,
+// connection settings. Field names follow Envoy Gateway's BackendTrafficPolicy where it has one,
+// so a user of Envoy Gateway reads it without a manual. Attached by targetRefs to Backends.
+const TargetRef = Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), name: Name, sectionName: Type.Optional(SectionName) }, Strict);
+export const BackendTrafficPolicySpec = Type.Object({
+  targetRefs: Type.Array(TargetRef, { minItems: 1, maxItems: 16 }),
+  loadBalancer: Type.Optional(Type.Object({
+    type: Type.Union([Type.Literal('RoundRobin'), Type.Literal('Random'), Type.Literal('LeastRequest'), Type.Literal('ConsistentHash')]),
+    consistentHash: Type.Optional(Type.Object({
+      type: Type.Union([Type.Literal('SourceIP'), Type.Literal('Header'), Type.Literal('Cookie')]),
+      header: Type.Optional(Type.Object({ name: HeaderName }, Strict)),
+      cookie: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }) }, Strict)),
+      algorithm: Type.Optional(Type.Union([Type.Literal('Maglev'), Type.Literal('RingHash')], { description: 'default Maglev' })),
+    }, Strict)),
+  }, Strict)),
+  healthCheck: Type.Optional(Type.Object({
+    active: Type.Optional(Type.Object({
+      type: Type.Union([Type.Literal('HTTP'), Type.Literal('TCP')]),
+      interval: Type.Optional(Duration),
+      timeout: Type.Optional(Duration),
+      healthyThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+      unhealthyThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+      http: Type.Optional(Type.Object({
+        path: Type.String({ minLength: 1, pattern: '^/' }),
+        method: Type.Optional(Type.String()),
+        hostname: Type.Optional(Type.String()),
+        expectedStatuses: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
+      }, Strict)),
+    }, Strict)),
+    passive: Type.Optional(Type.Object({
+      consecutive5XxErrors: Type.Optional(Type.Integer({ minimum: 0 })),
+      consecutiveLocalOriginFailures: Type.Optional(Type.Integer({ minimum: 0 })),
+      interval: Type.Optional(Duration),
+      baseEjectionTime: Type.Optional(Duration),
+      maxEjectionTime: Type.Optional(Duration),
+      maxEjectionPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    }, Strict)),
+    panicThreshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'percent of healthy endpoints below which all are used (default 50)' })),
+  }, Strict)),
+  retry: Type.Optional(Type.Object({
+    numRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+    retryOn: Type.Optional(Type.Object({
+      triggers: Type.Optional(Type.Array(Type.Union(['connect-failure', 'reset', 'gateway-error', 'per-try-timeout', 'retriable-status-codes'].map((t) => Type.Literal(t))))),
+      httpStatusCodes: Type.Optional(Type.Array(Type.Integer({ minimum: 400, maximum: 599 }))),
+    }, Strict)),
+    perRetry: Type.Optional(Type.Object({
+      backOff: Type.Optional(Type.Object({ baseInterval: Type.Optional(Duration), maxInterval: Type.Optional(Duration) }, Strict)),
+      timeout: Type.Optional(Duration),
+    }, Strict)),
+    budgetPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  }, Strict)),
+  circuitBreaker: Type.Optional(Type.Object({
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxPendingRequests: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxParallelRequests: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxParallelRetries: Type.Optional(Type.Integer({ minimum: 1 })),
+  }, Strict)),
+  timeout: Type.Optional(Type.Object({
+    connect: Type.Optional(Duration),
+    idle: Type.Optional(Duration),
+  }, Strict)),
+}, Strict);
+
 // ---------------------------------------------------------------- documents
 function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
   return Type.Object({
@@ -245,6 +309,7 @@ export const NamespaceDoc = Type.Object({
   status: Type.Optional(Type.Unknown()),
 }, { ...Strict, title: 'Namespace' });
 export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
+export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -255,6 +320,7 @@ export const KINDS = {
   ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
   Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
+  BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -271,6 +337,7 @@ export type ParentReferenceT = Static<typeof ParentReference>;
 export type ReferenceGrantT = Static<typeof ReferenceGrantDoc>;
 export type NamespaceT = Static<typeof NamespaceDoc>;
 export type BackendT = Static<typeof BackendDoc>;
+export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

@@ -4,14 +4,18 @@
 // Runtime. The IR knows nothing about files or YAML (Envoy Gateway's habit).
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 
 // ---------------------------------------------------------------- IR
 export interface EndpointIR { readonly address: string; readonly port: number; readonly weight: number }
-export interface BackendIR { readonly id: string; readonly namespace: string; readonly name: string; readonly endpoints: readonly EndpointIR[] }
+export interface BackendIR {
+  readonly id: string; readonly namespace: string; readonly name: string; readonly endpoints: readonly EndpointIR[];
+  /** The BackendTrafficPolicy attached to this Backend, if any. */
+  policy?: { readonly id: string; readonly spec: BackendTrafficPolicyT['spec'] };
+}
 export interface BackendRefIR {
   /** Backend id when resolved; undefined makes the ref invalid (its share of traffic gets 500). */
   readonly backend?: string;
@@ -107,6 +111,28 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
     });
     backends.set(b.id, { id: b.id, namespace: b.namespace, name: b.name, endpoints });
     status[b.id] = { conditions: [cond('Accepted', endpoints.length > 0, endpoints.length ? 'Accepted' : 'Invalid', `${endpoints.length} endpoint(s)`, gen(b))] };
+  }
+
+  // ---- BackendTrafficPolicy: attached to Backends by targetRefs. Two policies on one Backend:
+  // the oldest (creationTimestamp, then namespace/name) wins and the other is Conflicted, as
+  // Gateway API policy attachment (GEP-713) orders them.
+  const policies = byKind<BackendTrafficPolicyT>('BackendTrafficPolicy').sort((x, y) =>
+    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  for (const pol of policies) {
+    const g = gen(pol);
+    const conds: Condition[] = [];
+    const spec = pol.doc.spec;
+    let ok = checkPolicy(spec, (p, m, h) => report(pol, ['spec', ...p], m, h));
+    spec.targetRefs.forEach((t, ti) => {
+      const tp = ['spec', 'targetRefs', ti];
+      if (t.group !== PORTCULLIS_GROUP || t.kind !== 'Backend') { report(pol, tp, `targetRef ${t.group}/${t.kind} is not supported`, `target a Backend: { group: ${PORTCULLIS_GROUP}, kind: Backend, name: ... }`); ok = false; return; }
+      const b = backends.get(resourceId('Backend', pol.namespace, t.name));
+      if (!b) { report(pol, [...tp, 'name'], `Backend ${pol.namespace}/${t.name} not found`, 'policies attach to Backends in their own namespace'); conds.push(cond('Accepted', false, 'TargetNotFound', `Backend ${t.name} not found`, g)); ok = false; return; }
+      if (b.policy) { report(pol, [...tp, 'name'], `Backend ${t.name} already has BackendTrafficPolicy ${b.policy.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', `superseded by ${b.policy.id} on ${t.name}`, g)); return; }
+      if (ok) b.policy = { id: pol.id, spec };
+    });
+    if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? 'policy attached' : 'policy is not valid', g));
+    status[pol.id] = { conditions: conds };
   }
 
   // ---- Gateways and listeners
@@ -384,6 +410,21 @@ function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)
   });
   if (seen.has('RequestRedirect') && seen.has('URLRewrite')) { report(p, 'RequestRedirect and URLRewrite cannot be used together', 'keep one of them'); ok = false; }
   if (seen.has('RequestRedirect') && perBackend) ok = false;
+  return ok;
+}
+
+function checkPolicy(spec: BackendTrafficPolicyT['spec'], report: (p: (string | number)[], m: string, h?: string) => void): boolean {
+  let ok = true;
+  const lb = spec.loadBalancer;
+  if (lb?.type === 'ConsistentHash') {
+    const ch = lb.consistentHash;
+    if (!ch) { report(['loadBalancer'], 'ConsistentHash needs consistentHash.type', 'add consistentHash: { type: SourceIP | Header | Cookie }'); ok = false; }
+    else if (ch.type === 'Header' && !ch.header) { report(['loadBalancer', 'consistentHash'], 'consistentHash type Header needs header.name', 'add header: { name: X-User }'); ok = false; }
+    else if (ch.type === 'Cookie' && !ch.cookie) { report(['loadBalancer', 'consistentHash'], 'consistentHash type Cookie needs cookie.name', 'add cookie: { name: session }'); ok = false; }
+  } else if (lb?.consistentHash) { report(['loadBalancer', 'consistentHash'], `consistentHash is only used with type ConsistentHash, not ${lb.type}`, 'remove it or set type: ConsistentHash'); ok = false; }
+  const a = spec.healthCheck?.active;
+  if (a?.type === 'HTTP' && !a.http) { report(['healthCheck', 'active'], 'an HTTP health check needs http.path', 'add http: { path: /healthz }'); ok = false; }
+  if (a?.type === 'TCP' && a.http) { report(['healthCheck', 'active', 'http'], 'http settings on a TCP health check', 'remove http or use type: HTTP'); ok = false; }
   return ok;
 }
 

@@ -2,17 +2,18 @@
 // filters, pick a backend and an endpoint, and stream the request and the response through an
 // undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../config/hostnames.ts';
 import type { RequestView } from '../router/http-router.ts';
-import type { EndpointRuntime, HeaderMods, RuleRuntime, RuntimeHolder } from '../runtime/runtime.ts';
+import type { BackendRuntime, EndpointRuntime, HeaderMods, RuleRuntime, RuntimeHolder } from '../runtime/runtime.ts';
+import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { PROBLEMS, sendProblem, type ProblemSpec } from './problem.ts';
 
-export interface PoolProvider { get(endpoint: EndpointRuntime): Dispatcher }
+export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime): Dispatcher }
 
 export interface HandlerDeps {
   readonly holder: RuntimeHolder;
@@ -117,11 +118,9 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   const { req, res } = ctx;
   if (rule.backends.length === 0 || rule.totalWeight === 0) return answer(ctx, PROBLEMS.invalidBackend);
   const choice = pickChoice(rule);
-  if (!choice.backend) return answer(ctx, PROBLEMS.invalidBackend);
-  ctx.backend = choice.backend;
-  const ep = choice.backend.pick();
-  if (!ep) return answer(ctx, PROBLEMS.noEndpoint);
-  ctx.endpoint = ep;
+  const backend = choice.backend;
+  if (!backend) return answer(ctx, PROBLEMS.invalidBackend);
+  ctx.backend = backend;
 
   // Request headers: drop hop-by-hop (and whatever Connection names), then add forwarding headers.
   const headers: Record<string, string | string[] | undefined> = {};
@@ -143,45 +142,99 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
     if (rule.rewrite.hostname) headers.host = rule.rewrite.hostname;
     if (rule.rewrite.path) path = rule.rewrite.path.type === 'ReplaceFullPath' ? rule.rewrite.path.value : replacePrefix(ctx.path, matchedPrefix ?? '/', rule.rewrite.path.value);
   }
+  const target = ctx.query ? `${path}?${ctx.query}` : path;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const hashKey = backend.hashKey ? backend.hashKey(req.headers, ctx.clientIp) : undefined;
 
+  const release = backend.breaker.tryAcquire('request');
+  if (typeof release !== 'function') return answer(ctx, PROBLEMS.overflow);
   const abort = new AbortController();
   const onClientGone = () => { if (!res.writableFinished) abort.abort(); };
   res.once('close', onClientGone);
   let timer: NodeJS.Timeout | undefined;
   if (rule.requestTimeoutMs > 0) timer = setTimeout(() => abort.abort(new TimeoutError()), rule.requestTimeoutMs);
+  const done = () => { if (timer) clearTimeout(timer); release(); res.off('close', onClientGone); };
+  let retryRelease: (() => void) | undefined;
+  // Endpoints that failed this request: a retry goes elsewhere (Envoy's previous_hosts predicate).
+  let tried: Set<string> | undefined;
   try {
-    const up = await deps.pools.get(ep).request({
-      origin: ep.origin,
-      path: ctx.query ? `${path}?${ctx.query}` : path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody ? req : undefined,
-      signal: abort.signal,
-      headersTimeout: rule.backendTimeoutMs || 60_000,
-      bodyTimeout: rule.backendTimeoutMs || 300_000,
-    });
-    const out: Record<string, string | string[] | undefined> = {};
-    for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
-    out['x-request-id'] = ctx.id;
-    if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
-    if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
-    ctx.status = up.statusCode;
-    res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
-    pipeline(up.body, res, (err) => {
-      if (timer) clearTimeout(timer);
-      if (err && !res.destroyed) res.destroy();
-    });
+    for (let attempt = 1; ; attempt++) {
+      const ep = backend.pick(hashKey, tried) ?? (tried ? backend.pick(hashKey) : undefined);
+      if (!ep) { done(); return answer(ctx, PROBLEMS.noEndpoint); }
+      ctx.endpoint = ep;
+      backend.selector.onStart?.(ep);
+      let up: Dispatcher.ResponseData;
+      try {
+        up = await deps.pools.get(ep, backend).request({
+          origin: ep.origin, path: target, method: req.method as Dispatcher.HttpMethod, headers,
+          body: hasBody ? (lazyBody(req) as unknown as Readable) : undefined, signal: abort.signal,
+          headersTimeout: rule.backendTimeoutMs || 60_000, bodyTimeout: rule.backendTimeoutMs || 300_000,
+        });
+      } catch (err) {
+        backend.selector.onEnd?.(ep);
+        retryRelease?.(); retryRelease = undefined;
+        if (abort.signal.aborted && !(abort.signal.reason instanceof TimeoutError)) { done(); return; } // the client went away
+        const timedOut = abort.signal.reason instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+        const outcome = timedOut ? { kind: 'per-try-timeout' as const } : classifyError(err);
+        if (outcome) backend.health?.onOutcome(ep.id, outcome);
+        const kind = timedOut ? 'timeout' : outcome?.kind ?? 'other';
+        deps.metrics.upstreamErrors.inc({ backend: backend.id, kind });
+        if (outcome && !timedOut) {
+          // A body already streamed cannot be sent again; a connect failure never read it.
+          const d = backend.retry.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || !req.readableDidRead });
+          if (d.retry) {
+            const r = backend.breaker.tryAcquire('retry');
+            if (typeof r === 'function') {
+              retryRelease = r;
+              (tried ??= new Set()).add(ep.id);
+              if (d.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, d.delayMs));
+              continue;
+            }
+          }
+        }
+        done();
+        return answer(ctx, timedOut ? PROBLEMS.gatewayTimeout : PROBLEMS.badGateway);
+      }
+      retryRelease?.(); retryRelease = undefined;
+      backend.health?.onResponse(ep.id, up.statusCode);
+      if (backend.retry.retryableStatus(up.statusCode)) {
+        const d = backend.retry.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody });
+        if (d.retry) {
+          backend.selector.onEnd?.(ep);
+          (tried ??= new Set()).add(ep.id);
+          up.body.resume();
+          if (d.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, d.delayMs));
+          continue;
+        }
+      }
+      const out: Record<string, string | string[] | undefined> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+      out['x-request-id'] = ctx.id;
+      if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
+      if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
+      ctx.status = up.statusCode;
+      res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
+      pipeline(up.body, res, (err) => {
+        backend.selector.onEnd?.(ep);
+        done();
+        if (err && !res.destroyed) res.destroy();
+      });
+      return;
+    }
   } catch (err) {
-    if (timer) clearTimeout(timer);
-    if (res.destroyed || ctx.req.destroyed && !(abort.signal.reason instanceof TimeoutError)) return; // client went away
-    const e = err as { code?: string; name?: string };
-    const timeout = abort.signal.reason instanceof TimeoutError || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT';
-    deps.metrics.upstreamErrors.inc({ backend: ctx.backend?.id ?? '', kind: timeout ? 'timeout' : e.code === 'ECONNREFUSED' ? 'connect' : 'other' });
-    answer(ctx, timeout ? PROBLEMS.gatewayTimeout : PROBLEMS.badGateway);
-  } finally {
-    res.off('close', onClientGone);
+    done();
+    throw err;
   }
+}
+
+/**
+ * The request body as undici should see it: read only when undici starts sending (after the
+ * connection is up), and never destroyed by undici on an upstream error. So a connect failure
+ * leaves the body unread and the request can go to another endpoint, and a failed attempt never
+ * tears down the client's connection.
+ */
+function lazyBody(req: IncomingMessage): AsyncIterable<Buffer> {
+  return { [Symbol.asyncIterator]: () => req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() };
 }
 
 class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }

@@ -12,6 +12,7 @@ export const PROBLEMS = {
   internal: { status: 500, title: 'Internal error', code: 'PCS_ERR_INTERNAL' },
   badGateway: { status: 502, title: 'The upstream service could not be reached', code: 'PCS_ERR_UPSTREAM_CONNECT' },
   noEndpoint: { status: 503, title: 'No healthy upstream endpoint', code: 'PCS_ERR_NO_HEALTHY_UPSTREAM' },
+  overflow: { status: 503, title: 'The upstream service is at capacity', code: 'PCS_ERR_UPSTREAM_OVERFLOW' },
   gatewayTimeout: { status: 504, title: 'The upstream service did not answer in time', code: 'PCS_ERR_UPSTREAM_TIMEOUT' },
   badRequest: { status: 400, title: 'Bad request', code: 'PCS_ERR_BAD_REQUEST' },
   unauthorized: { status: 401, title: 'Authentication required', code: 'PCS_ERR_UNAUTHORIZED' },

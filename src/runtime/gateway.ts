@@ -14,6 +14,7 @@ import { PROBLEMS, problemBody } from '../dataplane/problem.ts';
 import { requestIdFor } from '../dataplane/context.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RuntimeHolder, type Runtime } from './runtime.ts';
+import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -28,7 +29,10 @@ export interface GatewayOptions {
   readonly configPath: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly pools: PoolProvider & { retain(origins: ReadonlySet<string>): void; close(): Promise<void> };
+  /** Long-lived state shared across configs; created by the gateway when not given. */
+  readonly pools?: PoolRegistry;
+  readonly health?: HealthRegistry;
+  readonly breakers?: CircuitBreakerRegistry;
   readonly accessLog?: boolean;
   /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
   readonly allowPartial?: boolean;
@@ -52,9 +56,20 @@ export class Gateway extends EventEmitter {
   private debounce: NodeJS.Timeout | null = null;
   private stopping = false;
 
+  readonly pools: PoolRegistry;
+  readonly health: HealthRegistry;
+  readonly breakers: CircuitBreakerRegistry;
+  private readonly poolProvider: PoolProvider;
+
   constructor(opts: GatewayOptions) {
     super();
     this.opts = opts;
+    this.pools = opts.pools ?? new PoolRegistry();
+    this.health = opts.health ?? new HealthRegistry();
+    this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
+    const pools = this.pools;
+    this.poolProvider = { get: (ep, backend) => pools.getPool(ep, backend.poolOptions) };
+    this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
   }
 
   get runtime(): Runtime | null { return this.holder.current; }
@@ -91,7 +106,7 @@ export class Gateway extends EventEmitter {
   private async doReload(trigger: string): Promise<ReloadRecord> {
     const t0 = performance.now();
     const { logger, metrics } = this.opts;
-    const build = buildConfig(this.opts.configPath);
+    const build = buildConfig(this.opts.configPath, { health: this.health, breakers: this.breakers });
     const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
     let record: ReloadRecord;
     const base = { at: new Date().toISOString(), trigger };
@@ -101,7 +116,7 @@ export class Gateway extends EventEmitter {
       for (const e of errors) logger.error({ trigger, diagnostic: e }, 'config error');
       logger.error({ trigger, errors: errors.length, serving: this.holder.current?.version ?? null }, 'config reload refused; the previous config keeps serving');
     } else {
-      const runtime = build.runtime ?? compileRuntime(build.ir!, build.status, build.resources, build.diagnostics, build.load.files.map((f) => f.file));
+      const runtime = build.runtime ?? compileRuntime(build.ir!, build.status, build.resources, build.diagnostics, build.load.files.map((f) => f.file), { health: this.health, breakers: this.breakers });
       if (this.holder.current && this.holder.current.version === runtime.version) {
         record = { ...base, result: 'unchanged', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
         this.lastBuild = build;
@@ -154,13 +169,23 @@ export class Gateway extends EventEmitter {
       this.servers.delete(key);
       void closeServer(s);
     }
-    const origins = new Set<string>();
-    for (const b of next.backends.values()) for (const e of b.endpoints) origins.add(e.origin);
-    this.opts.pools.retain(origins);
+    // Long-lived state follows the new config: configure what it uses, drop what it does not.
+    const poolKeys: string[] = [];
+    const healthKeys: string[] = [];
+    for (const b of next.backends.values()) {
+      const bh = this.health.backend(b.id, b.healthOptions);
+      bh.setEndpoints(b.endpoints);
+      bh.configureActive(b.activeCheck);
+      this.breakers.get(b.id, b.breakerLimits);
+      for (const e of b.endpoints) { poolKeys.push(this.pools.keyFor(e, b.poolOptions)); healthKeys.push(healthKey(b.id, e.id)); }
+    }
+    this.pools.retain(poolKeys);
+    this.health.retain(healthKeys);
+    this.breakers.retain(next.backends.keys());
   }
 
   private createServer(key: string): http.Server {
-    const handler = createHttpHandler({ holder: this.holder, pools: this.opts.pools, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true }, key);
+    const handler = createHttpHandler({ holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true }, key);
     const server = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
       // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
@@ -236,7 +261,8 @@ export class Gateway extends EventEmitter {
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
     for (const s of servers) s.closeAllConnections();
-    await this.opts.pools.close();
+    await this.pools.close();
+    this.health.close();
   }
 }
 

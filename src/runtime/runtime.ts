@@ -4,6 +4,7 @@
 import type { Diagnostic } from '../config/diagnostics.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
+import type { ActiveCheckSpec, BackendHealth, BackendHealthOptions, CircuitBreaker, CircuitBreakerLimits, HashKeyExtractor, PoolOptions, RetryPolicy, Selector } from '../upstream/index.ts';
 
 export interface HeaderMods {
   /** [lower-case name, value] */
@@ -30,8 +31,21 @@ export interface EndpointRuntime { readonly id: string; readonly address: string
 export interface BackendRuntime {
   readonly id: string;
   readonly endpoints: readonly EndpointRuntime[];
-  /** Pick an endpoint; undefined when none is available. */
-  pick(): EndpointRuntime | undefined;
+  readonly selector: Selector;
+  /** Extracts the consistent-hash key from a request, when the balancer hashes. */
+  readonly hashKey?: HashKeyExtractor;
+  /** Long-lived endpoint health (active + passive); absent outside a running gateway. */
+  readonly health?: BackendHealth;
+  readonly healthOptions: BackendHealthOptions;
+  readonly activeCheck?: ActiveCheckSpec;
+  readonly retry: RetryPolicy;
+  /** Long-lived circuit breaker of this Backend. */
+  readonly breaker: CircuitBreaker;
+  readonly breakerLimits: CircuitBreakerLimits;
+  /** Frozen, one object per Backend: the pool registry digests it once. */
+  readonly poolOptions: PoolOptions;
+  /** Pick an eligible endpoint, not one of `exclude`; undefined when none is available. */
+  pick(hashKey?: string, exclude?: ReadonlySet<string>): EndpointRuntime | undefined;
 }
 
 export interface BackendChoice {
