@@ -82,7 +82,9 @@ test('findings: SHA-1, RSA-1024, expired, self-signed leaf, incomplete chain, ex
   const sha1 = await makeLeaf({ cn: 'sha1.example', issuer: root, alg: rsa(2048), signHash: 'SHA-1' });
   const weak = await makeLeaf({ cn: 'weak.example', issuer: root, alg: rsa(1024) });
   const expired = await makeLeaf({ cn: 'expired.example', issuer: root, notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - 2 * DAY) });
-  const soon = await makeLeaf({ cn: 'soon.example', issuer: root, notAfter: new Date(Date.now() + 10 * DAY + 3600_000) });
+  const soon = await makeLeaf({ cn: 'soon.example', issuer: root, notBefore: new Date(Date.now() - 80 * DAY), notAfter: new Date(Date.now() + 10 * DAY + 3600_000) });
+  // short-lived: 24 h, 20 h left is healthy; 6 h left is past its renewal point
+  const short = await makeLeaf({ cn: 'short.example', issuer: root, notBefore: new Date(Date.now() - 4 * 3600_000), notAfter: new Date(Date.now() + 20 * 3600_000) });
   const selfSigned = await makeLeaf({ cn: 'self.example' });
   const trust = { trustStore: root.pem, useSystemTrust: false };
 
@@ -116,6 +118,10 @@ test('findings: SHA-1, RSA-1024, expired, self-signed leaf, incomplete chain, ex
   assert.equal(ex.findings[0].severity, 'critical');
   assert.deepEqual(codes(inspectPem(soon.pem, trust)[0]), ['EXPIRES_SOON']);
   assert.deepEqual(codes(inspectPem(soon.pem, { ...trust, expiresSoonDays: 5 })[0]), [], 'threshold is configurable');
+  assert.deepEqual(codes(inspectPem(short.pem, trust)[0]), [], 'a fresh 24 h certificate is not "expiring soon"');
+  const late = inspectPem(short.pem, { ...trust, now: new Date(Date.now() + 14 * 3600_000) })[0];
+  assert.deepEqual(codes(late), ['EXPIRES_SOON']);
+  assert.equal(late.findings[0].severity, 'high');
   assert.deepEqual(codes(inspectPem(selfSigned.pem, trust)[0]), ['SELF_SIGNED_LEAF']);
   // leaf without its intermediate: incomplete even though the root is trusted
   const inc = inspectPem(good.pem, trust)[0];
@@ -187,16 +193,18 @@ test('scanRemote: real TLS endpoint, chain collected, findings; timeouts and ref
   // verified: Node reports the verified chain, up to our root
   assert.deepEqual(r.entries.map((e) => e.role), ['leaf', 'intermediate', 'root']);
   assert.equal(r.entries[0].commonName, 'scan.portcullis.test');
-  assert.deepEqual(codes(r.entries[0]), ['EXPIRES_SOON']);
+  assert.deepEqual(codes(r.entries[0]), [], 'a fresh 3-day certificate is healthy');
+  const later = await scanRemote(`127.0.0.1:${port}`, { servername: 'scan.portcullis.test', trustStore: ca.rootCertPem, now: new Date(Date.now() + 2.5 * DAY) });
+  assert.deepEqual(codes(later.entries[0]), ['EXPIRES_SOON']);
   assert.equal(r.entries[0].fingerprintSha256, new X509Certificate(issued.certPem).fingerprint256);
 
   // without our root: not authorized, and the chain is incomplete; wrong name: mismatch
-  const u = await scanRemote(`127.0.0.1:${port}`, { servername: 'wrong.example', expiresSoonDays: 1 });
+  const u = await scanRemote(`127.0.0.1:${port}`, { servername: 'wrong.example' });
   assert.equal(u.authorized, false);
   assert.deepEqual(u.entries.map((e) => e.role), ['leaf', 'intermediate'], 'unverified: the chain as sent');
   assert.deepEqual(codes(u.entries[0]), ['CHAIN_INCOMPLETE', 'NAME_MISMATCH']);
   // by IP, no SNI: the IP SAN matches
-  assert.deepEqual(codes((await scanRemote(`127.0.0.1:${port}`, { trustStore: ca.rootCertPem, expiresSoonDays: 1 })).entries[0]), []);
+  assert.deepEqual(codes((await scanRemote(`127.0.0.1:${port}`, { trustStore: ca.rootCertPem })).entries[0]), []);
 
   // a TCP server that never speaks TLS: timeout
   const silent = createTcpServer((s) => s.resume()); // reads (and drops) the ClientHello, never answers

@@ -64,7 +64,10 @@ export interface CertEntry {
 
 export interface InspectOptions {
   now?: Date;
-  /** EXPIRES_SOON threshold in days (default 30). */
+  /**
+   * EXPIRES_SOON threshold in days (default 30). For a certificate whose lifetime is under three
+   * times that, a third of its lifetime is used instead (it is past its 2/3 renewal point).
+   */
   expiresSoonDays?: number;
   /** When set, leaf certificates are checked against this host name or IP (NAME_MISMATCH). */
   expectedHostname?: string;
@@ -218,8 +221,11 @@ export function inspectCertificates(certs: X509Certificate[], opts: InspectOptio
     const sig = c.signatureAlgorithm ?? c.signatureAlgorithmOid ?? 'unknown';
     const findings: Finding[] = [];
     const f = (code: FindingCode, severity: Severity, message: string) => findings.push({ code, severity, message });
+    // short-lived certificates: "soon" is relative to the lifetime (past the 2/3 renewal point)
+    const lifetime = notAfter.getTime() - notBefore.getTime();
+    const soonMs = Math.min(soonDays * DAY, lifetime / 3);
     if (msLeft <= 0) f('EXPIRED', 'critical', `expired on ${notAfter.toISOString()} (${-daysLeft} days ago)`);
-    else if (msLeft < soonDays * DAY) f('EXPIRES_SOON', msLeft < 7 * DAY ? 'high' : 'medium', `expires on ${notAfter.toISOString()}, in ${daysLeft} days (threshold ${soonDays})`);
+    else if (msLeft < soonMs) f('EXPIRES_SOON', msLeft < 7 * DAY ? 'high' : 'medium', `expires on ${notAfter.toISOString()}, in ${(msLeft / DAY).toFixed(1)} days (threshold ${(soonMs / DAY).toFixed(1)} days)`);
     if (notBefore > now) f('NOT_YET_VALID', 'high', `not valid before ${notBefore.toISOString()}`);
     // a self-signed root's own signature is never checked by relying parties, so it is not flagged
     if (role !== 'root') {
