@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { startUpstream } from './helpers/upstream.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => { for (const c of cleanup.reverse()) await c().catch(() => {}); });
