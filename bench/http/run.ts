@@ -76,12 +76,12 @@ if (!fs.existsSync('/proc/self/status')) {
   console.error('bench/http: needs Linux /proc (RSS and CPU sampling)');
   process.exit(2);
 }
-const NGINX = tools.nginx!, HAPROXY = tools.haproxy!;
+const NGINX = tools.nginx!, HAPROXY = tools.haproxy!, WRK = tools.wrk!;
 const version = (cmd: string, args: string[]) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).find((l) => l) ?? 'unknown';
 };
-const versions = { nginx: version(NGINX, ['-v']), haproxy: version(HAPROXY, ['-v']), wrk: version('wrk', ['-v']), node: process.version };
+const versions = { nginx: version(NGINX, ['-v']), haproxy: version(HAPROXY, ['-v']), wrk: version(WRK, ['-v']), node: process.version };
 
 // ---------- cleanup on every exit path ----------
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
@@ -171,7 +171,7 @@ function statusBreakdown(url: string, target: RouteTarget): string {
   if (target.host) args.push('-H', `Host: ${target.host}`);
   args.push(url);
   try {
-    const out = execFileSync('wrk', args, { encoding: 'utf8', timeout: 30_000 });
+    const out = execFileSync(WRK, args, { encoding: 'utf8', timeout: 30_000 });
     return out.split('\n').filter((l) => /^status \d+:|^socket errors:/.test(l)).join('\n');
   } catch (e) { return `status breakdown failed: ${(e as Error).message}`; }
 }
@@ -204,7 +204,7 @@ async function measure(name: string, port: number, target: RouteTarget, proc: St
   const url = `http://127.0.0.1:${port}${target.path}`;
   const headers = target.host ? [`Host: ${target.host}`] : [];
   log(`  ${name}: warm-up ${WARMUP}s`);
-  await runWrk({ url, threads: THREADS, connections: CONNECTIONS, seconds: WARMUP, headers });
+  await runWrk({ bin: WRK, url, threads: THREADS, connections: CONNECTIONS, seconds: WARMUP, headers });
   log(`  ${name}: measuring ${DURATION}s (wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency)`);
   let wrkPid = 0;
   const upstreamTicks = () => sampleTree(upstream.pid).cpuTicks;
@@ -214,7 +214,7 @@ async function measure(name: string, port: number, target: RouteTarget, proc: St
   const timer = setInterval(() => { last = take(); }, 500);
   let r: WrkResult;
   try {
-    r = await runWrk({ url, threads: THREADS, connections: CONNECTIONS, seconds: DURATION, headers }, (pid) => { wrkPid = pid; });
+    r = await runWrk({ bin: WRK, url, threads: THREADS, connections: CONNECTIONS, seconds: DURATION, headers }, (pid) => { wrkPid = pid; });
   } finally {
     clearInterval(timer);
   }

@@ -59,6 +59,8 @@ export interface WrkOptions {
   connections: number;
   seconds: number;
   headers?: string[];
+  /** path of the wrk binary (default: wrk on PATH) */
+  bin?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function runWrk(o: WrkOptions, onSpawn?: (pid: number) => void): Pr
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s'];
   for (const h of o.headers ?? []) args.push('-H', h);
   args.push(o.url);
-  const s = start('wrk', 'wrk', args);
+  const s = start('wrk', o.bin ?? 'wrk', args);
   onSpawn?.(s.pid);
   const timer = setTimeout(() => { void stop(s, 1000); }, (o.seconds + 20) * 1000);
   const code = await s.exited;
