@@ -197,9 +197,9 @@ test('hot swap on a real TLS server: open connections survive, new handshakes ge
     await new Promise<void>((r) => server.close(() => r()));
   });
   const port = (server.address() as AddressInfo).port;
-  const dial = () =>
+  const dial = (session?: Buffer) =>
     new Promise<tls.TLSSocket>((resolve, reject) => {
-      const c = tls.connect({ host: '127.0.0.1', port, servername: 'hot.portcullis.test', ca: ca.rootCertPem }, () => resolve(c));
+      const c = tls.connect({ host: '127.0.0.1', port, servername: 'hot.portcullis.test', ca: ca.rootCertPem, session }, () => resolve(c));
       sockets.push(c);
       c.on('error', reject);
     });
@@ -210,6 +210,8 @@ test('hot swap on a real TLS server: open connections survive, new handshakes ge
   };
   const old = await dial();
   assert.equal(old.getPeerCertificate().serialNumber, first.serialNumber.toUpperCase());
+  // a TLS 1.3 session ticket arrives after the handshake
+  const ticket = (await once(old, 'session'))[0] as Buffer;
   const s = new RenewalScheduler({ clock, random: () => 0, renew: () => ca.issue(req), onSwap: createSecureContextSwap(server) });
   t.after(() => s.stop());
   s.add('hot', first);
@@ -222,4 +224,8 @@ test('hot swap on a real TLS server: open connections survive, new handshakes ge
   assert.equal(await echo(old, 'still here'), 'still here', 'the connection opened before the swap still works');
   assert.equal(await echo(fresh, 'new'), 'new');
   assert.equal(old.getPeerCertificate().serialNumber, first.serialNumber.toUpperCase());
+  // session resumption across the swap: the ticket issued before it is still accepted
+  const resumed = await dial(ticket);
+  assert.equal(resumed.isSessionReused(), true, 'session resumed after the certificate swap');
+  assert.equal(await echo(resumed, 'resumed'), 'resumed');
 });

@@ -338,10 +338,13 @@ export class RenewalScheduler extends EventEmitter {
 /**
  * A hot-swap hook for one TLS server: replaces its default secure context with the renewed
  * certificate chain and key. Existing connections are untouched; new handshakes use the new
- * certificate. `base` carries the other context options (ciphers, minVersion, ca, ...).
+ * certificate; the session ticket keys are carried over, so clients resume their sessions across
+ * the swap. `base` carries the other context options (ciphers, minVersion, ca, ...).
  */
 export function createSecureContextSwap(server: tls.Server, base: tls.SecureContextOptions = {}): SwapFn {
   return (_id, issued) => {
+    const ticketKeys = server.getTicketKeys();
     server.setSecureContext({ ...base, cert: issued.chainPem, key: issued.keyPem.reveal() });
+    server.setTicketKeys(ticketKeys);
   };
 }
