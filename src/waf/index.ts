@@ -46,7 +46,7 @@ export interface LoadWafOptions {
   limits?: Partial<WafLimits>;
   /** Turn on V8's backtracking -> linear engine fallback (process-wide). Default true. */
   redosGuard?: boolean;
-  /** Backtracks before falling back to the linear engine. Default 10000. */
+  /** Backtracks before falling back to the linear engine. Default 1000 (like ModSecurity's recommended SecPcreMatchLimit). */
   backtrackLimit?: number;
   /** Load warnings callback (they are also in waf.report.warnings). */
   onWarning?: (msg: string) => void;
@@ -89,7 +89,7 @@ export async function loadWaf(opts: LoadWafOptions): Promise<Waf> {
 
 /** Synchronous variant (libinjection must be passed explicitly, or @detectSQLi/@detectXSS never match). */
 export function compileWaf(opts: LoadWafOptions, libinjection: LibInjection | null, warnings: string[] = []): Waf {
-  const guard = opts.redosGuard === false ? { fallback: false, linearCheck: false } : installRedosGuard(opts.backtrackLimit ?? 10000);
+  const guard = opts.redosGuard === false ? { fallback: false, linearCheck: false } : installRedosGuard(opts.backtrackLimit ?? 1000);
   const base = opts.baseDir ?? process.cwd();
   const c = new Compiler({ libinjection, warn: (m) => { warnings.push(m); opts.onWarning?.(m); } });
   c.report.redosGuard = { backtrackFallback: guard.fallback, linearCheck: guard.linearCheck };

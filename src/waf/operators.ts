@@ -63,9 +63,12 @@ export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext
   let t = translatePcre(pattern);
   let linear = linearCompatible(t.source, t.flags);
   if (linear === false) {
-    // retry with counted repetitions spelled out (the linear engine replicates at most 16)
-    const t2 = translatePcre(pattern, false, true);
-    if (linearCompatible(t2.source, t2.flags)) { t = t2; linear = true; }
+    // retry with counted repetitions spelled out (the linear engine replicates at most 16),
+    // then also with \z approximated as $ (the linear engine has no lookahead)
+    for (const z of [false, true]) {
+      const t2 = translatePcre(pattern, false, true, z);
+      if (linearCompatible(t2.source, t2.flags)) { t = t2; linear = true; break; }
+    }
   }
   const re = new RegExp(t.source, t.flags);
   if (ctx) ctx.regexReport({ ruleId: ctx.ruleId, file: ctx.file, line: ctx.line, linear, notes: t.notes });

@@ -59,7 +59,7 @@ function caseRanges(lo: number, hi: number): string {
  * Case-insensitivity ((?i), (?i:...), caseless) is emulated with letter classes ([aA]) rather than
  * the /i flag, because V8's linear-time engine cannot run /i patterns.
  */
-export function translatePcre(pattern: string, caseless = false, expandCounts = false): TranslatedRegex {
+export function translatePcre(pattern: string, caseless = false, expandCounts = false, zAsDollar = false): TranslatedRegex {
   const notes: string[] = [];
   let ci = caseless;
   let src = pattern;
@@ -157,7 +157,12 @@ export function translatePcre(pattern: string, caseless = false, expandCounts = 
       }
       if (d === 'u' && /^[0-9a-fA-F]{4}/.test(src.slice(i))) { out += '\\u' + src.slice(i, i + 4); i += 4; continue; }
       if (d === 'c' && i < n) { out += '\\c' + src[i]; i++; continue; }
-      if (d === 'z') { out += '(?![\\s\\S])'; continue; }
+      if (d === 'z') {
+        // exact end of subject needs a lookahead, which the linear engine cannot run; the retry
+        // for linear time approximates it with the (multi-line) end of line
+        if (zAsDollar) { out += '$'; notes.push('\\z approximated as end of line ($) to run in linear time'); } else out += '(?![\\s\\S])';
+        continue;
+      }
       if (d === 'Z') { out += '(?=\\n?(?![\\s\\S]))'; continue; }
       if (d === 'A') { out += '(?<![\\s\\S])'; continue; }
       if (d === 'G') throw new RegexTranslateError('\\G is not supported');
@@ -297,7 +302,7 @@ let guardInstalled = false;
 let linearCheckAvailable = false;
 
 /** Turn on V8's linear-engine fallback for excessive backtracking (process-wide). */
-export function installRedosGuard(backtracksBeforeFallback = 10000): { fallback: boolean; linearCheck: boolean } {
+export function installRedosGuard(backtracksBeforeFallback = 1000): { fallback: boolean; linearCheck: boolean } {
   if (!guardInstalled) {
     v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
     v8.setFlagsFromString(`--regexp-backtracks-before-fallback=${backtracksBeforeFallback}`);

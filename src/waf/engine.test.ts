@@ -1,0 +1,202 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileWaf, type Waf, type Transaction } from './index.ts';
+
+const li = {
+  detectSQLi: (s: string) => ({ isSqli: /' or 1=1/i.test(s), fingerprint: 's&1' }),
+  detectXSS: (s: string) => /<script/i.test(s),
+};
+
+function waf(directives: string, extra: Parameters<typeof compileWaf>[0] = {}): Waf {
+  return compileWaf({ directives, ...extra }, li);
+}
+
+interface Req { method?: string; uri?: string; headers?: Array<[string, string]>; body?: string }
+
+function run(w: Waf, r: Req = {}): Transaction {
+  const tx = w.newTransaction({ remoteAddr: '10.0.0.1', remotePort: 1234, serverAddr: '127.0.0.1', serverPort: 80 });
+  tx.processUri(r.method ?? 'GET', r.uri ?? '/', 'HTTP/1.1');
+  for (const [k, v] of r.headers ?? [['Host', 'example.com']]) tx.addRequestHeader(k, v);
+  tx.processRequestHeaders();
+  if (r.body !== undefined) tx.appendRequestBody(Buffer.from(r.body, 'utf8'));
+  tx.processRequestBody();
+  tx.addResponseHeader('Content-Type', 'text/html');
+  tx.processResponseHeaders(200);
+  tx.processResponseBody();
+  tx.processLogging();
+  return tx;
+}
+
+const ids = (tx: Transaction) => tx.matchedRules.map((m) => m.id);
+
+test('macro expansion in setvar, msg and logdata; MATCHED_VAR and rule.id', () => {
+  const w = waf(`
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.base=10"
+SecRule ARGS:q "@rx (b+)" "id:2,phase:2,pass,log,capture,msg:'rule %{rule.id} saw %{MATCHED_VAR_NAME}',logdata:'%{TX.1}/%{MATCHED_VAR}',setvar:tx.score=+%{tx.base},setvar:'tx.%{rule.id}_seen=%{tx.1}'"
+`);
+  const tx = run(w, { uri: '/?q=abbbc' });
+  const m = tx.matchedRules.find((r) => r.id === 2)!;
+  assert.equal(m.msg, 'rule 2 saw ARGS:q');
+  assert.equal(m.logdata, 'bbb/abbbc');
+  assert.equal(m.matchedVar, 'ARGS:q');
+  assert.equal(tx.getVar('TX', 'score'), '10');
+  assert.equal(tx.getVar('tx', '2_SEEN'), 'bbb');
+  assert.deepEqual(ids(tx), [2]); // rule 1 is nolog
+});
+
+test('chains need every link; chained rules see the previous link through MATCHED_VARS', () => {
+  const w = waf(`
+SecRule ARGS "@rx foo" "id:10,phase:2,pass,log,t:lowercase,chain"
+  SecRule MATCHED_VARS "@rx foobar" "setvar:tx.hit=1"
+SecRule REQUEST_METHOD "@streq POST" "id:11,phase:2,pass,log,chain"
+  SecRule ARGS "@rx ."
+`);
+  assert.deepEqual(ids(run(w, { uri: '/?a=FOOBAR' })), [10]);
+  assert.deepEqual(ids(run(w, { uri: '/?a=FOO' })), []);
+  assert.equal(run(w, { uri: '/?a=FOOBAR' }).getVar('TX', 'hit'), '1');
+});
+
+test('counting, negation, target exclusions and regex keys', () => {
+  const w = waf(`
+SecRule &ARGS "@ge 3" "id:20,phase:2,pass,log"
+SecRule ARGS|!ARGS:safe|!ARGS:/^skip_/ "@rx evil" "id:21,phase:2,pass,log"
+SecRule REQUEST_HEADERS:User-Agent "!@rx ^Mozilla" "id:22,phase:1,pass,log"
+SecRule &REQUEST_HEADERS:X-Missing "@eq 0" "id:23,phase:1,pass,log"
+SecRule ARGS_NAMES "@rx ^evil" "id:24,phase:2,pass,log"
+`);
+  assert.deepEqual(ids(run(w, { uri: '/?safe=evil&skip_me=evil&other=ok', headers: [['User-Agent', 'Mozilla/5']] })), [23, 20]);
+  assert.deepEqual(ids(run(w, { uri: '/?x=evil', headers: [['User-Agent', 'curl']] })), [22, 23, 21]);
+  assert.deepEqual(ids(run(w, { uri: '/?evilname=1', headers: [['User-Agent', 'Mozilla']] })), [23, 24]);
+});
+
+test('multiMatch checks every transformation step, not only the last', () => {
+  const w = waf(`
+SecRule ARGS "@rx ^a%41$" "id:30,phase:2,pass,log,t:none,t:urlDecodeUni,multiMatch"
+SecRule ARGS "@rx ^a%41$" "id:31,phase:2,pass,log,t:none,t:urlDecodeUni"
+`);
+  // the raw value is 'a%2541', decoded once to 'a%41': only multiMatch sees the intermediate value... and
+  // the query itself is decoded once by the argument parser, so send %2541
+  assert.deepEqual(ids(run(w, { uri: '/?x=a%2541' })), [30]);
+});
+
+test('skipAfter, SecMarker and phases', () => {
+  const w = waf(`
+SecRule ARGS:skip "@streq 1" "id:40,phase:2,pass,nolog,skipAfter:END"
+SecRule ARGS "@rx ." "id:41,phase:2,pass,log"
+SecMarker END
+SecRule ARGS "@rx ." "id:42,phase:2,pass,log"
+SecRule RESPONSE_STATUS "@streq 200" "id:43,phase:3,pass,log"
+SecAction "id:44,phase:5,pass,log"
+`);
+  assert.deepEqual(ids(run(w, { uri: '/?skip=1' })), [42, 43, 44]);
+  assert.deepEqual(ids(run(w, { uri: '/?skip=0' })), [41, 42, 43, 44]);
+});
+
+test('ctl: ruleRemoveById, ruleRemoveTargetById, ruleRemoveByTag, ruleEngine', () => {
+  const w = waf(`
+SecRule REQUEST_URI "@beginsWith /admin" "id:50,phase:1,pass,nolog,ctl:ruleRemoveById=60-61,ctl:ruleRemoveTargetById=62;ARGS:html,ctl:ruleRemoveByTag=noisy"
+SecRule ARGS "@rx <" "id:60,phase:2,pass,log"
+SecRule ARGS "@rx <" "id:62,phase:2,pass,log"
+SecRule ARGS "@rx <" "id:63,phase:2,pass,log,tag:'noisy'"
+SecRule REQUEST_URI "@beginsWith /off" "id:64,phase:1,pass,nolog,ctl:ruleEngine=Off"
+SecRule ARGS "@rx <" "id:65,phase:2,pass,log"
+`);
+  assert.deepEqual(ids(run(w, { uri: '/x?html=<b>' })), [60, 62, 63, 65]);
+  assert.deepEqual(ids(run(w, { uri: '/admin?html=<b>' })), [65]);
+  assert.deepEqual(ids(run(w, { uri: '/admin?html=<b>&other=<i>' })), [62, 65]);
+  assert.deepEqual(ids(run(w, { uri: '/off?html=<b>' })), []);
+});
+
+test('SecRuleRemoveById/ByTag and SecRuleUpdateTargetById apply regardless of order', () => {
+  const w = waf(`
+SecRuleRemoveById 71
+SecRuleUpdateTargetById 72 "!ARGS:pw"
+SecRuleRemoveByTag attack-x
+SecRule ARGS "@rx a" "id:71,phase:2,pass,log"
+SecRule ARGS "@rx a" "id:72,phase:2,pass,log"
+SecRule ARGS "@rx a" "id:73,phase:2,pass,log,tag:'attack-x'"
+`);
+  assert.deepEqual(ids(run(w, { uri: '/?pw=a' })), []);
+  assert.deepEqual(ids(run(w, { uri: '/?q=a' })), [72]);
+});
+
+test('engine modes: On blocks, DetectionOnly records, Off does nothing', () => {
+  const rules = `SecRule ARGS "@rx attack" "id:80,phase:1,deny,status:406,log"
+SecRule ARGS "@rx ." "id:81,phase:2,pass,log"`;
+  const on = run(waf(`SecRuleEngine On\n${rules}`), { uri: '/?a=attack' });
+  assert.deepEqual(on.interruption, { status: 406, ruleId: 80, action: 'deny' });
+  assert.deepEqual(ids(on), [80]); // processing stopped at the interruption
+  const det = run(waf(`SecRuleEngine DetectionOnly\n${rules}`), { uri: '/?a=attack' });
+  assert.equal(det.interruption, null);
+  assert.equal(det.detectedInterruption?.ruleId, 80);
+  assert.deepEqual(ids(det), [80, 81]);
+  const off = run(waf(`SecRuleEngine Off\n${rules}`), { uri: '/?a=attack' });
+  assert.equal(off.interruption, null);
+  assert.deepEqual(ids(off), []);
+  assert.equal(run(waf(rules, { engineMode: 'DetectionOnly' }), { uri: '/?a=attack' }).interruption, null);
+});
+
+test('@detectSQLi / @detectXSS call the libinjection module', () => {
+  const w = waf(`
+SecRule ARGS "@detectSQLi" "id:90,phase:2,pass,log,capture,logdata:'%{TX.0}'"
+SecRule ARGS "@detectXSS" "id:91,phase:2,pass,log"
+`);
+  const tx = run(w, { uri: "/?a=x'%20or%201=1&b=%3Cscript%3E" });
+  assert.deepEqual(ids(tx), [90, 91]);
+  assert.equal(tx.matchedRules[0].logdata, 's&1');
+});
+
+test('body processors: urlencoded, JSON names, multipart files and parts, XML text and attributes', () => {
+  const w = waf(`
+SecRule ARGS_POST:user "@streq bob" "id:100,phase:2,pass,log"
+SecRule ARGS_NAMES "@streq json.a.b.1" "id:101,phase:2,pass,log"
+SecRule ARGS:json.a.b.1 "@streq x" "id:102,phase:2,pass,log"
+SecRule FILES "@endsWith .php" "id:103,phase:2,pass,log"
+SecRule FILES_NAMES "@streq upload" "id:104,phase:2,pass,log"
+SecRule ARGS:note "@streq hello" "id:105,phase:2,pass,log"
+SecRule MULTIPART_PART_HEADERS "@rx ^Content-Type: image/png" "id:106,phase:2,pass,log"
+SecRule XML:/* "@rx hello world" "id:107,phase:2,pass,log"
+SecRule XML://@* "@streq attr" "id:108,phase:2,pass,log"
+SecRule REQBODY_ERROR "!@eq 0" "id:109,phase:2,pass,log"
+SecRule REQBODY_PROCESSOR "@streq JSON" "id:110,phase:2,pass,log"
+SecRule REQUEST_BODY "@rx user=bob" "id:111,phase:2,pass,log"
+`);
+  const form = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'user=bob' });
+  assert.deepEqual(ids(form), [100, 111]);
+  const json = run(w, { method: 'POST', headers: [['Content-Type', 'application/json']], body: '{"a":{"b":[1,"x"]}}' });
+  assert.deepEqual(ids(json), [101, 102, 110]);
+  const mp = [
+    '--XyZ', 'Content-Disposition: form-data; name="note"', '', 'hello',
+    '--XyZ', 'Content-Disposition: form-data; name="upload"; filename="shell.php"', 'Content-Type: image/png', '', '<?php ?>',
+    '--XyZ--', '',
+  ].join('\r\n');
+  const mtx = run(w, { method: 'POST', headers: [['Content-Type', 'multipart/form-data; boundary=XyZ']], body: mp });
+  assert.deepEqual(ids(mtx), [103, 104, 105, 106]);
+  const xml = run(w, { method: 'POST', headers: [['Content-Type', 'text/xml']], body: '<?xml version="1.0"?><a k="attr"><b>hello</b><c> world</c></a>' });
+  assert.deepEqual(ids(xml), [107, 108]);
+  const badJson = run(w, { method: 'POST', headers: [['Content-Type', 'application/json']], body: '{"a":' });
+  assert.deepEqual(ids(badJson), [109, 110]);
+  const badXml = run(w, { method: 'POST', headers: [['Content-Type', 'application/xml']], body: '<a><b></a>' });
+  assert.deepEqual(ids(badXml), [109]);
+});
+
+test('body limits: JSON depth, argument count, request body size', () => {
+  const w = waf('SecRule REQBODY_ERROR "!@eq 0" "id:120,phase:2,pass,log,logdata:\'%{REQBODY_ERROR_MSG}\'"', { limits: { jsonDepthLimit: 3, argumentsLimit: 2 } });
+  const deep = run(w, { method: 'POST', headers: [['Content-Type', 'application/json']], body: '{"a":{"b":{"c":{"d":1}}}}' });
+  assert.match(deep.matchedRules[0]?.logdata ?? '', /depth/);
+  const many = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'a=1&b=2&c=3' });
+  assert.match(many.matchedRules[0]?.logdata ?? '', /argument limit/);
+  const small = waf('SecRuleEngine On', { limits: { requestBodyLimit: 4 } });
+  const tx = small.newTransaction();
+  tx.processUri('POST', '/', 'HTTP/1.1');
+  tx.processRequestHeaders();
+  assert.deepEqual(tx.appendRequestBody('123456'), { status: 413, ruleId: 0, action: 'deny' });
+});
+
+test('paranoia settings and anomaly score reach TX', () => {
+  const w = compileWaf({ paranoiaLevel: 2, inboundAnomalyThreshold: 7, directives: 'SecRule TX:blocking_paranoia_level "@eq 2" "id:130,phase:1,pass,log"' }, li);
+  const tx = run(w);
+  assert.deepEqual(ids(tx), [130]);
+  assert.equal(tx.getVar('TX', 'inbound_anomaly_score_threshold'), '7');
+  assert.throws(() => compileWaf({ paranoiaLevel: 5 }, li), /paranoiaLevel/);
+});

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileOperator, ipMatcher, invalidUtf8, invalidUrlEncoding, type OpCompileContext, type OpTx } from './operators.ts';
+import { AhoCorasick } from './ahocorasick.ts';
+import { bytesOf } from './regex.ts';
+import type { Macro } from './macro.ts';
+
+function ctx(file = join(tmpdir(), 'x.conf')): OpCompileContext {
+  return { file, line: 1, ruleId: 1, warn: () => {}, regexReport: () => {}, libinjection: null, dataCache: new Map() };
+}
+
+class FakeTx implements OpTx {
+  vars: Record<string, string> = {};
+  captures: Array<string | undefined> = [];
+  expand(m: Macro): string { return m.map((p) => (typeof p === 'string' ? p : this.vars[`${p.collection}.${p.key}`] ?? '')).join(''); }
+  setCaptures(g: ArrayLike<string | undefined>): void { this.captures = Array.from(g); }
+  bytesOf(s: string): Int32Array { return bytesOf(s); }
+}
+
+const op = (name: string, param: string, c = ctx()) => compileOperator(name, param, c);
+
+test('@rx: PCRE flags, captures, multiline/dotall like ModSecurity', () => {
+  const tx = new FakeTx();
+  const rx = op('rx', '(?i)^sel(ect)\\s');
+  assert.equal(rx('SELECT x', tx, true), true);
+  assert.deepEqual(tx.captures.slice(0, 2), ['SELECT ', 'ECT']);
+  assert.equal(op('rx', 'a.b')('a\nb', tx, false), true); // (?s)
+  assert.equal(op('rx', '^b$')('a\nb\nc', tx, false), true); // (?m)
+  assert.equal(op('rx', 'a++b')('aab', tx, false), true); // possessive accepted
+  assert.equal(op('rx', '\\x{41}\\z')('xA', tx, false), true);
+  assert.equal(op('rx', '\\x{41}\\z')('xA\n', tx, false), false);
+  assert.equal(op('rx', '[a-c]{20,}')('c'.repeat(30), tx, false), true); // spelled out for the linear engine
+  // prefilter: a long value without any required byte skips the regex, and the answer stays right
+  const lt = op('rx', '<script');
+  assert.equal(lt('x'.repeat(100), tx, false), false);
+  assert.equal(lt('x'.repeat(100) + '<script', tx, false), true);
+});
+
+test('@pm and @pmFromFile (Aho-Corasick, case-insensitive)', () => {
+  const ac = new AhoCorasick(['he', 'she', 'his', 'hers', 'etc/passwd']);
+  assert.equal(ac.match('uSHErs'), 'SHE');
+  assert.equal(ac.match('/ETC/passwd'), 'ETC/passwd');
+  assert.equal(ac.match('nothing at all'), null);
+  const tx = new FakeTx();
+  assert.equal(op('pm', 'union select')('a UNION b', tx, true), true);
+  assert.deepEqual(tx.captures, ['UNION']);
+  const dir = mkdtempSync(join(tmpdir(), 'waf-'));
+  writeFileSync(join(dir, 'words.data'), '# comment\n\nfoo bar\nbaz\n');
+  const pmf = op('pmFromFile', 'words.data', ctx(join(dir, 'rules.conf')));
+  assert.equal(pmf('xx FOO BAR yy', tx, false), true);
+  assert.equal(pmf('foo', tx, false), false);
+  assert.throws(() => op('pmFromFile', 'missing.data', ctx(join(dir, 'rules.conf'))), /cannot read data file/);
+});
+
+test('string and numeric operators, with macro parameters', () => {
+  const tx = new FakeTx();
+  tx.vars['TX.allowed'] = 'GET HEAD POST';
+  tx.vars['TX.limit'] = '5';
+  assert.equal(op('within', '%{tx.allowed}')('HEAD', tx, false), true);
+  assert.equal(op('within', '%{tx.allowed}')('PUT', tx, false), false);
+  assert.equal(op('lt', '%{tx.limit}')('4', tx, false), true);
+  assert.equal(op('ge', '5')('x', tx, false), false); // non-numbers count as 0
+  assert.equal(op('eq', '0')('', tx, false), true);
+  assert.equal(op('gt', '1')('2', tx, false), true);
+  assert.equal(op('le', '1')('1', tx, false), true);
+  assert.equal(op('streq', 'abc')('abc', tx, false), true);
+  assert.equal(op('beginsWith', 'ab')('abc', tx, false), true);
+  assert.equal(op('endsWith', 'bc')('abc', tx, false), true);
+  assert.equal(op('contains', 'b')('abc', tx, false), true);
+  assert.equal(op('containsWord', 'cat')('a cat.', tx, false), true);
+  assert.equal(op('containsWord', 'cat')('concatenate', tx, false), false);
+  assert.equal(op('unconditionalMatch', '')('', tx, false), true);
+});
+
+test('@ipMatch with IPv4 and IPv6 CIDRs', () => {
+  const m = ipMatcher(['10.0.0.0/8', '192.168.1.7', '2001:db8::/32']);
+  assert.equal(m('10.1.2.3'), true);
+  assert.equal(m('::ffff:10.1.2.3'), true);
+  assert.equal(m('192.168.1.7'), true);
+  assert.equal(m('192.168.1.8'), false);
+  assert.equal(m('2001:db8:1::1'), true);
+  assert.equal(m('2001:db9::1'), false);
+  assert.equal(m('not-an-ip'), false);
+  assert.throws(() => ipMatcher(['300.1.1.1']), /bad IPv4/);
+});
+
+test('validation operators', () => {
+  const tx = new FakeTx();
+  assert.equal(invalidUrlEncoding('a%2'), true);
+  assert.equal(invalidUrlEncoding('a%zz'), true);
+  assert.equal(invalidUrlEncoding('a%20b'), false);
+  assert.equal(invalidUtf8(Buffer.from('héllo', 'utf8').toString('latin1')), false);
+  assert.equal(invalidUtf8('\xc0\xaf'), true); // overlong '/'
+  assert.equal(invalidUtf8('\xe2\x82'), true); // truncated
+  assert.equal(invalidUtf8('\xed\xa0\x80'), true); // surrogate
+  const vbr = op('validateByteRange', '32-126,9');
+  assert.equal(vbr('hello\tworld', tx, false), false);
+  assert.equal(vbr('bad\x01', tx, false), true);
+  assert.throws(() => op('validateByteRange', '300'), /bad byte range/);
+  assert.throws(() => op('nosuchop', ''), /unsupported operator/);
+});
