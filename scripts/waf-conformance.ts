@@ -1,7 +1,7 @@
 /**
  * Engine-level CRS conformance runner (no network), in the spirit of go-ftw.
  *
- *   node scripts/waf-conformance.ts [--filter 942] [--json out.json] [--per-pl]
+ *   node scripts/waf-conformance.ts [--filter 942[,941...]] [--json out.json] [--per-pl]
  *        [--corpus file.jsonl] [--crs dir] [--write-known-failures] [--verbose]
  *
  * Engine setup (the CRS project's own regression setup, tests/docker-compose.yml of coreruleset):
@@ -191,7 +191,7 @@ export function judge(t: CorpusTest, logged: Set<number>): TestResult {
 
 export async function runConformance(opts: { corpus: string; crs: string; filter?: string; perPl?: boolean }): Promise<TestResult[]> {
   const tests = readFileSync(opts.corpus, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest)
-    .filter((t) => !opts.filter || t.id.startsWith(opts.filter) || String(t.rule_id).startsWith(opts.filter) || t.category.startsWith(opts.filter));
+    .filter((t) => !opts.filter || opts.filter.split(',').some((f) => t.id.startsWith(f) || String(t.rule_id).startsWith(f) || t.category.startsWith(f)));
   const wafs = new Map<number, Waf>();
   const wafFor = async (pl: number) => {
     let w = wafs.get(pl);

@@ -349,7 +349,7 @@ export class Compiler {
           if (e.linear === false) {
             this.report.nonLinearRegexes.push({
               ruleId: e.ruleId, file: e.file, line: e.line,
-              handling: 'runs on the backtracking engine (uses backreferences or lookaround); inputs are length-capped by the engine',
+              handling: 'runs on the backtracking engine only, without the linear-time fallback (backreference or lookahead); review it for ReDoS',
             });
           }
         },
