@@ -21,6 +21,8 @@ export interface AdminOptions {
   readonly gateway: Gateway;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The Prometheus text for /metrics; default: this process's registry (the primary adds its workers'). */
+  readonly metricsText?: () => Promise<string>;
 }
 
 export class AdminError extends Error {
@@ -121,8 +123,9 @@ export async function startAdmin(opts: AdminOptions): Promise<http.Server> {
         });
       }
       if (req.method === 'GET' && url.pathname === '/metrics') {
+        const text = opts.metricsText ? await opts.metricsText() : await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return res.end(await metrics.registry.metrics());
+        return res.end(text);
       }
       if (req.method === 'POST' && url.pathname === '/reload') {
         const rec = await gateway.reload('admin-api');

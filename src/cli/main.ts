@@ -8,18 +8,19 @@ import { buildConfig } from '../compiler/compile.ts';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { diffResources, formatChange } from '../config/diff.ts';
 import { editorJsonSchema } from '../config/schema.ts';
-import { startGatewayProcess } from './run.ts';
+import { parseWorkers, startGatewayProcess } from './run.ts';
 
 const HELP = `portcullis — a security-first gateway for HTTP APIs
 
 Usage:
-  portcullis start --config PATH [--admin HOST:PORT] [--state-dir DIR] [--no-access-log] [--allow-partial]
+  portcullis start --config PATH [--admin HOST:PORT] [--state-dir DIR] [--workers N|auto] [--no-access-log] [--allow-partial]
   portcullis validate PATH [--status] [--json]
   portcullis diff OLD NEW [--json]
   portcullis schema
   portcullis demo                 the quickstart: demo upstreams + the gateway on :8080
 
 PATH is a YAML file or a directory of YAML files (Gateway API + portcullis.dev resources).
+--workers N|auto runs N data-plane processes (auto: one per core) sharing the listeners.
 Exit codes: 0 ok, 1 invalid config (validate) or differences found (diff), 2 usage or I/O error.`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,12 +49,13 @@ class UsageError extends Error { readonly code = 'PCS_ERR_USAGE'; }
 async function start(args: string[]): Promise<number> {
   const { values } = parse(args, {
     config: { type: 'string', short: 'c' }, admin: { type: 'string' }, 'state-dir': { type: 'string' },
-    'no-access-log': { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, 'log-level': { type: 'string' },
+    'no-access-log': { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
   });
   if (!values.config) throw new UsageError('start needs --config PATH');
   await startGatewayProcess({
     configPath: String(values.config), admin: values.admin as string | undefined, stateDir: values['state-dir'] as string | undefined,
     accessLog: !values['no-access-log'], allowPartial: Boolean(values['allow-partial']), logLevel: values['log-level'] as string | undefined,
+    workers: parseWorkers(values.workers as string | undefined),
   });
   return -1; // keep running
 }

@@ -37,6 +37,13 @@ export interface GatewayOptions {
   /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
   readonly allowPartial?: boolean;
   readonly watch?: boolean;
+  /**
+   * false: build, validate and hold the Runtime without opening sockets (the primary process of a
+   * multi-worker gateway, which serves the admin API and tells workers when to reload).
+   */
+  readonly listen?: boolean;
+  /** Open listening sockets with SO_REUSEPORT, so several worker processes share a port. */
+  readonly reusePort?: boolean;
 }
 
 export class ReloadError extends Error {
@@ -144,6 +151,7 @@ export class Gateway extends EventEmitter {
 
   /** Start new sockets, swap, stop old sockets. */
   private async apply(next: Runtime): Promise<void> {
+    if (this.opts.listen === false) { this.holder.current = next; return; }
     const opened: string[] = [];
     try {
       for (const [key, port] of next.ports) {
@@ -154,7 +162,7 @@ export class Gateway extends EventEmitter {
           if (oldPort === port.port && !next.ports.has(oldKey)) { await closeServer(s); this.servers.delete(oldKey); }
         }
         const server = this.createServer(key);
-        await listen(server, port.address, port.port);
+        await listen(server, port.address, port.port, this.opts.reusePort === true);
         this.servers.set(key, server);
         opened.push(key);
       }
@@ -266,13 +274,15 @@ export class Gateway extends EventEmitter {
   }
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+function listen(server: http.Server, host: string, port: number, reusePort: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => { server.off('listening', onListening); reject(Object.assign(err, { address: host, port })); };
     const onListening = () => { server.off('error', onError); resolve(); };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host, port, exclusive: true });
+    // exclusive: each process binds its own socket (no cluster handle sharing through the
+    // primary); with reusePort the kernel spreads connections across the workers' sockets.
+    server.listen({ host, port, exclusive: true, reusePort });
   });
 }
 
