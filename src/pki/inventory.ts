@@ -430,8 +430,8 @@ export function scanRemote(target: string, opts: ScanOptions = {}): Promise<Scan
       servername,
       rejectUnauthorized: false,
       ALPNProtocols: opts.alpnProtocols,
-      // verify against the given trust store plus the system roots, so `authorized` is meaningful
-      ca: trust.length ? [...tls.rootCertificates, ...trust.map((c) => c.toString())] : undefined,
+      // verify against the given trust store (plus the system roots unless disabled), so `authorized` is meaningful
+      ca: trust.length || opts.useSystemTrust === false ? [...(opts.useSystemTrust === false ? [] : tls.rootCertificates), ...trust.map((c) => c.toString())] : undefined,
     });
     const timer = setTimeout(() => finish(new PkiError('PCS_ERR_CERT_SCAN_TIMEOUT', `${target}: no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
     sock.once('secureConnect', () => {
