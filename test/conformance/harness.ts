@@ -59,10 +59,12 @@ function goDurationMs(s: string): number {
 /**
  * An echo server like the conformance suite's echo-basic: answers 200 with JSON describing the
  * request; `?delay=1s` waits first; `X-Echo-Set-Header: Name:value,Name2:value2` adds response
- * headers (the response header modifier tests need headers coming from the backend).
+ * headers (the response header modifier tests need headers coming from the backend);
+ * `?responseCode=&succeedAfter=&uuid=` simulates a backend that recovers (the retry test).
  */
 export async function startEcho(name: string, namespace: string): Promise<EchoBackend> {
   const b = { name, namespace, port: 0, requests: [] as Captured[] } as EchoBackend;
+  const attempts = new Map<string, number>();
   b.server = http.createServer((req, res) => {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headersDistinct)) headers[k] = (v ?? []).join(',');
@@ -77,6 +79,15 @@ export async function startEcho(name: string, namespace: string): Promise<EchoBa
       for (const item of (headers['x-echo-set-header'] ?? '').split(',')) {
         const i = item.indexOf(':');
         if (i > 0) out[item.slice(0, i).trim()] = item.slice(i + 1).trim();
+      }
+      // The retry simulation of echo-basic: ?responseCode=500&succeedAfter=2&uuid=U answers
+      // responseCode to the first succeedAfter requests carrying uuid U, then 200.
+      const code = Number(url.searchParams.get('responseCode') ?? 0);
+      const uuid = url.searchParams.get('uuid');
+      if (code && uuid) {
+        const n = (attempts.get(uuid) ?? 0) + 1;
+        attempts.set(uuid, n);
+        if (n <= Number(url.searchParams.get('succeedAfter') ?? 0)) { res.writeHead(code, out); res.end(JSON.stringify(seen)); return; }
       }
       res.writeHead(200, out);
       res.end(JSON.stringify(seen));

@@ -4,7 +4,7 @@
 // One gateway for the whole file, in strict mode: every config here must be valid as a whole.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conformance, distribution, INFRA, APP, WEB, type Case } from './harness.ts';
+import { Conformance, distribution, INFRA, WEB } from './harness.ts';
 
 let c: Conformance;
 before(async () => { c = await Conformance.start(); });
@@ -527,4 +527,4 @@ spec: { endpoints: ${eps} }
   await c.expectAll(types.map(([n]) => ({ request: { path: `/${n}` }, status: 200, backend: 'infra-backend-v1' })));
 });
 
-void APP;
+
