@@ -1,17 +1,17 @@
 // The HTTP/1.1 request path: find the listener by Host, the rule by the router, apply the rule's
 // filters, pick a backend and an endpoint, and stream the request and the response through an
 // undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { pipeline, type Duplex, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../config/hostnames.ts';
-import type { RequestView } from '../router/http-router.ts';
-import type { BackendRuntime, EndpointRuntime, HeaderMods, RuleRuntime, RuntimeHolder } from '../runtime/runtime.ts';
+import type { RequestView, RouteMatch } from '../router/http-router.ts';
+import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, PortRuntime, RuleRuntime, Runtime, RuntimeHolder } from '../runtime/runtime.ts';
 import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
-import { PROBLEMS, sendProblem, type ProblemSpec } from './problem.ts';
+import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime): Dispatcher }
 
@@ -39,25 +39,67 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     };
     res.on('finish', () => finish(ctx, deps));
     res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
-    if (!runtime) return answer(ctx, PROBLEMS.noEndpoint, 'the gateway has no configuration yet');
-    const port = runtime.ports.get(portKey);
-    // The port was removed by a reload while this keep-alive connection was open.
-    if (!port) { res.shouldKeepAlive = false; return answer(ctx, PROBLEMS.notFound); }
-    if (url.charCodeAt(0) !== 47 /* / */) return answer(ctx, PROBLEMS.badRequest, 'the request target must be an absolute path');
-    const listener = port.listeners.lookup(ctx.host);
-    if (!listener) return answer(ctx, PROBLEMS.notFound);
-    ctx.listener = listener;
-    const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
-    const m = listener.router.match(ctx.host, view);
-    if (!m) return answer(ctx, PROBLEMS.notFound);
+    const r = resolveRoute(runtime, portKey, ctx, req);
+    if ('problem' in r) {
+      if (r.closeConnection) res.shouldKeepAlive = false;
+      return answer(ctx, r.problem, r.detail);
+    }
+    const { port, m } = r;
     const rule = m.rule;
-    ctx.rule = rule;
     if (rule.redirect) return redirect(ctx, rule, m.entry.pathValue, port.port);
     proxy(ctx, rule, m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined, deps).catch((err) => {
       logger.error({ err, requestId: id }, 'proxy failed');
       answer(ctx, PROBLEMS.internal);
     });
   };
+}
+
+type Resolved =
+  | { port: PortRuntime; m: RouteMatch<RuleRuntime> }
+  | { problem: ProblemSpec; detail?: string; closeConnection?: boolean };
+
+/** Port -> listener (by Host) -> rule (by the router). Fills ctx.listener and ctx.rule. */
+function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestContext, req: IncomingMessage): Resolved {
+  if (!runtime) return { problem: PROBLEMS.noEndpoint, detail: 'the gateway has no configuration yet' };
+  const port = runtime.ports.get(portKey);
+  // The port was removed by a reload while this keep-alive connection was open.
+  if (!port) return { problem: PROBLEMS.notFound, closeConnection: true };
+  if ((req.url ?? '/').charCodeAt(0) !== 47 /* / */) return { problem: PROBLEMS.badRequest, detail: 'the request target must be an absolute path' };
+  const listener = port.listeners.lookup(ctx.host);
+  if (!listener) return { problem: PROBLEMS.notFound };
+  ctx.listener = listener;
+  const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
+  const m = listener.router.match(ctx.host, view);
+  if (!m) return { problem: PROBLEMS.notFound };
+  ctx.rule = m.rule;
+  return { port, m };
+}
+
+/** Request headers for the upstream: hop-by-hop dropped, forwarding headers set, route filters applied. */
+function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: BackendChoice): Record<string, string | string[] | undefined> {
+  const req = ctx.req;
+  const headers: Record<string, string | string[] | undefined> = {};
+  const connTokens = req.headers.connection ? String(req.headers.connection).toLowerCase().split(/\s*,\s*/) : null;
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (HOP_BY_HOP.has(k) || (connTokens && connTokens.includes(k))) continue;
+    headers[k] = v;
+  }
+  // No trusted proxies are configured yet, so a client's own X-Forwarded-* are replaced, not trusted.
+  headers['x-forwarded-for'] = ctx.clientIp;
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-host'] = req.headers.host;
+  headers['x-request-id'] = ctx.id;
+  if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
+  if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);
+  if (choice.requestHeaders) applyMods(headers, choice.requestHeaders);
+  if (rule.rewrite?.hostname) headers.host = rule.rewrite.hostname;
+  return headers;
+}
+
+function rewrittenTarget(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined): string {
+  let path = ctx.path;
+  if (rule.rewrite?.path) path = rule.rewrite.path.type === 'ReplaceFullPath' ? rule.rewrite.path.value : replacePrefix(ctx.path, matchedPrefix ?? '/', rule.rewrite.path.value);
+  return ctx.query ? `${path}?${ctx.query}` : path;
 }
 
 function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -122,27 +164,8 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   if (!backend) return answer(ctx, PROBLEMS.invalidBackend);
   ctx.backend = backend;
 
-  // Request headers: drop hop-by-hop (and whatever Connection names), then add forwarding headers.
-  const headers: Record<string, string | string[] | undefined> = {};
-  const connTokens = req.headers.connection ? String(req.headers.connection).toLowerCase().split(/\s*,\s*/) : null;
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (HOP_BY_HOP.has(k) || (connTokens && connTokens.includes(k))) continue;
-    headers[k] = v;
-  }
-  // No trusted proxies are configured yet, so a client's own X-Forwarded-* are replaced, not trusted.
-  headers['x-forwarded-for'] = ctx.clientIp;
-  headers['x-forwarded-proto'] = 'http';
-  headers['x-forwarded-host'] = req.headers.host;
-  headers['x-request-id'] = ctx.id;
-  if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
-  if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);
-  if (choice.requestHeaders) applyMods(headers, choice.requestHeaders);
-  let path = ctx.path;
-  if (rule.rewrite) {
-    if (rule.rewrite.hostname) headers.host = rule.rewrite.hostname;
-    if (rule.rewrite.path) path = rule.rewrite.path.type === 'ReplaceFullPath' ? rule.rewrite.path.value : replacePrefix(ctx.path, matchedPrefix ?? '/', rule.rewrite.path.value);
-  }
-  const target = ctx.query ? `${path}?${ctx.query}` : path;
+  const headers = upstreamHeaders(ctx, rule, choice);
+  const target = rewrittenTarget(ctx, rule, matchedPrefix);
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const hashKey = backend.hashKey ? backend.hashKey(req.headers, ctx.clientIp) : undefined;
 
@@ -262,4 +285,75 @@ function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
     ...(ctx.errorCode ? { error: ctx.errorCode } : {}),
     ...(aborted ? { aborted: true } : {}),
   });
+}
+
+/**
+ * WebSocket (and any HTTP/1.1 Upgrade): routed exactly like a request, then the upstream's 101 is
+ * relayed and the two sockets are piped. The tunnel belongs to no Runtime, so reloads never cut it;
+ * `tunnels` lets a drain close the ones still open at the deadline.
+ */
+export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels: Set<Duplex>): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return function upgrade(req, socket, head) {
+    const id = requestIdFor(req.headers['x-request-id']);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const ctx = {
+      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: clientIpOf(req),
+      host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
+    } as RequestContext;
+    const fail = (p: ProblemSpec) => {
+      ctx.status = p.status;
+      const body = problemBody(p, id);
+      socket.end(`HTTP/1.1 ${p.status} ${STATUS_CODES[p.status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`);
+      logUpgrade(ctx, deps, p.status);
+    };
+    socket.on('error', () => socket.destroy());
+    const r = resolveRoute(deps.holder.current, portKey, ctx, req);
+    if ('problem' in r) return fail(r.problem);
+    const rule = r.m.rule;
+    if (rule.redirect || rule.backends.length === 0 || rule.totalWeight === 0) return fail(rule.redirect ? PROBLEMS.badRequest : PROBLEMS.invalidBackend);
+    const choice = pickChoice(rule);
+    const backend = choice.backend;
+    if (!backend) return fail(PROBLEMS.invalidBackend);
+    const ep = backend.pick(backend.hashKey?.(req.headers, ctx.clientIp));
+    if (!ep) return fail(PROBLEMS.noEndpoint);
+    ctx.backend = backend;
+    ctx.endpoint = ep;
+    const headers = upstreamHeaders(ctx, rule, choice);
+    deps.pools.get(ep, backend).upgrade({
+      path: rewrittenTarget(ctx, rule, r.m.entry.pathType === 'PathPrefix' ? r.m.entry.pathValue : undefined),
+      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers,
+      protocol: String(req.headers.upgrade ?? 'websocket'),
+    }).then(({ headers: upHeaders, socket: upstream }) => {
+      if (socket.destroyed) { upstream.destroy(); return; }
+      let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
+      for (const [k, v] of Object.entries(upHeaders)) {
+        if (k === 'x-request-id') continue;
+        for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) head101 += `${k}: ${one}\r\n`;
+      }
+      socket.write(`${head101}x-request-id: ${id}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      ctx.status = 101;
+      logUpgrade(ctx, deps, 101);
+      tunnels.add(socket);
+      const close = () => { tunnels.delete(socket); socket.destroy(); upstream.destroy(); };
+      upstream.on('error', close).on('close', close);
+      socket.on('error', close).on('close', close);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    }, (err: { code?: string }) => {
+      const outcome = classifyError(err);
+      if (outcome) backend.health?.onOutcome(ep.id, outcome);
+      deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: outcome?.kind ?? 'other' });
+      fail(PROBLEMS.badGateway);
+    });
+  };
+}
+
+function logUpgrade(ctx: RequestContext, deps: HandlerDeps, status: number): void {
+  const listener = ctx.listener?.id ?? '';
+  deps.metrics.requests.inc({ listener, route: ctx.rule?.label ?? '', code: `${Math.floor(status / 100)}xx` });
+  if (!deps.accessLog) return;
+  deps.logger.info({ msg: 'access', requestId: ctx.id, client: ctx.clientIp, method: ctx.req.method, host: ctx.host, path: ctx.path, status, upgrade: String(ctx.req.headers.upgrade ?? ''), listener, route: ctx.rule?.label, upstream: ctx.endpoint?.id, config: ctx.runtime?.version });
 }

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { buildConfig, compileRuntime, type BuildResult } from '../compiler/compile.ts';
 import { formatDiagnostic } from '../config/diagnostics.ts';
-import { createHttpHandler, type PoolProvider } from '../dataplane/http-handler.ts';
+import { createHttpHandler, createUpgradeHandler, type PoolProvider } from '../dataplane/http-handler.ts';
 import { PROBLEMS, problemBody } from '../dataplane/problem.ts';
 import { requestIdFor } from '../dataplane/context.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -67,6 +67,8 @@ export class Gateway extends EventEmitter {
   readonly health: HealthRegistry;
   readonly breakers: CircuitBreakerRegistry;
   private readonly poolProvider: PoolProvider;
+  /** Upgraded connections (WebSocket tunnels): they outlive reloads; a drain closes them at its deadline. */
+  readonly tunnels = new Set<import('node:stream').Duplex>();
 
   constructor(opts: GatewayOptions) {
     super();
@@ -193,7 +195,8 @@ export class Gateway extends EventEmitter {
   }
 
   private createServer(key: string): http.Server {
-    const handler = createHttpHandler({ holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true }, key);
+    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true };
+    const handler = createHttpHandler(deps, key);
     const server = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
       // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
@@ -204,6 +207,7 @@ export class Gateway extends EventEmitter {
       keepAliveTimeout: 65_000,
       maxHeaderSize: 32 * 1024,
     }, handler);
+    server.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       this.opts.metrics.badRequests.inc();
       this.opts.logger.warn({ code: err.code, reason: err.message, client: (socket as import('node:net').Socket).remoteAddress }, 'bad request refused');
@@ -269,6 +273,7 @@ export class Gateway extends EventEmitter {
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
     for (const s of servers) s.closeAllConnections();
+    for (const t of this.tunnels) t.destroy();
     await this.pools.close();
     this.health.close();
   }

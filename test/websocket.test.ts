@@ -1,0 +1,134 @@
+// WebSocket through the gateway, and the issue's reload check: 100 reloads under HTTP load with
+// open WebSockets: no failed request, no dropped WebSocket, every message answered.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import WebSocket, { WebSocketServer } from 'ws';
+import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+
+const cleanup: (() => Promise<unknown> | void)[] = [];
+after(async () => { for (const c of cleanup.reverse()) await c(); });
+
+function config(port: number, upstreamPort: number, version: number): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - filters: [{ type: ResponseHeaderModifier, responseHeaderModifier: { set: [{ name: X-Config, value: "v${version}" }] } }]
+      backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: svc, namespace: default }
+spec: { endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }] }
+`;
+}
+
+async function setup() {
+  // One upstream for both: plain HTTP answers, and a WebSocket echo that names the upgrade path.
+  const server = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`ok ${req.url}`); });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws, req) => {
+    ws.send(JSON.stringify({ hello: req.url, forwardedFor: req.headers['x-forwarded-for'], requestId: req.headers['x-request-id'] }));
+    ws.on('message', (m) => ws.send(`echo:${m}`));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close(() => r(undefined)); }));
+  const upstreamPort = (server.address() as { port: number }).port;
+  const port = await freePort();
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, upstreamPort, 0));
+  const gw = await startGateway(dir, ['--no-access-log']);
+  cleanup.push(() => gw.stop());
+  return { gw, port, dir, upstreamPort };
+}
+
+function open(port: number, p: string): Promise<{ ws: WebSocket; hello: { hello: string; forwardedFor: string; requestId: string }; next: () => Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${p}`);
+    const queue: string[] = [];
+    const waiters: ((s: string) => void)[] = [];
+    ws.on('message', (m) => { const s = m.toString(); const w = waiters.shift(); if (w) w(s); else queue.push(s); });
+    const next = () => new Promise<string>((r) => { const s = queue.shift(); if (s !== undefined) r(s); else waiters.push(r); });
+    ws.once('open', async () => resolve({ ws, hello: JSON.parse(await next()), next }));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
+
+let env: Awaited<ReturnType<typeof setup>>;
+
+test('a WebSocket is proxied: 101, forwarding headers, messages both ways', async () => {
+  env = await setup();
+  const c = await open(env.port, '/chat?room=1');
+  assert.equal(c.hello.hello, '/chat?room=1');
+  assert.equal(c.hello.forwardedFor, '127.0.0.1');
+  assert.ok(c.hello.requestId);
+  c.ws.send('hi');
+  assert.equal(await c.next(), 'echo:hi');
+  c.ws.close();
+});
+
+test('100 reloads under load: no failed request and no dropped WebSocket', async () => {
+  const { gw, port, dir, upstreamPort } = env;
+  const sockets = await Promise.all(Array.from({ length: 5 }, (_, i) => open(port, `/ws/${i}`)));
+  let dropped = 0;
+  for (const s of sockets) s.ws.on('close', () => dropped++);
+  const agent = new Agent({ connections: 16 });
+  cleanup.push(() => agent.close());
+  const results: number[] = [];
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) / 1000) * 150);
+    while (sent < due) {
+      sent++;
+      const p: Promise<void> = request(`http://127.0.0.1:${port}/x`, { dispatcher: agent })
+        .then(async (r) => { await r.body.text(); results.push(r.statusCode); }, () => { results.push(0); })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+  }, 5);
+  let applied = 0;
+  for (let v = 1; v <= 100; v++) {
+    const from = gw.logs.length;
+    fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, upstreamPort, v));
+    gw.proc.kill('SIGHUP');
+    await gw.waitForLog(/"msg":"config applied"|"result":"unchanged"/, 5000, from).catch(() => {});
+    applied++;
+    // Keep talking on every socket while the config changes under them.
+    if (v % 10 === 0) for (const s of sockets) { s.ws.send(`m${v}`); assert.equal(await s.next(), `echo:m${v}`); }
+  }
+  clearInterval(timer);
+  await Promise.all([...inflight]);
+  assert.equal(applied, 100);
+  assert.ok(results.length > 100, `sent ${results.length}`);
+  assert.deepEqual(results.filter((s) => s !== 200), [], 'no HTTP request failed');
+  assert.equal(dropped, 0, 'no WebSocket was dropped');
+  const last = await request(`http://127.0.0.1:${port}/x`);
+  await last.body.text();
+  assert.equal(last.headers['x-config'], 'v100', 'the last config is the one serving');
+  for (const s of sockets) s.ws.close();
+});
+
+test('an upgrade to an upstream that is down gets 502 problem+json', async () => {
+  const { gw, port, dir } = env;
+  const from = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, await freePort(), 999));
+  await gw.waitForLog(/"msg":"config applied"/, 5000, from);
+  await assert.rejects(open(port, '/down'), /status 502/);
+});
