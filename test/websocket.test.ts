@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
-import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 after(async () => { for (const c of cleanup.reverse()) await c(); });
