@@ -214,6 +214,35 @@ export async function runDns01Hook(hook: Dns01Hook, rec: Dns01Record): Promise<v
   throw new PkiError('PCS_ERR_ACME_CONFIG', `unknown DNS-01 hook type ${JSON.stringify((hook as { type: unknown }).type)}`);
 }
 
+/*
+ * DNS-01 authorizations that share a record name (a wildcard and its base name) are serialized:
+ * acme-client validates authorizations concurrently, and most DNS hooks replace the TXT record
+ * (and clean it up entirely), which would break the other validation. The lock is taken before
+ * `present` and released after `cleanup`; acme-client always calls cleanup after present.
+ */
+const dnsLocks = new Map<string, Promise<void>>();
+const dnsReleases = new Map<string, () => void>();
+
+async function lockRecord(recordName: string, id: string): Promise<void> {
+  const prev = dnsLocks.get(recordName) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const chained = prev.then(() => mine);
+  dnsLocks.set(recordName, chained);
+  dnsReleases.set(`${recordName} ${id}`, () => {
+    release();
+    if (dnsLocks.get(recordName) === chained) dnsLocks.delete(recordName);
+  });
+  await prev;
+}
+
+function unlockRecord(recordName: string, id: string): void {
+  const key = `${recordName} ${id}`;
+  const r = dnsReleases.get(key);
+  dnsReleases.delete(key);
+  r?.();
+}
+
 export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 
 export interface AcmeIssuerOptions {
@@ -344,6 +373,7 @@ export class AcmeIssuer implements CertificateIssuer {
           if (type === 'http-01' && 'token' in challenge) o.http01!.set(challenge.token, keyAuthorization);
           else if (type === 'tls-alpn-01') await o.tlsAlpn01!.set(domain, keyAuthorization);
           else if (type === 'dns-01') {
+            await lockRecord(dns01RecordName(domain), keyAuthorization);
             await runDns01Hook(o.dns01!.hook, { action: 'present', domain, recordName: dns01RecordName(domain), value: keyAuthorization });
             if (o.dns01!.propagationDelayMs) await new Promise((r) => setTimeout(r, o.dns01!.propagationDelayMs));
           } else throw new PkiError('PCS_ERR_ACME_ORDER', `unsupported challenge type ${type}`);
@@ -354,7 +384,11 @@ export class AcmeIssuer implements CertificateIssuer {
           if (type === 'http-01' && 'token' in challenge) o.http01?.delete(challenge.token);
           else if (type === 'tls-alpn-01') o.tlsAlpn01?.delete(domain);
           else if (type === 'dns-01' && o.dns01) {
-            await runDns01Hook(o.dns01.hook, { action: 'cleanup', domain, recordName: dns01RecordName(domain), value: keyAuthorization });
+            try {
+              await runDns01Hook(o.dns01.hook, { action: 'cleanup', domain, recordName: dns01RecordName(domain), value: keyAuthorization });
+            } finally {
+              unlockRecord(dns01RecordName(domain), keyAuthorization);
+            }
           }
         },
       });

@@ -56,6 +56,7 @@ export {
   type SwapFn,
 } from './renewal.ts';
 export { CertificateStore, type CertificateStoreOptions } from './store.ts';
+export { validateIssued } from './validate.ts';
 export { StaticFileIssuer, type StaticFileIssuerOptions } from './static.ts';
 export { CertificateManager, matchesRequest, type CertificateManagerOptions, type ManagedCertificateSpec, type ManagedStatus, type CertificateListener } from './manager.ts';
 export {

@@ -12,6 +12,7 @@ import type { CertificateIssuer, CertificateRequest, IssuedCertificate } from '.
 import { normalizeKeySpec } from './keys.ts';
 import { computeRenewalTime, RenewalScheduler, type BackoffPolicy, type Clock, type RenewalPolicy } from './renewal.ts';
 import type { CertificateStore } from './store.ts';
+import { validateIssued } from './validate.ts';
 
 export interface ManagedCertificateSpec {
   name: string;
@@ -75,10 +76,12 @@ export class CertificateManager extends EventEmitter {
     this.#clock = () => (opts.clock ? opts.clock.now() : Date.now());
     this.#scheduler = new RenewalScheduler({
       ...opts,
-      renew: (name) => {
+      renew: async (name) => {
         const spec = this.#specs.get(name);
         if (!spec) throw new Error(`certificate ${name} is no longer managed`);
-        return spec.issuer.issue(spec.request);
+        const cert = await spec.issuer.issue(spec.request);
+        validateIssued(cert, spec.request, new Date(this.#clock()));
+        return cert;
       },
       // persist first, then hand to listeners: what is served is always what is on disk
       onSwap: async (name, cert) => {
@@ -111,6 +114,7 @@ export class CertificateManager extends EventEmitter {
     const usable = cert && matchesRequest(cert, spec.request) && computeRenewalTime(cert, this.#opts, () => 0).getTime() > now && cert.notBefore.getTime() <= now;
     if (!cert || !usable) {
       cert = await spec.issuer.issue(spec.request);
+      validateIssued(cert, spec.request, new Date(now));
       await this.#store.save(spec.name, cert);
     }
     this.#current.set(spec.name, cert);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { AcmeIssuer, Http01Store, TlsAlpn01Store, type Dns01Record } from '../../src/pki/acme.ts';
 import { InternalCA } from '../../src/pki/ca.ts';
 import { KeyStore } from '../../src/pki/keystore.ts';
+import { validateIssued } from '../../src/pki/validate.ts';
 import { Secret } from '../../src/pki/secret.ts';
 import { createSecureContextSwap, ManualClock, RenewalScheduler, type RenewalFailedEvent, type RenewedEvent } from '../../src/pki/renewal.ts';
 
@@ -258,6 +259,7 @@ async function challtest(path: string, body: unknown): Promise<void> {
 test('HTTP-01: a certificate issued by Pebble verifies against Pebble\'s root with hostname checks', { skip }, async () => {
   const issuer = await issuerFor({ http01: env.http01 });
   const cert = await issuer.issue({ dnsNames: ['app.portcullis.test', 'www.portcullis.test'] });
+  validateIssued(cert, { dnsNames: ['app.portcullis.test', 'www.portcullis.test'] }); // the issuer contract
   const x = new X509Certificate(cert.certPem);
   assert.ok(x.checkHost('www.portcullis.test'));
   assert.equal(x.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
@@ -284,12 +286,18 @@ test('DNS-01: exec hook (wildcard) and webhook publish TXT records through chall
   // exec: a real child process that calls challtestsrv's API with the env vars it was given
   const script = `
     const { PORTCULLIS_ACME_ACTION: a, PORTCULLIS_ACME_RECORD_NAME: n, PORTCULLIS_ACME_RECORD_VALUE: v } = process.env;
+    require('fs').appendFileSync(process.env.HOOK_LOG, a + ' ' + n + '\\n');
     const path = a === 'present' ? '/set-txt' : '/clear-txt';
     fetch(process.env.CHALL + path, { method: 'POST', body: JSON.stringify({ host: n + '.', value: v }) })
       .then((r) => process.exit(r.ok ? 0 : 2), () => process.exit(3));`;
   const hookRuns: string[] = [];
-  const execIssuer = await issuerFor({ dns01: { hook: { type: 'exec', command: process.execPath, args: ['-e', script], env: { CHALL: env.challMgmt! } } } });
+  const hookLog = join(workDir!, 'hook.log');
+  const execIssuer = await issuerFor({ dns01: { hook: { type: 'exec', command: process.execPath, args: ['-e', script], env: { CHALL: env.challMgmt!, HOOK_LOG: hookLog } } } });
   const wild = await execIssuer.issue({ dnsNames: ['*.apps.portcullis.test', 'apps.portcullis.test'] });
+  // both names use _acme-challenge.apps.portcullis.test and the hook replaces/clears the record:
+  // the issuer must run the two validations one after the other
+  const rec = '_acme-challenge.apps.portcullis.test';
+  assert.deepEqual((await readFile(hookLog, 'utf8')).trim().split('\n'), [`present ${rec}`, `cleanup ${rec}`, `present ${rec}`, `cleanup ${rec}`]);
   assert.equal((await verifyServed(wild.chainPem, wild.keyPem.reveal(), env.pebble!.root, 'x.apps.portcullis.test')).authorized, true);
 
   // webhook: a real HTTP endpoint that forwards to challtestsrv
