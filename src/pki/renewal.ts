@@ -61,7 +61,7 @@ export class ManualClock implements Clock {
   }
   /** Move time forward by `ms`, firing every timer that falls due (including ones armed meanwhile). */
   async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
+    const target = this.#now + Math.max(0, ms); // time never goes backwards
     for (;;) {
       const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!due) break;
