@@ -107,4 +107,16 @@ test('CertificateManager: issue once, reuse after restart, reissue on changed re
   const [f] = (await failed) as [RenewalFailedEvent];
   assert.equal(f.error.message, 'issuer down');
   assert.equal(m3.get('web')?.serialNumber, c3.serialNumber);
+
+  // the request changes while the issuer is down: the stored (still valid) certificate keeps
+  // being served and the renewal is retried in the background, with the alert
+  m3.remove('web');
+  const failedAgain = once(m3, 'renewal_failed');
+  const kept = await m3.ensure({ name: 'web', issuer: broken, request: { dnsNames: ['moved.portcullis.test'], lifetimeMs: DAY } });
+  assert.equal(kept.serialNumber, c3.serialNumber);
+  const [f2] = (await failedAgain) as [RenewalFailedEvent];
+  assert.equal(f2.attempt, 1);
+  assert.ok(f2.nextRetryAt.getTime() > clock.now());
+  // nothing stored and the issuer down: ensure() rejects
+  await assert.rejects(m3.ensure({ name: 'fresh', issuer: broken, request: { dnsNames: ['fresh.portcullis.test'] } }), /issuer down/);
 });

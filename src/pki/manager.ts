@@ -113,9 +113,20 @@ export class CertificateManager extends EventEmitter {
     const now = this.#clock();
     const usable = cert && matchesRequest(cert, spec.request) && computeRenewalTime(cert, this.#opts, () => 0).getTime() > now && cert.notBefore.getTime() <= now;
     if (!cert || !usable) {
-      cert = await spec.issuer.issue(spec.request);
-      validateIssued(cert, spec.request, new Date(now));
-      await this.#store.save(spec.name, cert);
+      const stored = cert;
+      try {
+        cert = await spec.issuer.issue(spec.request);
+        validateIssued(cert, spec.request, new Date(now));
+        await this.#store.save(spec.name, cert);
+      } catch (e) {
+        // keep serving a stored certificate that is still valid, and keep retrying in the background
+        if (!stored || stored.notAfter.getTime() <= now) throw e;
+        this.#current.set(spec.name, stored);
+        await this.#notify(spec.name, stored);
+        this.#scheduler.add(spec.name, stored);
+        void this.#scheduler.renewNow(spec.name).catch(() => {});
+        return stored;
+      }
     }
     this.#current.set(spec.name, cert);
     await this.#notify(spec.name, cert);
