@@ -167,3 +167,34 @@ test('smuggling probes: conflicting Content-Length and Transfer-Encoding, obs-fo
   assert.equal(up.requests, before, 'nothing reached the upstream');
   await gw.waitForLog(/bad request refused/, 2000, 0);
 });
+
+test('HTTP/2 cleartext with prior knowledge (h2c) on the same port as HTTP/1.1', async () => {
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    const get = (p: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const s = session.request({ ':path': p, ':authority': 'app.example.com', ...headers });
+      let body = '';
+      let h: Record<string, unknown> = {};
+      s.on('response', (hh) => { h = hh; });
+      s.on('data', (d) => (body += d));
+      s.on('end', () => resolve({ status: Number(h[':status']), headers: h, body }));
+      s.on('error', reject);
+      s.end();
+    });
+    const [a, b] = await Promise.all([get('/api/one', { 'x-debug': '1' }), get('/moved')]);
+    assert.equal(a.status, 200);
+    const seen = JSON.parse(a.body);
+    assert.equal(seen.path, '/v2/one', 'route filters apply to h2 requests too');
+    assert.equal(seen.headers['x-env'], 'prod');
+    assert.equal(seen.headers[':authority'], undefined, 'pseudo-headers are not forwarded');
+    assert.equal(seen.headers['x-forwarded-host'], 'app.example.com');
+    assert.equal(a.headers['cache-control'], 'no-store');
+    assert.equal(b.status, 308);
+    const nf = await get('/x', { ':authority': 'nobody.example' });
+    assert.equal(nf.status, 404);
+    assert.equal(JSON.parse(nf.body).status, 404);
+  } finally {
+    session.close();
+  }
+});

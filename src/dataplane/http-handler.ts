@@ -35,7 +35,7 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     const q = url.indexOf('?');
     const ctx: RequestContext = {
       id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: clientIpOf(req),
-      host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
+      host: normalizeHost(req.headers.host ?? (req.headers[':authority'] as string | undefined)), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     };
     res.on('finish', () => finish(ctx, deps));
     res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
@@ -81,13 +81,14 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
   const headers: Record<string, string | string[] | undefined> = {};
   const connTokens = req.headers.connection ? String(req.headers.connection).toLowerCase().split(/\s*,\s*/) : null;
   for (const [k, v] of Object.entries(req.headers)) {
-    if (HOP_BY_HOP.has(k) || (connTokens && connTokens.includes(k))) continue;
+    if (HOP_BY_HOP.has(k) || (connTokens && connTokens.includes(k)) || k.charCodeAt(0) === 58 /* : HTTP/2 pseudo-header */) continue;
     headers[k] = v;
   }
+  if (headers.host === undefined && req.headers[':authority']) headers.host = req.headers[':authority'] as string;
   // No trusted proxies are configured yet, so a client's own X-Forwarded-* are replaced, not trusted.
   headers['x-forwarded-for'] = ctx.clientIp;
   headers['x-forwarded-proto'] = 'http';
-  headers['x-forwarded-host'] = req.headers.host;
+  headers['x-forwarded-host'] = headers.host as string;
   headers['x-request-id'] = ctx.id;
   if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
   if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);

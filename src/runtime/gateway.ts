@@ -4,6 +4,9 @@
 // the new one does not. If anything fails before the swap, the old config keeps serving.
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -55,7 +58,7 @@ export class ReloadError extends Error {
 export class Gateway extends EventEmitter {
   readonly holder = new RuntimeHolder();
   readonly opts: GatewayOptions;
-  private readonly servers = new Map<string, http.Server>();
+  private readonly servers = new Map<string, PortServer>();
   private lastBuild: BuildResult | null = null;
   lastReload: ReloadRecord | null = null;
   private reloading: Promise<ReloadRecord> | null = null;
@@ -85,7 +88,7 @@ export class Gateway extends EventEmitter {
   get status(): BuildResult['status'] { return this.lastBuild?.status ?? {}; }
   /** `address:port` of every open data-plane socket, with the port actually bound. */
   get boundPorts(): { key: string; port: number }[] {
-    return [...this.servers.entries()].map(([key, s]) => ({ key, port: (s.address() as { port: number } | null)?.port ?? 0 }));
+    return [...this.servers.entries()].map(([key, s]) => ({ key, port: (s.listener.address() as { port: number } | null)?.port ?? 0 }));
   }
 
   /** First load: a config with errors is fatal here (nothing to fall back to). */
@@ -194,10 +197,10 @@ export class Gateway extends EventEmitter {
     this.breakers.retain(next.backends.keys());
   }
 
-  private createServer(key: string): http.Server {
+  private createServer(key: string): PortServer {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true };
     const handler = createHttpHandler(deps, key);
-    const server = http.createServer({
+    const h1 = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
       // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
       insecureHTTPParser: false,
@@ -207,17 +210,39 @@ export class Gateway extends EventEmitter {
       keepAliveTimeout: 65_000,
       maxHeaderSize: 32 * 1024,
     }, handler);
-    server.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    h1.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
+    h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       this.opts.metrics.badRequests.inc();
-      this.opts.logger.warn({ code: err.code, reason: err.message, client: (socket as import('node:net').Socket).remoteAddress }, 'bad request refused');
+      this.opts.logger.warn({ code: err.code, reason: err.message, client: (socket as net.Socket).remoteAddress }, 'bad request refused');
       if (socket.writable) {
         const body = problemBody(PROBLEMS.badRequest, requestIdFor(undefined), 'the request could not be parsed');
         socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
       else socket.destroy();
     });
-    return server;
+    // HTTP/2 over cleartext with prior knowledge (h2c), on the same port as HTTP/1.1: the first
+    // bytes of a connection tell them apart (the HTTP/2 preface starts with "PRI * HTTP/2.0").
+    const h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxConcurrentStreams: 256 } });
+    h2.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    const sessions = new Set<http2.Http2Session>();
+    h2.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
+    const listener = net.createServer({ noDelay: true }, (socket) => {
+      socket.on('error', () => socket.destroy());
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        const isH2 = first.length >= 3 && first[0] === 0x50 && first[1] === 0x52 && first[2] === 0x49; // "PRI"
+        if (!isH2) {
+          socket.unshift(first);
+          h1.emit('connection', socket);
+          socket.resume();
+        } else {
+          // node:http2 reads from the socket's native handle, so bytes already read must be fed
+          // through a JS stream that replays them (http2 wraps it in its JSStreamSocket).
+          h2.emit('connection', replayStream(socket, first));
+        }
+      });
+    });
+    return { listener, h1, h2, sessions };
   }
 
   private watchers: fs.FSWatcher[] = [];
@@ -272,14 +297,18 @@ export class Gateway extends EventEmitter {
       Promise.all(servers.map(closeServer)),
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
-    for (const s of servers) s.closeAllConnections();
+    for (const s of servers) { s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
     for (const t of this.tunnels) t.destroy();
     await this.pools.close();
     this.health.close();
   }
 }
 
-function listen(server: http.Server, host: string, port: number, reusePort: boolean): Promise<void> {
+/** One listening port: the accepting socket and the HTTP/1.1 and HTTP/2 servers it feeds. */
+interface PortServer { listener: net.Server; h1: http.Server; h2: http2.Http2Server; sessions: Set<http2.Http2Session> }
+
+function listen(s: PortServer, host: string, port: number, reusePort: boolean): Promise<void> {
+  const server = s.listener;
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => { server.off('listening', onListening); reject(Object.assign(err, { address: host, port })); };
     const onListening = () => { server.off('error', onError); resolve(); };
@@ -291,9 +320,28 @@ function listen(server: http.Server, host: string, port: number, reusePort: bool
   });
 }
 
-function closeServer(s: http.Server): Promise<void> {
+/** Stop accepting; idle keep-alive connections close now, busy ones after their request. */
+function closeServer(s: PortServer): Promise<void> {
   return new Promise((resolve) => {
-    s.close(() => resolve());
-    s.closeIdleConnections();
+    s.listener.close(() => resolve());
+    s.h1.closeIdleConnections();
+    for (const sess of s.sessions) sess.close(); // GOAWAY: streams in flight finish
   });
+}
+
+/** A duplex over `socket` that first yields `first`: for handing an already-read socket to http2. */
+function replayStream(socket: net.Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read() { socket.resume(); },
+    write(chunk, _enc, cb) { socket.write(chunk, cb); },
+    final(cb) { socket.end(); cb(); },
+    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
+  });
+  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) Object.defineProperty(d, k, { value: socket[k] });
+  d.push(first);
+  socket.on('data', (c) => { if (!d.push(c)) socket.pause(); });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  socket.resume();
+  return d;
 }
