@@ -250,8 +250,8 @@ export class Compiler {
     const def = this.defaults.get(phase) ?? { disruptive: 'pass' as Disruptive, log: true, transforms: [], status: 0 };
     const tnames: string[] = chainHead ? [] : [...def.transforms];
     const link: RuleLink = {
-      targets: [], exclusions: [], op: () => true, opName: 'unconditionalMatch', opParam: '', opNegated: false,
-      transforms: [], transformNames: [], tchain: -1, exclByColl: null, specId: -1, multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
+      targets: [], exclusions: [], op: () => true, req: null, opName: 'unconditionalMatch', opParam: '', opNegated: false,
+      transforms: [], transformNames: [], tchain: -1, exclByColl: null, specId: -1, targetIds: [], multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
     };
     const rule: Rule = {
       ...link, kind: 'rule', id, phase, file: d.file, msg: null, logdata: null, severity: null, tags: [], ver: null,
@@ -356,6 +356,7 @@ export class Compiler {
       };
       try {
         target.op = compileOperator(opName, opParam, ctx);
+        target.req = target.op.req ?? null;
       } catch (e) {
         if (e instanceof OperatorError) throw new WafCompileError(d.file, d.line, `rule ${id}: ${e.message}`);
         throw e;
@@ -402,10 +403,19 @@ export class Compiler {
     this.report.rules = phases.reduce((a, l) => a + l.filter((e) => e.kind === 'rule').length, 0);
     const ruleById = new Map<number, Rule>();
     for (const list of phases) for (const e of list) if (e.kind === 'rule') ruleById.set(e.id, e);
+    const tids = new Map<string, number>();
+    const sig = (x: { collection: string; key?: string; keyRe?: RegExp }) => `${x.collection}:${x.key ?? ''}:${x.keyRe?.source ?? ''}`;
     const specs = new Map<string, number>();
     const volatile = /^(TX|IP|GLOBAL|SESSION|USER|RESOURCE|MATCHED_VARS?|MATCHED_VARS?_NAMES?|MATCHED_VAR_NAME|RULE|DURATION|HIGHEST_SEVERITY|TIME.*)$/;
     for (const r of this.rules) {
       for (let l: RuleLink | null = r; l; l = l.next) {
+        l.targetIds = l.targets.map((t) => {
+          if (volatile.test(t.collection)) return -1;
+          const key = (t.count ? '&' : '') + sig(t) + '!' + l!.exclusions.filter((x) => x.collection === t.collection).map(sig).sort().join('|');
+          let id = tids.get(key);
+          if (id === undefined) { id = tids.size; tids.set(key, id); }
+          return id;
+        });
         if (l.targets.length === 0 || l.targets.some((t) => volatile.test(t.collection))) continue;
         const key = l.targets.map((t) => `${t.count ? '&' : ''}${t.collection}:${t.key ?? ''}:${t.keyRe?.source ?? ''}`).join('|') + '!' +
           l.exclusions.map((x) => `${x.collection}:${x.key ?? ''}:${x.keyRe?.source ?? ''}`).sort().join('|');

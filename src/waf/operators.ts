@@ -5,18 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { AhoCorasick } from './ahocorasick.ts';
-import { translatePcre, linearCompatible, RegexTranslateError, requiredBytes, intersects } from './regex.ts';
+import { translatePcre, linearCompatible, RegexTranslateError, requiredBytes } from './regex.ts';
 import type { Macro } from './macro.ts';
 import { compileMacro } from './macro.ts';
 
 export interface OpTx {
   expand(m: Macro): string;
-  /** presence set of the bytes of a (transformed) value, cached per transaction */
-  bytesOf(s: string): Int32Array;
   setCaptures(groups: ArrayLike<string | undefined>): void;
 }
 
-export type OpFn = (input: string, tx: OpTx, capture: boolean) => boolean;
+export type OpFn = ((input: string, tx: OpTx, capture: boolean) => boolean) & {
+  /** bytes of which any matching input contains at least one (a prefilter), when known */
+  req?: Int32Array | null;
+};
 
 export interface LibInjection {
   detectSQLi(input: string): { isSqli: boolean; fingerprint: string };
@@ -47,13 +48,11 @@ export class OperatorError extends Error {}
 /** Matchers shared by rules that load the same phrases (immutable once built). */
 const acCache = new Map<string, AhoCorasick>();
 
+/** ModSecurity converts operands with atoi-like parsing: leading digits, otherwise 0. */
 const numeric = (s: string): number => {
-  const m = /^\s*[+-]?\d+/.exec(s);
-  return m ? parseInt(m[0], 10) : 0;
+  const n = parseInt(s, 10);
+  return Number.isNaN(n) ? 0 : n;
 };
-
-/** Inputs shorter than this run the regex directly (cheaper than the prefilter lookup). */
-const PREFILTER_MIN = 24;
 
 export function compileRegex(pattern: string, ctx: OpCompileContext | null): RegExp {
   return compileRegexWithPrefilter(pattern, ctx).re;
@@ -225,11 +224,9 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
         throw new OperatorError(`cannot compile @rx pattern: ${msg}`);
       }
       const { re, req } = c;
-      if (req === null) return (input, tx, capture) => rxMatch(re, input, tx, capture);
-      return (input, tx, capture) => {
-        if (input.length >= PREFILTER_MIN && !intersects(tx.bytesOf(input), req)) return false;
-        return rxMatch(re, input, tx, capture);
-      };
+      const fn: OpFn = (input, tx, capture) => rxMatch(re, input, tx, capture);
+      fn.req = req;
+      return fn;
     }
     case 'pm':
     case 'pmf':

@@ -46,6 +46,8 @@ export interface RuleLink {
   targets: Target[];
   exclusions: Exclusion[];
   op: OpFn;
+  /** prefilter of the operator (see OpFn.req) */
+  req: Int32Array | null;
   opName: string;
   opParam: string;
   opNegated: boolean;
@@ -57,6 +59,8 @@ export interface RuleLink {
   exclByColl: Map<string, Exclusion[]> | null;
   /** id of the (targets, exclusions) spec shared by identical links; -1 when values are not cacheable */
   specId: number;
+  /** per target: id of the (target, exclusions of its collection) pair shared across rules; -1 = volatile */
+  targetIds: number[];
   multiMatch: boolean;
   capture: boolean;
   setvars: SetVar[];

@@ -10,7 +10,7 @@ import type { OpTx } from './operators.ts';
 import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target } from './ruleset.ts';
 import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
 import { urlDecode } from './transforms.ts';
-import { bytesOf } from './regex.ts';
+import { bytesOf, intersects } from './regex.ts';
 
 export interface TransactionInit {
   id?: string;
@@ -46,11 +46,19 @@ interface Entry {
   key: string;
   lkey: string;
   value: string;
+  /** transformed values by transformation node + 1 (0 = raw value) */
+  tv?: Array<string | undefined>;
+  /** byte sets of those values, for operator prefilters */
+  tb?: Array<Int32Array | undefined>;
 }
 
 interface TxVar { key: string; value: string }
 
 const MAX_EXCERPT = 200;
+// transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}`;
 const EMPTY: Entry[] = [];
 const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
@@ -98,13 +106,14 @@ export class Transaction implements OpTx {
   private matchedVarName = '';
   private matchedVars: Entry[] = [];
   private pendingMatched: Entry[] = [];
+  private spareMatched: Entry[] = [];
   private currentRule: Rule | null = null;
   private highestSeverity = 255;
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
   private specCache: Array<Entry[] | undefined> = [];
-  private readonly bcache = new Map<string, Int32Array>();
+  private tvCache: Array<Entry[] | undefined> = [];
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new WeakMap<Entry[], Map<Exclusion[], Entry[]>>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -113,7 +122,7 @@ export class Transaction implements OpTx {
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
     this.mode = rs.engineMode;
-    this.id = init.id ?? randomBytes(12).toString('hex');
+    this.id = init.id ?? nextId();
     this.reqBodyAccess = rs.limits.requestBodyAccess;
     this.resBodyAccess = rs.limits.responseBodyAccess;
     this.reqBodyLimit = rs.limits.requestBodyLimit;
@@ -206,6 +215,7 @@ export class Transaction implements OpTx {
     const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
     this.keyIndex.clear();
     this.specCache = [];
+    this.tvCache = [];
     this.colls.set('RESPONSE_HEADERS', hs);
     this.colls.set('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
     const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
@@ -266,14 +276,14 @@ export class Transaction implements OpTx {
 
   private setScalar(name: string, value: string): void {
     this.keyIndex.delete(name);
-    if (this.specCache.length) this.specCache = [];
+    if (this.specCache.length || this.tvCache.length) { this.specCache = []; this.tvCache = []; }
     this.scalars.set(name, value);
     this.colls.set(name, [{ name, key: '', lkey: '', value }]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
     this.keyIndex.delete(name);
-    if (this.specCache.length) this.specCache = [];
+    if (this.specCache.length || this.tvCache.length) { this.specCache = []; this.tvCache = []; }
     this.colls.set(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
@@ -330,6 +340,7 @@ export class Transaction implements OpTx {
     const all = [...get, ...post];
     this.keyIndex.clear();
     this.specCache = [];
+    this.tvCache = [];
     this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => ({ name: `ARGS:${e.key}`, key: e.key, lkey: e.lkey, value: e.value })));
     this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
@@ -382,7 +393,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) { this.xml = res.xml; this.specCache = []; }
+    if (res.xml) { this.xml = res.xml; this.specCache = []; this.tvCache = []; }
   }
 
   private varMap(coll: string): Map<string, TxVar> {
@@ -485,12 +496,6 @@ export class Transaction implements OpTx {
     return out;
   }
 
-  bytesOf(s: string): Int32Array {
-    let b = this.bcache.get(s);
-    if (b === undefined) { b = bytesOf(s); this.bcache.set(s, b); }
-    return b;
-  }
-
   // ---------------------------------------------------------------- macros, captures
   expand(m: Macro): string {
     let out = '';
@@ -590,13 +595,20 @@ export class Transaction implements OpTx {
   }
 
   private collect(link: RuleLink, excl: Map<string, Exclusion[]> | null): Entry[] {
-    if (link.targets.length === 1) return this.values(link.targets[0], excl);
+    const shared = excl === link.exclByColl;
+    if (link.targets.length === 1) return this.targetValues(link, 0, excl, shared);
     const out: Entry[] = [];
     for (let ti = 0; ti < link.targets.length; ti++) {
-      const v = this.values(link.targets[ti], excl);
+      const v = this.targetValues(link, ti, excl, shared);
       for (let k = 0; k < v.length; k++) out.push(v[k]);
     }
     return out;
+  }
+
+  private targetValues(link: RuleLink, ti: number, excl: Map<string, Exclusion[]> | null, shared: boolean): Entry[] {
+    const id = link.targetIds[ti];
+    if (!shared || id < 0) return this.values(link.targets[ti], excl);
+    return this.tvCache[id] ?? (this.tvCache[id] = this.values(link.targets[ti], excl));
   }
 
   private evalLink(r: Rule, link: RuleLink): boolean {
@@ -620,7 +632,25 @@ export class Transaction implements OpTx {
           for (const s of seen) if (this.tryMatch(link, e, s)) matched = true;
           continue;
         }
-        const v = link.tchain < 0 ? e.value : this.transformed(e.value, link.tchain);
+        const slot = link.tchain + 1;
+        let v: string;
+        if (slot === 0) v = e.value;
+        else {
+          const tv = (e.tv ??= []);
+          const hit = tv[slot];
+          v = hit !== undefined ? hit : (tv[slot] = this.transformed(e.value, link.tchain));
+        }
+        if (link.req !== null) {
+          // prefilter: the value lacks every byte a match needs, so the operator cannot match
+          const tb = (e.tb ??= []);
+          // transformations usually leave benign values unchanged: share the raw value's set then
+          const k = v === e.value ? 0 : slot;
+          const b = tb[k] ?? (tb[k] = bytesOf(v));
+          if (!intersects(b, link.req)) {
+            if (link.opNegated && this.recordMatch(link, e, v)) matched = true;
+            continue;
+          }
+        }
         if (this.tryMatch(link, e, v)) matched = true;
       }
     }
@@ -631,6 +661,10 @@ export class Transaction implements OpTx {
     let m = link.op(v, this, link.capture);
     if (link.opNegated) m = !m;
     if (!m) return false;
+    return this.recordMatch(link, e, v);
+  }
+
+  private recordMatch(link: RuleLink, e: Entry, v: string): boolean {
     this.matchedVar = v;
     this.matchedVarName = e.name;
     this.pendingMatched.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
@@ -650,9 +684,12 @@ export class Transaction implements OpTx {
     // ModSecurity v3 and Coraza: CRS relies on it (920420 sets tx.content_type for its chained rule).
     // MATCHED_VARS seen by a chained rule are those of the previous link.
     for (let link: RuleLink | null = r; link; link = link.next) {
-      this.pendingMatched = [];
+      const buf = this.spareMatched;
+      buf.length = 0;
+      this.pendingMatched = buf;
       const ok = this.evalLink(r, link);
-      this.matchedVars = this.pendingMatched;
+      this.spareMatched = this.matchedVars;
+      this.matchedVars = buf;
       if (!ok) return false;
       if (r.unconditional && link === r) this.runActions(link);
     }

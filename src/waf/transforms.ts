@@ -182,6 +182,7 @@ export function cssDecode(s: string): string {
 
 /** cmdLine: as ModSecurity's t:cmdLine. */
 export function cmdLine(s: string): string {
+  if (!/["'\\^,;\s/(A-Z]/.test(s)) return s;
   let out = '';
   let space = false;
   for (let i = 0; i < s.length; i++) {
@@ -206,10 +207,13 @@ export function cmdLine(s: string): string {
 }
 
 export function compressWhitespace(s: string): string {
+  // nothing to do unless a run of 2+ spaces or a non-space whitespace byte is present
+  if (!/[\t\n\v\f\r\xa0]| {2}/.test(s)) return s;
   return s.replace(/[\t\n\v\f\r \xa0]+/g, ' ');
 }
 
 export function removeWhitespace(s: string): string {
+  if (!/[\t\n\v\f\r \xa0]/.test(s)) return s;
   return s.replace(/[\t\n\v\f\r \xa0]+/g, '');
 }
 
@@ -222,8 +226,8 @@ export function replaceNulls(s: string): string {
 }
 
 export function normalizePath(s: string, win = false): string {
-  if (win) s = s.replace(/\\/g, '/');
-  if (s === '') return s;
+  if (win && s.indexOf('\\') >= 0) s = s.replace(/\\/g, '/');
+  if (s === '' || !/(?:^|\/)\.\.?(?:\/|$)|\/\//.test(s)) return s;
   const abs = s.startsWith('/');
   const trailing = /\/\.{0,2}$/.test(s) && s.length > 1;
   const parts = s.split('/');
@@ -324,6 +328,7 @@ export function replaceComments(s: string): string {
 
 /** removeComments: drops /* *\/, <!-- -->, and everything after -- or # . */
 export function removeComments(s: string): string {
+  if (!/\/\*|<!--|--|#/.test(s)) return s;
   let out = '';
   let i = 0;
   const n = s.length;
