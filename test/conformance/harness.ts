@@ -151,8 +151,9 @@ export class Conformance {
   }
 
   async stop(): Promise<void> {
-    await this.gw?.stop();
+    // Client connections first: the gateway drains open connections on SIGTERM.
     await this.agent.close();
+    await this.gw?.stop();
     for (const b of this.backends.values()) { b.server.closeAllConnections(); await new Promise((r) => b.server.close(r)); }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

@@ -143,7 +143,7 @@ ${hostnames.length ? `  hostnames: [${hostnames.map((h) => `"${h}"`).join(', ')}
   }
 });
 
-test('HTTPRouteBackendProtocolH2C', { skip: NOT_YET('h2c to Backends (a Backend has no appProtocol; requests go to Backends over HTTP/1.1)') }, async (t) => {
+test('HTTPRouteBackendProtocolH2C', { skip: NOT_YET('h2c to Backends: a Backend has no appProtocol and the gateway speaks HTTP/1.1 to backends (h2c prior knowledge from clients to the gateway works)') }, async (t) => {
   // The Service port with appProtocol kubernetes.io/h2c becomes a Backend whose endpoint speaks h2c.
   const h2 = http2.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
