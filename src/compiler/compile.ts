@@ -3,12 +3,13 @@
 import { createHash } from 'node:crypto';
 import { loadConfigPath, type LoadResult } from '../config/load.ts';
 import { validateSchema, type Resource } from '../config/validate-schema.ts';
-import { analyze, durationMs, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
+import { BlockList } from 'node:net';
+import { analyze, durationMs, parseCidr, type ClientPolicyIR, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
 import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
 import { redact } from '../config/redact.ts';
-import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
+import type { BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
 
 export interface BuildResult {
@@ -81,7 +82,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
       }
     }
     const [, ns, gw] = l.gateway.split('/');
-    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal() }));
+    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client) }));
   }
   return Object.freeze({
     version: configVersion(resources),
@@ -93,6 +94,12 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     config: resources.map((r) => redact(r.doc)),
     sources,
   });
+}
+
+function compileClient(c: ClientPolicyIR): ClientRuntime {
+  const trusted = new BlockList();
+  for (const cidr of c.trustedCIDRs) { const p = parseCidr(cidr)!; trusted.addSubnet(p.address, p.prefix, p.family); }
+  return { trusted, forwarded: c.forwarded };
 }
 
 /** Gateway API regex matches are full matches (RE2-like semantics in Envoy): anchor them. */

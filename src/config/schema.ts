@@ -285,6 +285,21 @@ export const BackendTrafficPolicySpec = Type.Object({
   }, Strict)),
 }, Strict);
 
+// ---------------------------------------------------------------- portcullis.dev ClientTrafficPolicy
+// How the gateway treats the client side of a Gateway's connections (Envoy Gateway's name and
+// shape): which proxies in front of it are trusted to report the client address.
+export const ClientTrafficPolicySpec = Type.Object({
+  targetRefs: Type.Array(TargetRef, { minItems: 1, maxItems: 16 }),
+  clientIPDetection: Type.Optional(Type.Object({
+    xForwardedFor: Type.Optional(Type.Object({
+      trustedCIDRs: Type.Array(Type.String({ minLength: 2, description: 'an IPv4 or IPv6 CIDR, e.g. 10.0.0.0/8' }), { minItems: 1, maxItems: 256 }),
+    }, Strict)),
+  }, Strict)),
+  headers: Type.Optional(Type.Object({
+    forwarded: Type.Optional(Type.Boolean({ description: 'also send the RFC 7239 Forwarded header (default false)' })),
+  }, Strict)),
+}, Strict);
+
 // ---------------------------------------------------------------- documents
 function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
   return Type.Object({
@@ -310,6 +325,7 @@ export const NamespaceDoc = Type.Object({
 }, { ...Strict, title: 'Namespace' });
 export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
 export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
+export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -321,6 +337,7 @@ export const KINDS = {
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
   Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
+  ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -338,6 +355,7 @@ export type ReferenceGrantT = Static<typeof ReferenceGrantDoc>;
 export type NamespaceT = Static<typeof NamespaceDoc>;
 export type BackendT = Static<typeof BackendDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
+export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

@@ -2,9 +2,10 @@
 // detects listener conflicts and hostname mismatches, writes the status conditions a controller
 // would write, and produces the intermediate representation (IR) that the compiler turns into a
 // Runtime. The IR knows nothing about files or YAML (Envoy Gateway's habit).
+import net from 'node:net';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
@@ -41,8 +42,10 @@ export interface HTTPRouteIR {
   readonly rules: readonly HTTPRouteRuleIR[];
 }
 export interface AttachmentIR { readonly route: string; readonly hostnames: readonly string[] }
+export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean }
 export interface ListenerIR {
   readonly gateway: string;
+  readonly client?: ClientPolicyIR;
   readonly name: string;
   readonly protocol: string;
   readonly port: number;
@@ -380,7 +383,30 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
     };
   }
 
+  // ---- ClientTrafficPolicy: attached to Gateways; the oldest wins on a conflict.
+  const clientPolicies = new Map<string, ClientPolicyIR>();
+  const cps = byKind<ClientTrafficPolicyT>('ClientTrafficPolicy').sort((x, y) =>
+    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  for (const pol of cps) {
+    const g = gen(pol);
+    let ok = true;
+    const cidrs = pol.doc.spec.clientIPDetection?.xForwardedFor?.trustedCIDRs ?? [];
+    cidrs.forEach((c, ci) => { if (!parseCidr(c)) { report(pol, ['spec', 'clientIPDetection', 'xForwardedFor', 'trustedCIDRs', ci], `"${c}" is not a CIDR`, 'write an address and a prefix length, e.g. 10.0.0.0/8 or 2001:db8::/32'); ok = false; } });
+    const conds: Condition[] = [];
+    pol.doc.spec.targetRefs.forEach((t, ti) => {
+      const tp = ['spec', 'targetRefs', ti];
+      if (t.group !== GATEWAY_GROUP || t.kind !== 'Gateway') { report(pol, tp, `targetRef ${t.group}/${t.kind} is not supported`, `target a Gateway: { group: ${GATEWAY_GROUP}, kind: Gateway, name: ... }`); ok = false; return; }
+      const gwId = resourceId('Gateway', pol.namespace, t.name);
+      if (!gateways.some((x) => x.id === gwId)) { report(pol, [...tp, 'name'], `Gateway ${pol.namespace}/${t.name} not found`, 'policies attach to Gateways in their own namespace'); ok = false; return; }
+      if (clientPolicies.has(gwId)) { report(pol, [...tp, 'name'], `Gateway ${t.name} already has ClientTrafficPolicy ${clientPolicies.get(gwId)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
+      if (ok) clientPolicies.set(gwId, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false });
+    });
+    if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? 'policy attached' : 'policy is not valid', g));
+    status[pol.id] = { conditions: conds };
+  }
+
   const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
+    client: clientPolicies.get(s.gw.id),
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
   return { ir: { listeners, routes: routeIR, backends }, status, diagnostics };
@@ -455,5 +481,15 @@ function selectorMatches(sel: { matchLabels?: Record<string, string>; matchExpre
 }
 
 function isIP(s: string): boolean {
-  return /^(\d{1,3}\.){3}\d{1,3}$/.test(s) || /^[0-9a-fA-F:]+$/.test(s) && s.includes(':');
+  return net.isIP(s) !== 0;
+}
+
+/** `10.0.0.0/8` or `2001:db8::/32` -> address, family and prefix; null if malformed. */
+export function parseCidr(c: string): { address: string; family: 'ipv4' | 'ipv6'; prefix: number } | null {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(c);
+  if (!m) return null;
+  const family = net.isIPv4(m[1]) ? 'ipv4' : net.isIPv6(m[1]) ? 'ipv6' : null;
+  const prefix = Number(m[2]);
+  if (!family || prefix > (family === 'ipv4' ? 32 : 128)) return null;
+  return { address: m[1], family, prefix };
 }

@@ -10,7 +10,10 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly startNs: bigint;
-  readonly clientIp: string;
+  /** The client's address: the peer, or what trusted proxies reported (see client-ip.ts). */
+  clientIp: string;
+  /** The connection's peer address. */
+  readonly peerIp: string;
   readonly host: string;
   path: string;
   query: string;

@@ -11,6 +11,7 @@ import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, PortRu
 import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
+import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime): Dispatcher }
@@ -34,9 +35,10 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx: RequestContext = {
-      id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: clientIpOf(req),
+      id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req),
       host: normalizeHost(req.headers.host ?? (req.headers[':authority'] as string | undefined)), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     };
+    ctx.clientIp = ctx.peerIp;
     res.on('finish', () => finish(ctx, deps));
     res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
     const r = resolveRoute(runtime, portKey, ctx, req);
@@ -68,6 +70,7 @@ function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestCont
   const listener = port.listeners.lookup(ctx.host);
   if (!listener) return { problem: PROBLEMS.notFound };
   ctx.listener = listener;
+  if (listener.client) ctx.clientIp = resolveClientIp(ctx.peerIp, req.headers, listener.client);
   const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
   const m = listener.router.match(ctx.host, view);
   if (!m) return { problem: PROBLEMS.notFound };
@@ -85,10 +88,7 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
     headers[k] = v;
   }
   if (headers.host === undefined && req.headers[':authority']) headers.host = req.headers[':authority'] as string;
-  // No trusted proxies are configured yet, so a client's own X-Forwarded-* are replaced, not trusted.
-  headers['x-forwarded-for'] = ctx.clientIp;
-  headers['x-forwarded-proto'] = 'http';
-  headers['x-forwarded-host'] = headers.host as string;
+  setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client);
   headers['x-request-id'] = ctx.id;
   if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
   if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);
@@ -299,9 +299,10 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx = {
-      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: clientIpOf(req),
+      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req),
       host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     } as RequestContext;
+    ctx.clientIp = ctx.peerIp;
     const fail = (p: ProblemSpec) => {
       ctx.status = p.status;
       const body = problemBody(p, id);

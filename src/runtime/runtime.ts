@@ -1,6 +1,7 @@
 // The Runtime: everything the request path needs, compiled from config, immutable once built.
 // A request reads `holder.current` once at its start and uses that snapshot to the end, so a swap
 // (one assignment) never changes a request in flight.
+import type { BlockList } from 'node:net';
 import type { Diagnostic } from '../config/diagnostics.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
@@ -72,9 +73,17 @@ export interface RuleRuntime {
   readonly backendTimeoutMs: number;
 }
 
+export interface ClientRuntime {
+  /** Proxies trusted to report the client address in X-Forwarded-For / Forwarded. */
+  readonly trusted: BlockList;
+  /** Also send RFC 7239 Forwarded. */
+  readonly forwarded: boolean;
+}
+
 export interface ListenerRuntime {
   /** `namespace/gateway/listener` */
   readonly id: string;
+  readonly client?: ClientRuntime;
   readonly hostname?: string;
   readonly router: HttpRouter<RuleRuntime>;
 }
