@@ -367,7 +367,9 @@ spec: { endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
     const er = { ...tc.request, ...tc.expectedRequest, headers: tc.expectedRequest ? tc.expectedRequest.headers : tc.request.headers };
     assert.equal(c.path, er.path, `${label}: backend saw path ${c.path}`);
     assert.equal(c.method, er.method ?? 'GET', `${label}: backend saw method ${c.method}`);
-    if (tc.expectedRequest?.host !== undefined) assert.equal(c.host, tc.expectedRequest.host, `${label}: backend saw host ${c.host}`);
+    // As the suite: with no expectedRequest the request itself is expected, Host included.
+    const wantHost = tc.expectedRequest ? tc.expectedRequest.host : tc.request.host;
+    if (wantHost !== undefined) assert.equal(c.host, wantHost, `${label}: backend saw host ${c.host}, want ${wantHost}`);
     for (const [k, v] of Object.entries(er.headers ?? {})) {
       assert.equal(c.headers[k.toLowerCase()], v, `${label}: backend saw header ${k}: ${c.headers[k.toLowerCase()]}, want ${v}`);
     }
