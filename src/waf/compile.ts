@@ -311,8 +311,7 @@ export class Compiler {
         case 'setvar': target.setvars.push(compileSetvar(val, d, id)); break;
         case 'ctl': target.ctls.push(compileCtl(val, d, id)); break;
         case 'exec':
-          this.warn(`${d.file}:${d.line}: rule ${id}: action exec is not supported and was ignored`);
-          break;
+          throw new WafParseError(d.file, d.line, `rule ${id}: action exec (external scripts) is not supported`);
         default:
           throw new WafParseError(d.file, d.line, `rule ${id}: unknown action '${k}'`);
       }
