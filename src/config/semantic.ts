@@ -25,7 +25,9 @@ export interface BackendRefIR {
   readonly filters: readonly HTTPRouteFilterT[];
   readonly invalidReason?: string;
 }
+export interface MirrorIR { readonly backend: string; readonly percent: number }
 export interface HTTPRouteRuleIR {
+  readonly mirrors: readonly MirrorIR[];
   readonly index: number;
   readonly name?: string;
   readonly matches: readonly HTTPRouteMatchT[];
@@ -67,7 +69,7 @@ export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics:
 const SUPPORTED_PROTOCOLS = new Set(['HTTP']);
 const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute'], HTTPS: ['HTTPRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
-const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
+const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
 const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
   RequestHeaderModifier: 'requestHeaderModifier', ResponseHeaderModifier: 'responseHeaderModifier', RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite', RequestMirror: 'requestMirror', CORS: 'cors', ExtensionRef: 'extensionRef',
@@ -266,6 +268,21 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
       if (rule.timeouts?.request && rule.timeouts.backendRequest && durationMs(rule.timeouts.backendRequest) > durationMs(rule.timeouts.request) && durationMs(rule.timeouts.request) !== 0) {
         report(r, [...rp, 'timeouts', 'backendRequest'], 'backendRequest timeout is longer than the request timeout', 'backendRequest must be ≤ request'); ruleOk = false;
       }
+      const mirrors: MirrorIR[] = [];
+      filters.forEach((f, fi) => {
+        if (f.type !== 'RequestMirror' || !f.requestMirror) return;
+        const m = f.requestMirror;
+        const res = resolveBackendRef({ ...m.backendRef }, r.namespace);
+        if (res.error) {
+          refsOk = false; refsReason = res.reason!; refsMsg = res.error;
+          report(r, [...rp, 'filters', fi, 'requestMirror', 'backendRef', ...(res.field ? [res.field] : [])], res.error, res.hint);
+          return;
+        }
+        if (m.percent !== undefined && m.fraction) { report(r, [...rp, 'filters', fi, 'requestMirror'], 'set percent or fraction, not both', 'keep one'); ruleOk = false; return; }
+        const percent = m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : (m.percent ?? 100);
+        if (percent > 100) { report(r, [...rp, 'filters', fi, 'requestMirror', 'fraction'], 'fraction is more than 100%', 'numerator must be ≤ denominator'); ruleOk = false; return; }
+        mirrors.push({ backend: res.backend!, percent });
+      });
       const backendRefs: BackendRefIR[] = [];
       (rule.backendRefs ?? []).forEach((br, bi) => {
         const bp = [...rp, 'backendRefs', bi];
@@ -279,7 +296,7 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
       });
       if (!ruleOk) { droppedRules++; return; }
       acceptedRules++;
-      rules.push({ index: ri, name: rule.name, matches, filters, backendRefs, timeouts: rule.timeouts });
+      rules.push({ index: ri, name: rule.name, matches, filters, backendRefs, mirrors, timeouts: rule.timeouts });
     });
 
     function resolveBackendRef(br: HTTPBackendRefT, routeNs: string): { backend?: string; error?: string; reason?: string; hint?: string; field?: string } {
@@ -417,7 +434,8 @@ function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)
   const seen = new Set<string>();
   filters.forEach((f, fi) => {
     const fp = [...p, fi];
-    if (seen.has(f.type)) { report([...fp, 'type'], `filter ${f.type} appears more than once`, 'merge them into one'); ok = false; }
+    // Every filter type at most once, except RequestMirror (several mirrors: extended feature).
+    if (seen.has(f.type) && f.type !== 'RequestMirror') { report([...fp, 'type'], `filter ${f.type} appears more than once`, 'merge them into one'); ok = false; }
     seen.add(f.type);
     const field = FILTER_FIELD[f.type];
     if (field && f[field] === undefined) { report(fp, `filter ${f.type} needs its "${field}" field`, `add ${field}: {...}`); ok = false; return; }

@@ -170,6 +170,16 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const hashKey = backend.hashKey ? backend.hashKey(req.headers, ctx.clientIp) : undefined;
 
+  let body: AsyncIterable<Buffer> | undefined = hasBody ? lazyBody(req) : undefined;
+  if (rule.mirrors.length) {
+    const targets = rule.mirrors.filter((m) => m.percent >= 100 || Math.random() * 100 < m.percent);
+    if (targets.length) {
+      const send = (payload?: Buffer) => { for (const m of targets) mirror(m.backend, req.method ?? 'GET', target, headers, payload, deps); };
+      if (!hasBody) send();
+      else body = tapBody(req, MIRROR_BODY_LIMIT, (payload) => { if (payload) send(payload); else deps.metrics.upstreamErrors.inc({ backend: targets[0].backend.id, kind: 'mirror-body-too-large' }); });
+    }
+  }
+
   const release = backend.breaker.tryAcquire('request');
   if (typeof release !== 'function') return answer(ctx, PROBLEMS.overflow);
   const abort = new AbortController();
@@ -191,7 +201,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       try {
         up = await deps.pools.get(ep, backend).request({
           origin: ep.origin, path: target, method: req.method as Dispatcher.HttpMethod, headers,
-          body: hasBody ? (lazyBody(req) as unknown as Readable) : undefined, signal: abort.signal,
+          body: body as unknown as Readable | undefined, signal: abort.signal,
           headersTimeout: rule.backendTimeoutMs || 60_000, bodyTimeout: rule.backendTimeoutMs || 300_000,
         });
       } catch (err) {
@@ -259,6 +269,33 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
  */
 function lazyBody(req: IncomingMessage): AsyncIterable<Buffer> {
   return { [Symbol.asyncIterator]: () => req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() };
+}
+
+/** Mirrored requests carry bodies up to this size; larger ones are not mirrored (and counted). */
+const MIRROR_BODY_LIMIT = 1024 * 1024;
+
+/** Like lazyBody, and hands a copy of the whole body to `done` (undefined if over `limit`). */
+function tapBody(req: IncomingMessage, limit: number, done: (payload: Buffer | undefined) => void): AsyncIterable<Buffer> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        size += c.length;
+        if (size <= limit) chunks.push(c);
+        yield c;
+      }
+      done(size <= limit ? Buffer.concat(chunks) : undefined);
+    },
+  };
+}
+
+/** RequestMirror: fire and forget; the answer and any error are dropped (errors are counted). */
+function mirror(backend: BackendRuntime, method: string, target: string, headers: Record<string, string | string[] | undefined>, body: Buffer | undefined, deps: HandlerDeps): void {
+  const ep = backend.pick();
+  if (!ep) return;
+  deps.pools.get(ep, backend).request({ origin: ep.origin, path: target, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    .then((r) => r.body.dump(), () => { deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: 'mirror' }); });
 }
 
 class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }

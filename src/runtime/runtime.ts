@@ -68,6 +68,8 @@ export interface RuleRuntime {
   readonly rewrite?: RewriteSpec;
   readonly backends: readonly BackendChoice[];
   readonly totalWeight: number;
+  /** RequestMirror: a copy of each request (this share of them) to these backends, answers ignored. */
+  readonly mirrors: readonly { readonly backend: BackendRuntime; readonly percent: number }[];
   /** ms, 0 = none */
   readonly requestTimeoutMs: number;
   readonly backendTimeoutMs: number;
