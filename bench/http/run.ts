@@ -297,7 +297,7 @@ async function startPortcullis(name: string, routes: number, upstreamPort: numbe
   const t0 = performance.now();
   const s = start(name, process.execPath, ['src/cli/main.ts', 'start', '--config', cfg, '--admin', '127.0.0.1:0', '--state-dir', state, '--no-access-log', ...workerArgs], {
     cwd: REPO,
-    env: { ...process.env, PORTCULLIS_DRAIN_MS: '1000', NODE_ENV: 'production' },
+    env: { ...process.env, PORTCULLIS_DRAIN_MS: '1000' },
     onLine: (line) => { if (line.includes('"msg":"portcullis started"')) ready(); },
   });
   const timeoutMs = 120_000;
