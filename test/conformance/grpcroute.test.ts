@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { Conformance } from './harness.ts';
+import { Conformance, INFRA } from './harness.ts';
 
 const NOT_YET = 'not implemented yet: GRPCRoute (issue 3)';
 const SERVICE = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
@@ -95,7 +95,7 @@ spec:
   - matches: [{ headers: [{ name: color, value: red }] }, { headers: [{ name: color, value: yellow }] }]
     backendRefs: [{ name: grpc-infra-backend-v2, port: 8080 }]
 ${grpcBackendManifests()}`);
-  await c.routesMustBeAccepted('same-namespace', ['grpc-header-matching']);
+  await c.routesMustBeAccepted('same-namespace', ['grpc-header-matching'], INFRA, 'GRPCRoute');
   const cases: [Record<string, string>, { backend?: string; code?: number }][] = [
     [{ version: 'one' }, { backend: 'grpc-infra-backend-v1' }],
     [{ version: 'two' }, { backend: 'grpc-infra-backend-v2' }],
@@ -149,6 +149,7 @@ spec:
   - { name: ${gw}, namespace: gateway-conformance-infra, sectionName: listener-4 }
   rules: [{ backendRefs: [{ name: grpc-infra-backend-v3, port: 8080 }] }]
 ${grpcBackendManifests()}`);
+  await c.routesMustBeAccepted(gw, ['backend-v1', 'backend-v2', 'backend-v3'], INFRA, 'GRPCRoute');
   const cases: [string, { backend?: string; code?: number }][] = [
     ['bar.com', { backend: 'grpc-infra-backend-v1' }],
     ['foo.bar.com', { backend: 'grpc-infra-backend-v2' }],
@@ -176,7 +177,7 @@ spec:
   - matches: [{ method: { service: ${SERVICE}, method: EchoTwo } }]
     backendRefs: [{ name: grpc-infra-backend-v2, port: 8080 }]
 ${grpcBackendManifests()}`);
-  await c.routesMustBeAccepted('same-namespace', ['grpc-named-rules']);
+  await c.routesMustBeAccepted('same-namespace', ['grpc-named-rules'], INFRA, 'GRPCRoute');
   await expectGrpc('same-namespace', { method: 'Echo' }, { backend: 'grpc-infra-backend-v1' });
   await expectGrpc('same-namespace', { method: 'EchoTwo' }, { backend: 'grpc-infra-backend-v2' });
 });
@@ -194,7 +195,7 @@ spec:
     - { name: grpc-infra-backend-v2, port: 8080, weight: 30 }
     - { name: grpc-infra-backend-v3, port: 8080, weight: 0 }
 ${grpcBackendManifests()}`);
-  await c.routesMustBeAccepted('same-namespace', ['weighted-backends']);
+  await c.routesMustBeAccepted('same-namespace', ['weighted-backends'], INFRA, 'GRPCRoute');
   // As the suite: 500 calls, each share within 5 points of its weight; up to 10 tries.
   let last = '';
   for (let i = 0; i < 10; i++) {

@@ -275,27 +275,27 @@ spec: { endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
     return st.resources;
   }
 
-  /** status.parents of an HTTPRoute, or [] when the route has no status. */
+  /** status.parents of a route (HTTPRoute by default), or [] when the route has no status. */
   async routeParents(name: string, ns = INFRA, kind = 'HTTPRoute'): Promise<RouteParentStatus[]> {
     return (await this.status())[`${kind}/${ns}/${name}`]?.parents ?? [];
   }
 
   /** As kubernetes.HTTPRouteMustHaveCondition: the route's status for parent gwNN has the condition (any reason if reason is ''). */
-  async routeMustHaveCondition(route: string, gateway: string, want: { type: string; status: string; reason?: string }, ns = INFRA, gwNs = INFRA): Promise<void> {
-    const parents = await this.routeParents(route, ns);
+  async routeMustHaveCondition(route: string, gateway: string, want: { type: string; status: string; reason?: string }, ns = INFRA, gwNs = INFRA, kind = 'HTTPRoute'): Promise<void> {
+    const parents = await this.routeParents(route, ns, kind);
     const p = parents.find((x) => x.parentRef.name === gateway && (x.parentRef.namespace ?? ns) === gwNs);
-    assert.ok(p, `HTTPRoute ${ns}/${route} has no status for parent ${gwNs}/${gateway}: ${JSON.stringify(parents)}`);
+    assert.ok(p, `${kind} ${ns}/${route} has no status for parent ${gwNs}/${gateway}: ${JSON.stringify(parents)}`);
     const c = p.conditions.find((x) => x.type === want.type);
     assert.ok(c, `no ${want.type} condition on ${ns}/${route}: ${JSON.stringify(p.conditions)}`);
     assert.equal(c.status, want.status, `${want.type} of ${ns}/${route}: ${JSON.stringify(c)}`);
     if (want.reason) assert.equal(c.reason, want.reason, `${want.type} reason of ${ns}/${route}: ${JSON.stringify(c)}`);
   }
 
-  /** As kubernetes.GatewayAndHTTPRoutesMustBeAccepted: every route is Accepted by the Gateway. */
-  async routesMustBeAccepted(gateway: string, routes: string[], ns = INFRA): Promise<void> {
+  /** As kubernetes.GatewayAndHTTPRoutesMustBeAccepted (GatewayAndRoutesMustBeAccepted for other kinds): every route is Accepted by the Gateway. */
+  async routesMustBeAccepted(gateway: string, routes: string[], ns = INFRA, kind = 'HTTPRoute'): Promise<void> {
     for (const r of routes) {
       const [rns, rname] = r.includes('/') ? r.split('/') : [ns, r];
-      await this.routeMustHaveCondition(rname, gateway, { type: 'Accepted', status: 'True' }, rns, ns);
+      await this.routeMustHaveCondition(rname, gateway, { type: 'Accepted', status: 'True' }, rns, ns, kind);
     }
   }
 

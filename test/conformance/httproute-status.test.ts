@@ -139,7 +139,8 @@ spec:
     const ls = await c.listenerStatus(gw);
     assert.deepEqual(ls.map((l) => [l.name, l.attachedRoutes]), [['listener-1', 2], ['listener-2', 1], ['listener-3', 1]]);
     for (const l of ls) {
-      assert.deepEqual(l.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+      // As the suite: the expected kinds must be present; an implementation may support more.
+      assert.ok(l.supportedKinds.some((k) => k.group === 'gateway.networking.k8s.io' && k.kind === 'HTTPRoute'), `${l.name} supportedKinds ${JSON.stringify(l.supportedKinds)}`);
       for (const type of ['Accepted', 'ResolvedRefs']) assert.equal(l.conditions.find((x) => x.type === type)?.status, 'True', `${l.name} ${type}`);
     }
   });
