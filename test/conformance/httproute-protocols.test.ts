@@ -13,7 +13,8 @@ let c: Conformance;
 before(async () => { c = await Conformance.start(); });
 after(async () => { await c?.stop(); });
 
-const NOT_YET = (feature: string, issue = 3) => `not implemented yet: ${feature} (issue ${issue})`;
+// CONFORMANCE_ALL=1 runs the not-implemented tests too, to see what a change in src/ made pass.
+const NOT_YET = (feature: string, issue = 3): string | false => process.env.CONFORMANCE_ALL ? false : `not implemented yet: ${feature} (issue ${issue})`;
 
 /** The suite's same-namespace-with-https-listener Gateway (base manifests), with the listeners the HTTPS tests use. */
 const httpsGateway = `apiVersion: gateway.networking.k8s.io/v1
