@@ -52,7 +52,8 @@ interface Entry {
   tb?: Array<Int32Array | undefined>;
 }
 
-interface TxVar { key: string; value: string }
+/** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
+interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
 
 const MAX_EXCERPT = 200;
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
@@ -396,6 +397,10 @@ export class Transaction implements OpTx {
     if (res.xml) { this.xml = res.xml; this.specCache = []; this.tvCache = []; }
   }
 
+  private varEntry(c: string, v: TxVar): Entry {
+    return (v.entry ??= { name: `${c}:${v.key}`, key: v.key, lkey: v.key.toLowerCase(), value: v.value });
+  }
+
   private varMap(coll: string): Map<string, TxVar> {
     let m = this.vars.get(coll);
     if (!m) { m = new Map(); this.vars.set(coll, m); }
@@ -408,15 +413,13 @@ export class Transaction implements OpTx {
     let list: Entry[];
     if (COLLECTIONS_WITH_KEYS.has(c)) {
       const m = this.vars.get(c);
-      list = [];
-      if (m) {
-        if (t.key !== undefined) {
-          const v = m.get(t.key);
-          if (v) list.push({ name: `${c}:${v.key}`, key: v.key, lkey: t.key, value: v.value });
-        } else for (const v of m.values()) list.push({ name: `${c}:${v.key}`, key: v.key, lkey: v.key.toLowerCase(), value: v.value });
-      }
-      if (c === 'TX' && t.key !== undefined && /^\d$/.test(t.key) && list.length === 0) {
-        // captures live in TX too; nothing to add
+      if (!m) list = EMPTY;
+      else if (t.key !== undefined) {
+        const v = m.get(t.key);
+        list = v === undefined ? EMPTY : (v.list ??= [this.varEntry(c, v)]);
+      } else {
+        list = [];
+        for (const v of m.values()) list.push(this.varEntry(c, v));
       }
     } else if (c === 'MATCHED_VAR') list = [{ name: 'MATCHED_VAR', key: '', lkey: '', value: this.matchedVar }];
     else if (c === 'MATCHED_VAR_NAME') list = [{ name: 'MATCHED_VAR_NAME', key: '', lkey: '', value: this.matchedVarName }];
@@ -629,7 +632,10 @@ export class Transaction implements OpTx {
           let v = e.value;
           const seen: string[] = [v];
           for (let k = 0; k < nt; k++) { const nv = tfs[k](v); if (nv !== v) seen.push(nv); v = nv; }
-          for (const s of seen) if (this.tryMatch(link, e, s)) matched = true;
+          for (const s of seen) {
+            const pass = link.req === null || intersects(bytesOf(s), link.req);
+            if (pass ? this.tryMatch(link, e, s) : link.opNegated && this.recordMatch(link, e, s)) matched = true;
+          }
           continue;
         }
         const slot = link.tchain + 1;
