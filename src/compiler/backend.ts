@@ -87,15 +87,22 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
     ...(cb?.maxPendingRequests ? { maxPendingRequests: cb.maxPendingRequests } : {}),
     ...(cb?.maxParallelRequests ? { maxRequests: cb.maxParallelRequests } : {}),
     ...(cb?.maxParallelRetries ? { maxRetries: cb.maxParallelRetries } : {}),
-    ...(r?.budgetPercent !== undefined ? { retryBudget: { budgetPercent: r.budgetPercent } } : {}),
+    // Retries in flight are capped by a budget (Envoy's retry_budget) rather than Envoy's fixed 3:
+    // the common cause of a burst of retries is one endpoint dying with requests in flight, and
+    // every one of those retries succeeds elsewhere. Half the active requests (at least 10) may
+    // be retries; that still stops a retry storm from doubling the load.
+    retryBudget: { budgetPercent: r?.budgetPercent ?? 50, minRetryConcurrency: 10 },
   };
-  const poolOptions: PoolOptions = Object.freeze({
+  const base: PoolOptions = {
     connections: cb?.maxConnections ? Math.max(1, Math.ceil(cb.maxConnections / Math.max(1, endpoints.length))) : 256,
     keepAliveTimeoutMs: spec?.timeout?.idle ? durationMs(spec.timeout.idle) : 30_000,
     connectTimeoutMs: spec?.timeout?.connect ? durationMs(spec.timeout.connect) : 5_000,
     headersTimeoutMs: 0, // the route's timeouts govern; 0 leaves it to them (and to the 60 s default below)
     bodyTimeoutMs: 0,
-  });
+  };
+  const poolOptions: PoolOptions = Object.freeze({ ...base, ...(b.appProtocol === 'h2c' ? { h2c: true } : {}) });
+  // gRPC needs HTTP/2 to the upstream whatever the Backend says (trailers, streaming).
+  const grpcPoolOptions: PoolOptions = b.appProtocol === 'h2c' ? poolOptions : Object.freeze({ ...base, h2c: true });
 
   const health: BackendHealth | undefined = ctx.health?.backend(b.id);
   const breaker: CircuitBreaker = ctx.breakers?.get(b.id) ?? new CircuitBreaker(breakerLimits);
@@ -112,6 +119,7 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
     breaker,
     breakerLimits,
     poolOptions,
+    grpcPoolOptions,
     pick(key?: string, exclude?: ReadonlySet<string>) {
       const base = health ? health.eligibility() : ALWAYS;
       const eligible = exclude ? (e: EndpointRuntime) => !exclude.has(e.id) && base(e) : base;

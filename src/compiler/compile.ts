@@ -62,7 +62,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
       for (const rule of route.rules) {
-        const rr = compileRule(route.id, rule, backends);
+        const rr = compileRule(route.id, rule, backends, route.grpc === true);
         rule.matches.forEach((m, mi) => {
           const entry: RouteEntry<RuleRuntime> = {
             rule: rr,
@@ -112,7 +112,7 @@ function endpoint(e: { address: string; port: number; weight: number }): Endpoin
   return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
 }
 
-function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>): RuleRuntime {
+function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean): RuleRuntime {
   const [, ns, name] = routeId.split('/');
   let requestHeaders: HeaderMods | undefined;
   let responseHeaders: HeaderMods | undefined;
@@ -136,6 +136,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     responseHeaders: headerModsFrom(b.filters, 'ResponseHeaderModifier'),
   }));
   return {
+    grpc,
     routeId,
     ruleIndex: rule.index,
     label: `${ns}/${name}/${rule.name ?? rule.index}`,

@@ -206,6 +206,31 @@ export const HTTPRouteSpec = Type.Object({
   rules: Type.Optional(Type.Array(HTTPRouteRule, { maxItems: 16 })),
 }, Strict);
 
+// ---------------------------------------------------------------- GRPCRoute
+export const GRPCRouteMatch = Type.Object({
+  method: Type.Optional(Type.Object({
+    type: Type.Optional(Type.Union([Type.Literal('Exact'), Type.Literal('RegularExpression')])),
+    service: Type.Optional(Type.String({ maxLength: 1024 })),
+    method: Type.Optional(Type.String({ maxLength: 1024 })),
+  }, Strict)),
+  headers: Type.Optional(Type.Array(Type.Object({
+    type: Type.Optional(Type.Union([Type.Literal('Exact'), Type.Literal('RegularExpression')])),
+    name: HeaderName,
+    value: Type.String({ maxLength: 4096 }),
+  }, Strict), { maxItems: 16 })),
+}, Strict);
+
+export const GRPCRouteSpec = Type.Object({
+  parentRefs: Type.Optional(Type.Array(ParentReference, { maxItems: 32 })),
+  hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 16 })),
+  rules: Type.Optional(Type.Array(Type.Object({
+    name: Type.Optional(SectionName),
+    matches: Type.Optional(Type.Array(GRPCRouteMatch, { maxItems: 64 })),
+    filters: Type.Optional(Type.Array(HTTPRouteFilter, { maxItems: 16 })),
+    backendRefs: Type.Optional(Type.Array(HTTPBackendRef, { maxItems: 16 })),
+  }, Strict), { maxItems: 16 })),
+}, Strict);
+
 // ---------------------------------------------------------------- ReferenceGrant, Namespace
 export const ReferenceGrantSpec = Type.Object({
   from: Type.Array(Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), namespace: Name }, Strict), { minItems: 1, maxItems: 16 }),
@@ -219,6 +244,7 @@ export const BackendSpec = Type.Object({
     port: Type.Optional(Port),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, description: 'relative share of traffic (default 1)' })),
   }, Strict), { minItems: 1, maxItems: 1024 }),
+  appProtocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('h2c')], { description: 'how to speak to the endpoints: http (HTTP/1.1, default) or h2c (HTTP/2 cleartext, e.g. gRPC servers). GRPCRoute backends always use h2c.' })),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev BackendTrafficPolicy
@@ -315,6 +341,7 @@ function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, s
 export const GatewayClassDoc = doc(GATEWAY_API_VERSION, 'GatewayClass', GatewayClassSpec);
 export const GatewayDoc = doc(GATEWAY_API_VERSION, 'Gateway', GatewaySpec);
 export const HTTPRouteDoc = doc(GATEWAY_API_VERSION, 'HTTPRoute', HTTPRouteSpec);
+export const GRPCRouteDoc = doc(GATEWAY_API_VERSION, 'GRPCRoute', GRPCRouteSpec);
 export const ReferenceGrantDoc = doc(`${GATEWAY_GROUP}/v1beta1`, 'ReferenceGrant', ReferenceGrantSpec);
 export const NamespaceDoc = Type.Object({
   apiVersion: Type.Literal('v1'),
@@ -332,6 +359,7 @@ export const KINDS = {
   GatewayClass: { apiVersions: [GATEWAY_API_VERSION], schema: GatewayClassDoc },
   Gateway: { apiVersions: [GATEWAY_API_VERSION], schema: GatewayDoc },
   HTTPRoute: { apiVersions: [GATEWAY_API_VERSION], schema: HTTPRouteDoc },
+  GRPCRoute: { apiVersions: [GATEWAY_API_VERSION], schema: GRPCRouteDoc },
   // ReferenceGrant is v1 since Gateway API v1.5; v1beta1 is still served.
   ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
@@ -346,6 +374,7 @@ export type GatewayClassT = Static<typeof GatewayClassDoc>;
 export type GatewayT = Static<typeof GatewayDoc>;
 export type ListenerT = Static<typeof Listener>;
 export type HTTPRouteT = Static<typeof HTTPRouteDoc>;
+export type GRPCRouteT = Static<typeof GRPCRouteDoc>;
 export type HTTPRouteRuleT = Static<typeof HTTPRouteRule>;
 export type HTTPRouteMatchT = Static<typeof HTTPRouteMatch>;
 export type HTTPRouteFilterT = Static<typeof HTTPRouteFilter>;

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
@@ -14,6 +14,7 @@ export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 export interface EndpointIR { readonly address: string; readonly port: number; readonly weight: number }
 export interface BackendIR {
   readonly id: string; readonly namespace: string; readonly name: string; readonly endpoints: readonly EndpointIR[];
+  readonly appProtocol: 'http' | 'h2c';
   /** The BackendTrafficPolicy attached to this Backend, if any. */
   policy?: { readonly id: string; readonly spec: BackendTrafficPolicyT['spec'] };
 }
@@ -36,6 +37,8 @@ export interface HTTPRouteRuleIR {
   readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
 }
 export interface HTTPRouteIR {
+  /** A GRPCRoute: errors are gRPC statuses, backends speak h2c. */
+  readonly grpc?: boolean;
   readonly id: string;
   readonly namespace: string;
   readonly name: string;
@@ -67,7 +70,7 @@ export type StatusMap = Record<string, Record<string, unknown>>;
 export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics: Diagnostic[] }
 
 const SUPPORTED_PROTOCOLS = new Set(['HTTP']);
-const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute'], HTTPS: ['HTTPRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
+const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
 const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
 const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
@@ -85,7 +88,8 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
   const byKind = <T>(k: string) => resources.filter((r) => r.kind === k) as Resource<T>[];
   const classes = new Map(byKind<GatewayClassT>('GatewayClass').map((r) => [r.name, r]));
   const gateways = byKind<GatewayT>('Gateway');
-  const routes = byKind<HTTPRouteT>('HTTPRoute');
+  // GRPCRoutes are routed by the same machinery: a gRPC method is the HTTP/2 path /service/method.
+  const routes = [...byKind<HTTPRouteT>('HTTPRoute'), ...byKind<GRPCRouteT>('GRPCRoute').map(grpcAsHttpRoute)];
   const backendsRes = byKind<BackendT>('Backend');
   const grants = byKind<ReferenceGrantT>('ReferenceGrant');
   const namespaces = new Map(byKind<NamespaceT>('Namespace').map((r) => [r.name, r]));
@@ -114,7 +118,7 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
       }
       endpoints.push({ address: e.address, port: e.port, weight: e.weight ?? 1 });
     });
-    backends.set(b.id, { id: b.id, namespace: b.namespace, name: b.name, endpoints });
+    backends.set(b.id, { id: b.id, namespace: b.namespace, name: b.name, endpoints, appProtocol: b.doc.spec.appProtocol ?? 'http' });
     status[b.id] = { conditions: [cond('Accepted', endpoints.length > 0, endpoints.length ? 'Accepted' : 'Invalid', `${endpoints.length} endpoint(s)`, gen(b))] };
   }
 
@@ -317,7 +321,7 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
       return { backend: id };
     }
 
-    routeIR.set(r.id, { id: r.id, namespace: r.namespace, name: r.name, creationTimestamp: r.doc.metadata.creationTimestamp ?? '', rules });
+    routeIR.set(r.id, { id: r.id, namespace: r.namespace, name: r.name, creationTimestamp: r.doc.metadata.creationTimestamp ?? '', rules, grpc: r.kind === 'GRPCRoute' });
 
     // Attachment, per parentRef.
     const parents: Record<string, unknown>[] = [];
@@ -344,9 +348,9 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
           if (candidates.length === 0) {
             fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} has no listener${pr.sectionName ? ` named "${pr.sectionName}"` : ''}${pr.port ? ` on port ${pr.port}` : ''}`, [...pp, pr.sectionName ? 'sectionName' : 'port'], 'check sectionName/port against the Gateway listeners');
           } else {
-            const allowed = candidates.filter((s) => s.kinds.includes('HTTPRoute') && nsAllowed(s, r.namespace));
+            const allowed = candidates.filter((s) => s.kinds.includes(r.kind) && nsAllowed(s, r.namespace));
             if (allowed.length === 0) {
-              fail('NotAllowedByListeners', `no listener of Gateway ${parentRef.namespace}/${pr.name} allows HTTPRoutes from namespace ${r.namespace}`, pp, 'set allowedRoutes.namespaces.from on the listener, or move the route');
+              fail('NotAllowedByListeners', `no listener of Gateway ${parentRef.namespace}/${pr.name} allows ${r.kind}s from namespace ${r.namespace}`, pp, 'set allowedRoutes.namespaces.from on the listener, or move the route');
             } else {
               let matched = 0;
               for (const s of allowed) {
@@ -510,4 +514,26 @@ export function parseCidr(c: string): { address: string; family: 'ipv4' | 'ipv6'
   const prefix = Number(m[2]);
   if (!family || prefix > (family === 'ipv4' ? 32 : 128)) return null;
   return { address: m[1], family, prefix };
+}
+
+/** A GRPCRoute as the HTTPRoute it routes like (same resource id, kind and source positions). */
+function grpcAsHttpRoute(g: Resource<GRPCRouteT>): Resource<HTTPRouteT> {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const spec = g.doc.spec;
+  const rules = (spec.rules ?? [{}]).map((r) => ({
+    ...(r.name ? { name: r.name } : {}),
+    ...(r.filters ? { filters: r.filters } : {}),
+    ...(r.backendRefs ? { backendRefs: r.backendRefs } : {}),
+    matches: (r.matches && r.matches.length ? r.matches : [{}]).map((m) => {
+      const svc = m.method?.service, meth = m.method?.method;
+      let path: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
+      if (m.method?.type === 'RegularExpression') path = { type: 'RegularExpression', value: `/${svc ?? '[^/]+'}/${meth ?? '[^/]+'}` };
+      else if (svc && meth) path = { type: 'Exact', value: `/${svc}/${meth}` };
+      else if (svc) path = { type: 'PathPrefix', value: `/${svc}` };
+      else if (meth) path = { type: 'RegularExpression', value: `/[^/]+/${esc(meth)}` };
+      else path = { type: 'PathPrefix', value: '/' };
+      return { path, ...(m.headers ? { headers: m.headers } : {}) };
+    }),
+  }));
+  return { ...g, doc: { ...g.doc, spec: { parentRefs: spec.parentRefs, hostnames: spec.hostnames, rules } } } as unknown as Resource<HTTPRouteT>;
 }

@@ -40,6 +40,9 @@ export function requestIdFor(incoming: string | string[] | undefined): string {
 }
 
 export function clientIpOf(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
+  // h2c connections reach node:http2 through a replaying stream (see gateway.ts) that carries the
+  // peer address; node:http2 wraps it, so look one level down when the socket has none.
+  const sock = req.socket as unknown as { remoteAddress?: string; stream?: { remoteAddress?: string } };
+  const a = sock.remoteAddress ?? sock.stream?.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }

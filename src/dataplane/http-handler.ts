@@ -2,7 +2,7 @@
 // filters, pick a backend and an endpoint, and stream the request and the response through an
 // undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { pipeline, type Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../config/hostnames.ts';
@@ -14,7 +14,7 @@ import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 
-export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime): Dispatcher }
+export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime, grpc?: boolean): Dispatcher }
 
 export interface HandlerDeps {
   readonly holder: RuntimeHolder;
@@ -111,7 +111,29 @@ function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
 function answer(ctx: RequestContext, p: ProblemSpec, detail?: string): void {
   ctx.status = p.status;
   ctx.errorCode = p.code;
+  const ct = ctx.req.headers['content-type'];
+  if (typeof ct === 'string' && ct.startsWith('application/grpc')) return sendGrpcError(ctx, p);
   sendProblem(ctx.res, p, ctx.id, detail);
+}
+
+// HTTP status -> gRPC status code, as Envoy maps them (and 404: UNIMPLEMENTED, as Gateway API asks).
+const GRPC_STATUS: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 500: 13, 502: 14, 503: 14, 504: 4 };
+
+/** A gRPC client understands a trailers-only response: HTTP 200 with grpc-status, not a problem body. */
+function sendGrpcError(ctx: RequestContext, p: ProblemSpec): void {
+  const res = ctx.res;
+  if (res.headersSent) { res.destroy(); return; }
+  const headers = {
+    'content-type': 'application/grpc',
+    'grpc-status': String(GRPC_STATUS[p.status] ?? 2),
+    'grpc-message': encodeURIComponent(p.title),
+    'x-request-id': ctx.id,
+  };
+  // Over HTTP/2 a trailers-only response is one HEADERS frame that ends the stream.
+  const stream = (res as unknown as { stream?: { respond(h: object, o: object): void } }).stream;
+  if (stream) { stream.respond({ ':status': 200, ...headers }, { endStream: true }); return; }
+  res.writeHead(200, headers);
+  res.end();
 }
 
 function replacePrefix(path: string, prefix: string, replacement: string): string {
@@ -167,7 +189,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
 
   const headers = upstreamHeaders(ctx, rule, choice);
   const target = rewrittenTarget(ctx, rule, matchedPrefix);
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const hasBody = requestHasBody(req);
   const hashKey = backend.hashKey ? backend.hashKey(req.headers, ctx.clientIp) : undefined;
 
   let body: AsyncIterable<Buffer> | undefined = hasBody ? lazyBody(req) : undefined;
@@ -199,7 +221,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       backend.selector.onStart?.(ep);
       let up: Dispatcher.ResponseData;
       try {
-        up = await deps.pools.get(ep, backend).request({
+        up = await deps.pools.get(ep, backend, rule.grpc).request({
           origin: ep.origin, path: target, method: req.method as Dispatcher.HttpMethod, headers,
           body: body as unknown as Readable | undefined, signal: abort.signal,
           headersTimeout: rule.backendTimeoutMs || 60_000, bodyTimeout: rule.backendTimeoutMs || 300_000,
@@ -247,18 +269,47 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
       if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
       ctx.status = up.statusCode;
-      res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
-      pipeline(up.body, res, (err) => {
+      // A gRPC trailers-only answer (grpc-status in the headers, no body) must stay one HEADERS
+      // frame that ends the stream, or gRPC clients report INTERNAL.
+      const h2stream = (res as unknown as { stream?: { respond(h: object, o: object): void } }).stream;
+      if (rule.grpc && out['grpc-status'] !== undefined && h2stream) {
+        up.body.resume();
         backend.selector.onEnd?.(ep);
         done();
-        if (err && !res.destroyed) res.destroy();
-      });
+        h2stream.respond({ ':status': up.statusCode, ...out }, { endStream: true });
+        return;
+      }
+      res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
+      // Trailers (gRPC's grpc-status, or HTTP/1.1 clients that said TE: trailers) are forwarded, so
+      // the body is piped without ending the response and ended after the trailers are added.
+      const wantsTrailers = rule.grpc || req.httpVersionMajor === 2 || headers.te === 'trailers';
+      let finished = false;
+      const end = (err?: Error | null) => {
+        if (finished) return;
+        finished = true;
+        backend.selector.onEnd?.(ep);
+        done();
+        if (err) { if (!res.destroyed) res.destroy(); return; }
+        const t = up.trailers as Record<string, string> | undefined;
+        if (wantsTrailers && t && Object.keys(t).length) res.addTrailers(t);
+        res.end();
+      };
+      up.body.on('error', end);
+      up.body.on('end', () => end());
+      res.once('close', () => { if (!finished) { up.body.destroy(); end(new Error('client closed')); } });
+      up.body.pipe(res, { end: false });
       return;
     }
   } catch (err) {
     done();
     throw err;
   }
+}
+
+/** HTTP/1.1 says so in Content-Length / Transfer-Encoding; HTTP/2 by not ending the stream with the headers. */
+function requestHasBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
 /**

@@ -80,7 +80,7 @@ export class Gateway extends EventEmitter {
     this.health = opts.health ?? new HealthRegistry();
     this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
     const pools = this.pools;
-    this.poolProvider = { get: (ep, backend) => pools.getPool(ep, backend.poolOptions) };
+    this.poolProvider = { get: (ep, backend, grpc) => pools.getPool(ep, grpc ? backend.grpcPoolOptions : backend.poolOptions) };
     this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
   }
 
@@ -190,7 +190,7 @@ export class Gateway extends EventEmitter {
       bh.setEndpoints(b.endpoints);
       bh.configureActive(b.activeCheck);
       this.breakers.get(b.id, b.breakerLimits);
-      for (const e of b.endpoints) { poolKeys.push(this.pools.keyFor(e, b.poolOptions)); healthKeys.push(healthKey(b.id, e.id)); }
+      for (const e of b.endpoints) { poolKeys.push(this.pools.keyFor(e, b.poolOptions), this.pools.keyFor(e, b.grpcPoolOptions)); healthKeys.push(healthKey(b.id, e.id)); }
     }
     this.pools.retain(poolKeys);
     this.health.retain(healthKeys);

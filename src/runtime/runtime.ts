@@ -45,6 +45,8 @@ export interface BackendRuntime {
   readonly breakerLimits: CircuitBreakerLimits;
   /** Frozen, one object per Backend: the pool registry digests it once. */
   readonly poolOptions: PoolOptions;
+  /** The same, speaking h2c: for GRPCRoute traffic. */
+  readonly grpcPoolOptions: PoolOptions;
   /** Pick an eligible endpoint, not one of `exclude`; undefined when none is available. */
   pick(hashKey?: string, exclude?: ReadonlySet<string>): EndpointRuntime | undefined;
 }
@@ -58,6 +60,8 @@ export interface BackendChoice {
 }
 
 export interface RuleRuntime {
+  /** From a GRPCRoute: errors become gRPC statuses, the upstream is spoken to in h2c. */
+  readonly grpc: boolean;
   readonly routeId: string;
   readonly ruleIndex: number;
   /** `namespace/name/rule-index`, or the rule name when set: used in logs and metrics. */

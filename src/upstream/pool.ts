@@ -42,6 +42,8 @@ export interface PoolOptions {
   maxRequestsPerConnection?: number;
   /** Use HTTP/2 when the upstream offers it over TLS (ALPN). Default false. */
   allowH2?: boolean;
+  /** Speak HTTP/2 with prior knowledge over cleartext (h2c), e.g. to gRPC servers. Default false. */
+  h2c?: boolean;
   /** TLS to the upstream; absent means cleartext HTTP. */
   tls?: UpstreamTlsOptions;
 }
@@ -198,12 +200,14 @@ export class PoolRegistry {
       connections: o.connections ?? 256,
       keepAliveTimeout: o.keepAliveTimeoutMs ?? 4000,
       keepAliveMaxTimeout: o.keepAliveMaxTimeoutMs ?? 600_000,
-      pipelining: o.pipelining ?? 1,
+      pipelining: o.h2c ? 100 : (o.pipelining ?? 1),
       headersTimeout: o.headersTimeoutMs ?? 300_000,
       bodyTimeout: o.bodyTimeoutMs ?? 300_000,
       maxRequestsPerClient: o.maxRequestsPerConnection || undefined,
-      allowH2: o.allowH2 ?? false,
-      connect,
+      allowH2: (o.allowH2 ?? false) || o.h2c === true,
+      // h2c: HTTP/2 with prior knowledge; requests are multiplexed as streams (pipelining is the
+      // per-connection stream limit undici dispatches up to).
+      connect: o.h2c ? { ...connect, useH2c: true } : connect,
     });
   }
 }
