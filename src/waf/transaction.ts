@@ -115,6 +115,8 @@ export class Transaction implements OpTx {
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
+  /** union of the byte sets of a value list, per transformation chain */
+  private readonly unions = new WeakMap<Entry[], Int32Array[]>();
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new WeakMap<Entry[], Map<Exclusion[], Entry[]>>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -597,6 +599,31 @@ export class Transaction implements OpTx {
     return m;
   }
 
+  private unionBytes(vals: Entry[], tchain: number): Int32Array {
+    let per = this.unions.get(vals);
+    if (!per) { per = []; this.unions.set(vals, per); }
+    const slot = tchain + 1;
+    const hit = per[slot];
+    if (hit) return hit;
+    const u = new Int32Array(8);
+    for (let i = 0; i < vals.length; i++) {
+      const e = vals[i];
+      let v: string;
+      if (slot === 0) v = e.value;
+      else {
+        const tv = (e.tv ??= []);
+        const t = tv[slot];
+        v = t !== undefined ? t : (tv[slot] = this.transformed(e.value, tchain));
+      }
+      const tb = (e.tb ??= []);
+      const k = v === e.value ? 0 : slot;
+      const b = tb[k] ?? (tb[k] = bytesOf(v));
+      for (let w = 0; w < 8; w++) u[w] |= b[w];
+    }
+    per[slot] = u;
+    return u;
+  }
+
   private collect(link: RuleLink, excl: Map<string, Exclusion[]> | null): Entry[] {
     const shared = excl === link.exclByColl;
     if (link.targets.length === 1) return this.targetValues(link, 0, excl, shared);
@@ -625,6 +652,9 @@ export class Transaction implements OpTx {
       // identical target lists are shared by many CRS rules: collect their values once per phase
       vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
     } else vals = this.collect(link, excl);
+    // Whole-list prefilter: when no value (after this link's transformations) holds any byte a
+    // match needs, skip the rule in one test. The union is cached per (value list, chain).
+    if (link.req !== null && !link.opNegated && !link.multiMatch && vals.length > 1 && !intersects(this.unionBytes(vals, link.tchain), link.req)) return false;
     {
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
