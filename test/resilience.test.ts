@@ -140,3 +140,55 @@ spec:
   const st = await (await gw.admin('/status')).json() as { resources: Record<string, { conditions: { type: string; status: string }[] }> };
   assert.equal(st.resources['BackendTrafficPolicy/default/hc'].conditions[0].status, 'True');
 });
+
+test('sessionPersistence (Cookie): a client with the cookie stays on one endpoint; a forged cookie is ignored', async () => {
+  const ups = await Promise.all(['a', 'b', 'c'].map((n) => startUpstream(n)));
+  cleanup.push(...ups.map((u) => () => u.close()));
+  const port = await freePort();
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - sessionPersistence: { sessionName: SID, type: Cookie, absoluteTimeout: 1h, cookieConfig: { lifetimeType: Permanent } }
+      backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: svc, namespace: default }
+spec: { endpoints: [${ups.map((u) => `{ address: 127.0.0.1, port: ${u.port} }`).join(', ')}] }
+`);
+  const gw = await startGateway(dir, ['--no-access-log']);
+  cleanup.push(() => gw.stop());
+  const first = await request(`http://127.0.0.1:${port}/`);
+  await first.body.text();
+  const setCookie = String(first.headers['set-cookie']);
+  assert.match(setCookie, /^SID=0\.v1\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
+  const cookie = setCookie.split(';')[0];
+  const pinnedTo = first.headers['x-upstream'];
+  for (let i = 0; i < 12; i++) {
+    const r = await request(`http://127.0.0.1:${port}/`, { headers: { cookie } });
+    await r.body.text();
+    assert.equal(r.headers['x-upstream'], pinnedTo);
+    assert.equal(r.headers['set-cookie'], undefined, 'a valid session is not re-issued');
+  }
+  const forged = cookie.slice(0, -3) + (cookie.endsWith('AAA') ? 'BBB' : 'AAA');
+  const seen = new Set<string>();
+  for (let i = 0; i < 9; i++) {
+    const r = await request(`http://127.0.0.1:${port}/`, { headers: { cookie: forged } });
+    await r.body.text();
+    seen.add(String(r.headers['x-upstream']));
+    assert.ok(r.headers['set-cookie'], 'a bad token gets a fresh one');
+  }
+  assert.ok(seen.size > 1, 'a forged token pins nothing');
+});

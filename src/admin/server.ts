@@ -48,6 +48,22 @@ export function defaultStateDir(): string {
   return path.join(base, 'portcullis');
 }
 
+/** Read a 32-byte secret from a 0600 file, creating it if absent (session-token keys). */
+export function ensureSecretFile(file: string): Buffer {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    const b = fs.readFileSync(file);
+    if (b.length >= 32) return b.subarray(0, 32);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = crypto.randomBytes(32);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, key, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+  return key;
+}
+
 /** Read the admin token, creating it (32 random bytes, base64url) in a 0600 file if absent. */
 export function ensureAdminToken(file: string): { token: string; created: boolean } {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -9,7 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import path from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { assertLoopback, defaultStateDir, startAdmin } from '../admin/server.ts';
+import { assertLoopback, defaultStateDir, ensureSecretFile, startAdmin } from '../admin/server.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Gateway, ReloadError, type ReloadRecord } from '../runtime/gateway.ts';
@@ -56,7 +56,7 @@ async function runSingle(o: RunOptions): Promise<Gateway> {
   // Check everything that can be checked before any socket is opened.
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   assertLoopback(admin.host);
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o) });
   await gateway.start();
   const adminServer = await startAdminOrStop(o, admin, gateway, metrics, logger);
   announce(o, gateway, adminServer, logger, 1);
@@ -75,7 +75,7 @@ async function runWorker(o: RunOptions): Promise<Gateway> {
   AggregatorRegistry.setRegistries([metrics.registry]);
   new AggregatorRegistry();
   // The primary watches the config and validates it first; a worker only reloads when told.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o) });
   await gateway.start();
   process.on('message', (m: PrimaryMsg) => {
     if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
@@ -95,7 +95,7 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
   assertLoopback(admin.host);
   // The primary builds every config too (without sockets): the admin API shows it, and a config
   // it refuses is never sent to the workers.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o) });
   await gateway.start();
   let stopping = false;
   const restarts: number[] = [];
@@ -162,6 +162,11 @@ function announce(o: RunOptions, gateway: Gateway, adminServer: import('node:htt
     const tokenFile = path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'admin-token');
     process.stderr.write(`\nPortcullis demo is up. Try:\n  curl -s localhost:${port}/echo\n  curl -s localhost:${port}/api/v1/users -H 'x-canary: true'\n  curl -s -H "Authorization: Bearer $(cat ${tokenFile})" http://${host}:${adminAddr.port}/status\n\n`);
   }
+}
+
+/** The session-persistence key: one per state dir, so workers and restarts agree on tokens. */
+function sessionKey(o: RunOptions): Buffer {
+  return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'session-key'));
 }
 
 function drainMs(): number {

@@ -15,6 +15,8 @@ import type { BackendRuntime, EndpointRuntime } from '../runtime/runtime.ts';
 export interface CompileContext {
   readonly health?: HealthRegistry;
   readonly breakers?: CircuitBreakerRegistry;
+  /** HMAC key for session-persistence tokens; shared by workers, kept across restarts. */
+  readonly sessionKey?: Uint8Array;
 }
 
 const ALWAYS = () => true;

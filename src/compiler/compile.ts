@@ -1,6 +1,7 @@
 // Config -> Runtime. Pure: the same input gives the same Runtime (and version). All the expensive
 // work (regexes, route tables, header lists) happens here, once, never on the request path.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { RetryPolicy, SessionPersistence } from '../upstream/index.ts';
 import { loadConfigPath, type LoadResult } from '../config/load.ts';
 import { validateSchema, type Resource } from '../config/validate-schema.ts';
 import { BlockList } from 'node:net';
@@ -9,7 +10,7 @@ import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
 import { redact } from '../config/redact.ts';
-import type { BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
+import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
 
 export interface BuildResult {
@@ -49,6 +50,7 @@ function canonicalJson(v: unknown): string {
 }
 
 export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: CompileContext = {}): Runtime {
+  const sessionKey = ctx.sessionKey ?? randomBytes(32);
   const backends = new Map<string, BackendRuntime>();
   for (const b of ir.backends.values()) backends.set(b.id, compileBackend(b, b.endpoints.map((e) => endpoint(e)), ctx));
 
@@ -62,7 +64,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
       for (const rule of route.rules) {
-        const rr = compileRule(route.id, rule, backends, route.grpc === true);
+        const rr = compileRule(route.id, rule, backends, route.grpc === true, sessionKey);
         rule.matches.forEach((m, mi) => {
           const entry: RouteEntry<RuleRuntime> = {
             rule: rr,
@@ -112,7 +114,7 @@ function endpoint(e: { address: string; port: number; weight: number }): Endpoin
   return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
 }
 
-function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean): RuleRuntime {
+function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean, sessionKey: Uint8Array): RuleRuntime {
   const [, ns, name] = routeId.split('/');
   let requestHeaders: HeaderMods | undefined;
   let responseHeaders: HeaderMods | undefined;
@@ -135,13 +137,30 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     requestHeaders: headerModsFrom(b.filters, 'RequestHeaderModifier'),
     responseHeaders: headerModsFrom(b.filters, 'ResponseHeaderModifier'),
   }));
+  const sp = rule.sessionPersistence;
+  const live = choices.filter((c) => c.weight > 0);
+  const absoluteMs = sp?.absoluteTimeout ? durationMs(sp.absoluteTimeout) : undefined;
+  const session: SessionRuntime | undefined = sp && {
+    type: sp.type ?? 'Cookie',
+    name: sp.sessionName ?? 'portcullis-session',
+    cookieAttributes: `; Path=/; HttpOnly; SameSite=Lax${sp.cookieConfig?.lifetimeType === 'Permanent' && absoluteMs ? `; Max-Age=${Math.floor(absoluteMs / 1000)}` : ''}`,
+    signers: live.map((c, i) => c.backend && new SessionPersistence(c.backend.endpoints, { key: sessionKey, scope: `${routeId}/${rule.index}/${i}`, ...(absoluteMs ? { absoluteTimeoutMs: absoluteMs } : {}) })),
+  };
+  const retry = rule.retry && new RetryPolicy({
+    maxAttempts: (rule.retry.attempts ?? 1) + 1,
+    retryOn: ['connect-failure', 'reset', ...(rule.retry.codes?.length ? ['retriable-status-codes' as const] : ['gateway-error' as const])],
+    retriableStatuses: rule.retry.codes ?? [],
+    ...(rule.retry.backoff ? { backoffBaseMs: durationMs(rule.retry.backoff) } : {}),
+  });
   return {
     grpc,
+    session,
+    retry,
     routeId,
     ruleIndex: rule.index,
     label: `${ns}/${name}/${rule.name ?? rule.index}`,
     requestHeaders, responseHeaders, redirect, rewrite,
-    backends: choices.filter((c) => c.weight > 0),
+    backends: live,
     mirrors: rule.mirrors.map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent })),
     totalWeight: choices.reduce((s, c) => s + c.weight, 0),
     requestTimeoutMs: rule.timeouts?.request ? durationMs(rule.timeouts.request) : 0,

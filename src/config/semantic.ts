@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
@@ -35,6 +35,8 @@ export interface HTTPRouteRuleIR {
   readonly filters: readonly HTTPRouteFilterT[];
   readonly backendRefs: readonly BackendRefIR[];
   readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
+  readonly sessionPersistence?: HTTPRouteRuleT['sessionPersistence'];
+  readonly retry?: HTTPRouteRuleT['retry'];
 }
 export interface HTTPRouteIR {
   /** A GRPCRoute: errors are gRPC statuses, backends speak h2c. */
@@ -300,7 +302,7 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
       });
       if (!ruleOk) { droppedRules++; return; }
       acceptedRules++;
-      rules.push({ index: ri, name: rule.name, matches, filters, backendRefs, mirrors, timeouts: rule.timeouts });
+      rules.push({ index: ri, name: rule.name, matches, filters, backendRefs, mirrors, timeouts: rule.timeouts, sessionPersistence: rule.sessionPersistence, retry: rule.retry });
     });
 
     function resolveBackendRef(br: HTTPBackendRefT, routeNs: string): { backend?: string; error?: string; reason?: string; hint?: string; field?: string } {

@@ -182,10 +182,28 @@ function pickChoice(rule: RuleRuntime) {
 async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps): Promise<void> {
   const { req, res } = ctx;
   if (rule.backends.length === 0 || rule.totalWeight === 0) return answer(ctx, PROBLEMS.invalidBackend);
-  const choice = pickChoice(rule);
+  // Session persistence: a valid token names the backend choice and endpoint; otherwise pick as
+  // usual and hand out a token with the answer.
+  let choiceIndex = -1;
+  let pinned: EndpointRuntime | undefined;
+  let sessionCreated: number | undefined;
+  const session = rule.session;
+  if (session) {
+    const raw = session.type === 'Cookie' ? cookieValue(req.headers.cookie, session.name) : headerValue(req.headers, session.name.toLowerCase());
+    const dot = raw ? raw.indexOf('.') : -1;
+    const i = dot > 0 ? Number(raw!.slice(0, dot)) : -1;
+    const signer = i >= 0 ? session.signers[i] : undefined;
+    const b = i >= 0 ? rule.backends[i]?.backend : undefined;
+    if (signer && b) {
+      const hit = signer.resolve(raw!.slice(dot + 1), b.health ? b.health.eligibility() : () => true);
+      if (typeof hit === 'object') { choiceIndex = i; pinned = hit.endpoint as EndpointRuntime; sessionCreated = hit.createdAt; }
+    }
+  }
+  const choice = choiceIndex >= 0 ? rule.backends[choiceIndex] : pickChoice(rule);
   const backend = choice.backend;
   if (!backend) return answer(ctx, PROBLEMS.invalidBackend);
   ctx.backend = backend;
+  const retryPolicy = rule.retry ?? backend.retry;
 
   const headers = upstreamHeaders(ctx, rule, choice);
   const target = rewrittenTarget(ctx, rule, matchedPrefix);
@@ -215,7 +233,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   let tried: Set<string> | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
-      const ep = backend.pick(hashKey, tried) ?? (tried ? backend.pick(hashKey) : undefined);
+      const ep = (attempt === 1 && pinned) || (backend.pick(hashKey, tried) ?? (tried ? backend.pick(hashKey) : undefined));
       if (!ep) { done(); return answer(ctx, PROBLEMS.noEndpoint); }
       ctx.endpoint = ep;
       backend.selector.onStart?.(ep);
@@ -237,7 +255,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
         deps.metrics.upstreamErrors.inc({ backend: backend.id, kind });
         if (outcome && !timedOut) {
           // A body already streamed cannot be sent again; a connect failure never read it.
-          const d = backend.retry.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || !req.readableDidRead });
+          const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || !req.readableDidRead });
           if (d.retry) {
             const r = backend.breaker.tryAcquire('retry');
             if (typeof r === 'function') {
@@ -253,8 +271,8 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       }
       retryRelease?.(); retryRelease = undefined;
       backend.health?.onResponse(ep.id, up.statusCode);
-      if (backend.retry.retryableStatus(up.statusCode)) {
-        const d = backend.retry.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody });
+      if (retryPolicy.retryableStatus(up.statusCode)) {
+        const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody });
         if (d.retry) {
           backend.selector.onEnd?.(ep);
           (tried ??= new Set()).add(ep.id);
@@ -268,6 +286,16 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       out['x-request-id'] = ctx.id;
       if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
       if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
+      if (session && (pinned !== ep)) {
+        const i = choiceIndex >= 0 ? choiceIndex : rule.backends.indexOf(choice);
+        const token = `${i}.${session.signers[i]!.issue(ep, Date.now(), pinned ? sessionCreated : undefined)}`;
+        if (session.type === 'Header') out[session.name.toLowerCase()] = token;
+        else {
+          const prev = out['set-cookie'];
+          const cookie = `${session.name}=${token}${session.cookieAttributes}`;
+          out['set-cookie'] = prev === undefined ? cookie : [...(Array.isArray(prev) ? prev : [prev]), cookie];
+        }
+      }
       ctx.status = up.statusCode;
       // A gRPC trailers-only answer (grpc-status in the headers, no body) must stay one HEADERS
       // frame that ends the stream, or gRPC clients report INTERNAL.
@@ -446,4 +474,15 @@ function logUpgrade(ctx: RequestContext, deps: HandlerDeps, status: number): voi
   deps.metrics.requests.inc({ listener, route: ctx.rule?.label ?? '', code: `${Math.floor(status / 100)}xx` });
   if (!deps.accessLog) return;
   deps.logger.info({ msg: 'access', requestId: ctx.id, client: ctx.clientIp, method: ctx.req.method, host: ctx.host, path: ctx.path, status, upgrade: String(ctx.req.headers.upgrade ?? ''), listener, route: ctx.rule?.label, upstream: ctx.endpoint?.id, config: ctx.runtime?.version });
+}
+
+function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const line of Array.isArray(header) ? header : [header]) {
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    }
+  }
+  return undefined;
 }

@@ -36,6 +36,8 @@ export interface GatewayOptions {
   readonly pools?: PoolRegistry;
   readonly health?: HealthRegistry;
   readonly breakers?: CircuitBreakerRegistry;
+  /** HMAC key for session-persistence tokens (see admin/server.ts ensureSecretFile). */
+  readonly sessionKey?: Uint8Array;
   readonly accessLog?: boolean;
   /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
   readonly allowPartial?: boolean;
@@ -118,7 +120,8 @@ export class Gateway extends EventEmitter {
   private async doReload(trigger: string): Promise<ReloadRecord> {
     const t0 = performance.now();
     const { logger, metrics } = this.opts;
-    const build = buildConfig(this.opts.configPath, { health: this.health, breakers: this.breakers });
+    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey };
+    const build = buildConfig(this.opts.configPath, ctx);
     const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
     let record: ReloadRecord;
     const base = { at: new Date().toISOString(), trigger };
@@ -128,7 +131,7 @@ export class Gateway extends EventEmitter {
       for (const e of errors) logger.error({ trigger, diagnostic: e }, 'config error');
       logger.error({ trigger, errors: errors.length, serving: this.holder.current?.version ?? null }, 'config reload refused; the previous config keeps serving');
     } else {
-      const runtime = build.runtime ?? compileRuntime(build.ir!, build.status, build.resources, build.diagnostics, build.load.files.map((f) => f.file), { health: this.health, breakers: this.breakers });
+      const runtime = build.runtime ?? compileRuntime(build.ir!, build.status, build.resources, build.diagnostics, build.load.files.map((f) => f.file), ctx);
       if (this.holder.current && this.holder.current.version === runtime.version) {
         record = { ...base, result: 'unchanged', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
         this.lastBuild = build;

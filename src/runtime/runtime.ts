@@ -5,7 +5,7 @@ import type { BlockList } from 'node:net';
 import type { Diagnostic } from '../config/diagnostics.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
-import type { ActiveCheckSpec, BackendHealth, BackendHealthOptions, CircuitBreaker, CircuitBreakerLimits, HashKeyExtractor, PoolOptions, RetryPolicy, Selector } from '../upstream/index.ts';
+import type { SessionPersistence, ActiveCheckSpec, BackendHealth, BackendHealthOptions, CircuitBreaker, CircuitBreakerLimits, HashKeyExtractor, PoolOptions, RetryPolicy, Selector } from '../upstream/index.ts';
 
 export interface HeaderMods {
   /** [lower-case name, value] */
@@ -59,6 +59,16 @@ export interface BackendChoice {
   readonly responseHeaders?: HeaderMods;
 }
 
+export interface SessionRuntime {
+  readonly type: 'Cookie' | 'Header';
+  /** Cookie or header name. */
+  readonly name: string;
+  /** Cookie attributes after the value (Path, HttpOnly, SameSite, Max-Age when Permanent). */
+  readonly cookieAttributes: string;
+  /** One signer per backend choice of the rule (the token says which choice it belongs to). */
+  readonly signers: readonly (SessionPersistence | undefined)[];
+}
+
 export interface RuleRuntime {
   /** From a GRPCRoute: errors become gRPC statuses, the upstream is spoken to in h2c. */
   readonly grpc: boolean;
@@ -72,6 +82,10 @@ export interface RuleRuntime {
   readonly rewrite?: RewriteSpec;
   readonly backends: readonly BackendChoice[];
   readonly totalWeight: number;
+  /** Gateway API sessionPersistence: a signed token (cookie or header) pins a client to an endpoint. */
+  readonly session?: SessionRuntime;
+  /** HTTPRoute retry (Gateway API): overrides the Backend's retry policy for this rule. */
+  readonly retry?: RetryPolicy;
   /** RequestMirror: a copy of each request (this share of them) to these backends, answers ignored. */
   readonly mirrors: readonly { readonly backend: BackendRuntime; readonly percent: number }[];
   /** ms, 0 = none */
