@@ -654,7 +654,7 @@ export class Transaction implements OpTx {
     } else vals = this.collect(link, excl);
     // Whole-list prefilter: when no value (after this link's transformations) holds any byte a
     // match needs, skip the rule in one test. The union is cached per (value list, chain).
-    if (link.req !== null && !link.opNegated && !link.multiMatch && vals.length > 1 && !intersects(this.unionBytes(vals, link.tchain), link.req)) return false;
+    if (link.req !== null && !link.opNegated && !link.multiMatch && vals.length >= 16 && !intersects(this.unionBytes(vals, link.tchain), link.req)) return false;
     {
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
