@@ -198,3 +198,26 @@ test('HTTP/2 cleartext with prior knowledge (h2c) on the same port as HTTP/1.1',
     session.close();
   }
 });
+
+test('HEAD, Expect: 100-continue and a chunked request body', async () => {
+  const head = await call('/x', {}, 'HEAD');
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+  // 100-continue: the gateway answers 100 itself, then streams the body (Expect is not forwarded).
+  const res = await new Promise<string>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('POST /echo HTTP/1.1\r\nHost: app.example.com\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => { out += d; if (out.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !out.includes('200')) s.write('hello'); });
+    s.on('close', () => resolve(out));
+    s.setTimeout(3000, () => s.destroy());
+  });
+  assert.match(res, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  const echoed = JSON.parse(dechunk(res.slice(res.lastIndexOf('\r\n\r\n', res.indexOf('{')) + 4)));
+  assert.equal(echoed.body, 'hello');
+  assert.equal(echoed.headers.expect, undefined);
+  const chunked = await rawRequest('POST /echo HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+  assert.match(chunked, /^HTTP\/1\.1 200 /);
+  const seen = JSON.parse(dechunk(chunked.slice(chunked.indexOf('\r\n\r\n') + 4)));
+  assert.equal(seen.body, 'hello world');
+  assert.equal(seen.headers['transfer-encoding'], 'chunked', 'a streamed body goes upstream chunked');
+});

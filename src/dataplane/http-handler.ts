@@ -24,8 +24,9 @@ export interface HandlerDeps {
   readonly accessLog: boolean;
 }
 
-// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send, and
+// Expect: the gateway answers 100-continue itself (Node does) and then streams the body.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect']);
 
 export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger } = deps;
