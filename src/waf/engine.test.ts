@@ -200,3 +200,18 @@ test('paranoia settings and anomaly score reach TX', () => {
   assert.equal(tx.getVar('TX', 'inbound_anomaly_score_threshold'), '7');
   assert.throws(() => compileWaf({ paranoiaLevel: 5 }, li), /paranoiaLevel/);
 });
+
+test('transactions are independent: ctl, TX and captures never leak into the next one', () => {
+  const w = waf(`
+SecRule ARGS:off "@streq 1" "id:140,phase:1,pass,nolog,ctl:ruleRemoveById=141,setvar:tx.flag=1"
+SecRule ARGS "@rx (x+)" "id:141,phase:2,pass,log,capture,logdata:'%{TX.1}/%{TX.flag}'"
+`);
+  const a = run(w, { uri: '/?off=1&v=xxx' });
+  assert.deepEqual(ids(a), []);
+  assert.equal(a.getVar('TX', 'flag'), '1');
+  const b = run(w, { uri: '/?v=xx' });
+  assert.deepEqual(ids(b), [141]);
+  assert.equal(b.matchedRules[0].logdata, 'xx/');
+  assert.equal(b.getVar('TX', 'flag'), undefined);
+  assert.notEqual(a.id, b.id);
+});
