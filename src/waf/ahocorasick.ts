@@ -6,7 +6,7 @@
 export class AhoCorasick {
   private readonly alpha = new Uint8Array(256); // byte -> alphabet index (0 = not in any pattern)
   private readonly width: number;
-  private readonly delta: Int32Array; // node * width + symbol -> next node
+  private readonly delta: Uint16Array | Int32Array; // node * width + symbol -> next node (16-bit when it fits: half the cache footprint)
   private readonly out: Int32Array; // length of a pattern ending at the node (0 = none)
   readonly size: number;
 
@@ -38,7 +38,8 @@ export class AhoCorasick {
     this.size = n;
     const fail = new Int32Array(n);
     this.out = Int32Array.from(outLen);
-    this.delta = new Int32Array(n * this.width);
+    const delta = n < 65536 ? new Uint16Array(n * this.width) : new Int32Array(n * this.width);
+    this.delta = delta;
     // BFS: delta(s, a) = goto(s, a) if defined else delta(fail(s), a)
     const queue: number[] = [];
     for (let a = 1; a < this.width; a++) {
