@@ -118,7 +118,7 @@ export class Transaction implements OpTx {
   /** union of the byte sets of a value list, per transformation chain */
   private readonly unions = new WeakMap<Entry[], Int32Array[]>();
   /** values of a collection list filtered by an (interned) exclusion list */
-  private readonly filtered = new WeakMap<Entry[], Map<Exclusion[], Entry[]>>();
+  private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
@@ -448,21 +448,24 @@ export class Transaction implements OpTx {
     }
     const xs = excl === null ? undefined : excl.get(c);
     if (xs !== undefined && list.length > 0) {
-      let per = this.filtered.get(list);
-      if (!per) { per = new Map(); this.filtered.set(list, per); }
-      const hit = per.get(xs);
+      // the same (interned) exclusion list is applied by many rules: filter once per value list
+      // (TX-like and MATCHED_* lists are rebuilt per call: filter them without caching)
+      const stable = !COLLECTIONS_WITH_KEYS.has(c) && !c.startsWith('MATCHED');
+      let pairs = stable ? this.filtered.get(xs) : [];
+      if (!pairs) { pairs = []; this.filtered.set(xs, pairs); }
+      let hit: Entry[] | undefined;
+      for (let k = 0; k < pairs.length; k += 2) if (pairs[k] === list) { hit = pairs[k + 1]; break; }
       if (hit) list = hit;
       else {
         const base = list;
-        list = list.filter((e) => {
-        for (let k = 0; k < xs.length; k++) {
-          const x = xs[k];
-          if (x.key !== undefined ? x.key === e.lkey : x.keyRe ? x.keyRe.test(e.key) : true) return false;
-        }
-        return true;
-      });
-        per.set(xs, list);
-        void base;
+        list = base.filter((e) => {
+          for (let k = 0; k < xs.length; k++) {
+            const x = xs[k];
+            if (x.key !== undefined ? x.key === e.lkey : x.keyRe ? x.keyRe.test(e.key) : true) return false;
+          }
+          return true;
+        });
+        pairs.push(base, list);
       }
     }
     if (t.count) return [{ name: t.rawKey !== undefined ? `&${c}:${t.rawKey}` : `&${c}`, key: '', lkey: '', value: String(list.length) }];
