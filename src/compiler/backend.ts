@@ -8,6 +8,7 @@ import {
   type HashKeyExtractor, type HealthRegistry, type PoolOptions, type RetryPolicyOptions, type Selector, type SelectorKind,
 } from '../upstream/index.ts';
 import type { BackendIR } from '../config/semantic.ts';
+import type { WafCache } from './waf.ts';
 import { durationMs } from '../config/semantic.ts';
 import type { BackendRuntime, EndpointRuntime } from '../runtime/runtime.ts';
 
@@ -17,6 +18,8 @@ export interface CompileContext {
   readonly breakers?: CircuitBreakerRegistry;
   /** HMAC key for session-persistence tokens; shared by workers, kept across restarts. */
   readonly sessionKey?: Uint8Array;
+  /** Compiled WAF rule sets, reused across reloads. */
+  readonly wafCache?: WafCache;
 }
 
 const ALWAYS = () => true;

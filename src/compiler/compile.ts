@@ -12,6 +12,7 @@ import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts
 import { redact } from '../config/redact.ts';
 import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
+import { WafCache, type WafRuntime } from './waf.ts';
 
 export interface BuildResult {
   /** Present when there is no error-level diagnostic. */
@@ -28,7 +29,8 @@ export interface BuildResult {
 export function buildConfig(target: string, ctx: CompileContext = {}): BuildResult {
   const load = loadConfigPath(target);
   const schema = validateSchema(load.docs);
-  const sem = analyze(schema.resources);
+  const wafCache = ctx.wafCache ?? new WafCache();
+  const sem = analyze(schema.resources, { wafLoader: (id, spec, dir) => wafCache.load(id, spec, dir) });
   const diagnostics = sortDiagnostics([...load.diagnostics, ...schema.diagnostics, ...sem.diagnostics]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const base = { diagnostics, errors, status: sem.status, resources: schema.resources, ir: sem.ir, load };
@@ -64,7 +66,8 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
       for (const rule of route.rules) {
-        const rr = compileRule(route.id, rule, backends, route.grpc === true, sessionKey);
+        const waf = (rule.name ? ir.waf.get(`${route.id}#${rule.name}`) : undefined) ?? ir.waf.get(route.id) ?? ir.waf.get(l.gateway);
+        const rr = compileRule(route.id, rule, backends, route.grpc === true, sessionKey, waf);
         rule.matches.forEach((m, mi) => {
           const entry: RouteEntry<RuleRuntime> = {
             rule: rr,
@@ -95,6 +98,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     warnings,
     config: resources.map((r) => redact(r.doc)),
     sources,
+    wafs: [...new Set(ir.waf.values())],
   });
 }
 
@@ -114,7 +118,7 @@ function endpoint(e: { address: string; port: number; weight: number }): Endpoin
   return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
 }
 
-function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean, sessionKey: Uint8Array): RuleRuntime {
+function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean, sessionKey: Uint8Array, waf: WafRuntime | undefined): RuleRuntime {
   const [, ns, name] = routeId.split('/');
   let requestHeaders: HeaderMods | undefined;
   let responseHeaders: HeaderMods | undefined;
@@ -154,6 +158,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
   });
   return {
     grpc,
+    waf,
     session,
     retry,
     routeId,

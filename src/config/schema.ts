@@ -326,6 +326,34 @@ export const ClientTrafficPolicySpec = Type.Object({
   }, Strict)),
 }, Strict);
 
+// ---------------------------------------------------------------- portcullis.dev WafPolicy
+// The WAF (src/waf: SecLang, runs the OWASP CRS v4 unchanged) on a Gateway, an HTTPRoute, or one
+// rule of a route (sectionName = the rule's name). The most specific policy applies.
+export const WafPolicySpec = Type.Object({
+  targetRefs: Type.Array(TargetRef, { minItems: 1, maxItems: 16 }),
+  ruleSet: Type.Object({
+    crsDir: Type.Optional(Type.String({ minLength: 1, description: 'an OWASP CRS directory (crs-setup.conf(.example) + rules/); relative to this file' })),
+    files: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'more SecLang files, loaded after the CRS; relative to this file' })),
+    directives: Type.Optional(Type.String({ description: 'inline SecLang loaded last' })),
+  }, Strict),
+  paranoiaLevel: Type.Optional(Type.Integer({ minimum: 1, maximum: 4, description: 'CRS blocking paranoia level (default 1)' })),
+  detectionParanoiaLevel: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 })),
+  anomalyThreshold: Type.Optional(Type.Object({
+    inbound: Type.Optional(Type.Integer({ minimum: 1 })),
+    outbound: Type.Optional(Type.Integer({ minimum: 1 })),
+  }, Strict)),
+  mode: Type.Optional(Type.Union([Type.Literal('Block'), Type.Literal('DetectionOnly')], { description: 'Block (default): matches over the threshold get 403; DetectionOnly: log only' })),
+  exclusions: Type.Optional(Type.Array(Type.Object({
+    ruleIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }))),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    targets: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'e.g. ARGS:password, REQUEST_COOKIES:/^sess/' }))),
+  }, Strict), { maxItems: 256 })),
+  requestBody: Type.Optional(Type.Object({
+    inspect: Type.Optional(Type.Boolean({ description: 'inspect request bodies (default true); they are buffered up to the limit' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, description: 'bytes (default 1 MiB); larger bodies are refused with 413' })),
+  }, Strict)),
+}, Strict);
+
 // ---------------------------------------------------------------- documents
 function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
   return Type.Object({
@@ -353,6 +381,7 @@ export const NamespaceDoc = Type.Object({
 export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
 export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
 export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
+export const WafPolicyDoc = doc(PORTCULLIS_API_VERSION, 'WafPolicy', WafPolicySpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -366,6 +395,7 @@ export const KINDS = {
   Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
   ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
+  WafPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: WafPolicyDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -385,6 +415,7 @@ export type NamespaceT = Static<typeof NamespaceDoc>;
 export type BackendT = Static<typeof BackendDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
+export type WafPolicyT = Static<typeof WafPolicyDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

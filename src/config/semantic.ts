@@ -3,9 +3,11 @@
 // would write, and produces the intermediate representation (IR) that the compiler turns into a
 // Runtime. The IR knows nothing about files or YAML (Envoy Gateway's habit).
 import net from 'node:net';
+import path from 'node:path';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
+import type { WafLoad, WafRuntime } from '../compiler/waf.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
@@ -61,6 +63,8 @@ export interface ListenerIR {
   readonly attachments: readonly AttachmentIR[];
 }
 export interface GatewayIR {
+  /** WafPolicy by target: `Gateway/ns/name`, `HTTPRoute/ns/name`, or `HTTPRoute/ns/name#rule` (most specific wins). */
+  readonly waf: ReadonlyMap<string, WafRuntime>;
   readonly listeners: readonly ListenerIR[];
   readonly routes: ReadonlyMap<string, HTTPRouteIR>;
   readonly backends: ReadonlyMap<string, BackendIR>;
@@ -84,7 +88,12 @@ function cond(type: string, ok: boolean, reason: string, message: string, gen: n
   return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: gen };
 }
 
-export function analyze(resources: readonly Resource[]): SemanticResult {
+export interface AnalyzeOptions {
+  /** Compiles a WafPolicy's rule set (cached by the caller); without it WafPolicies are only checked. */
+  readonly wafLoader?: (policyId: string, spec: WafPolicyT['spec'], baseDir: string) => WafLoad;
+}
+
+export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = {}): SemanticResult {
   const diagnostics: Diagnostic[] = [];
   const status: StatusMap = {};
   const byKind = <T>(k: string) => resources.filter((r) => r.kind === k) as Resource<T>[];
@@ -428,11 +437,53 @@ export function analyze(resources: readonly Resource[]): SemanticResult {
     status[pol.id] = { conditions: conds };
   }
 
+  // ---- WafPolicy: on a Gateway, an HTTPRoute/GRPCRoute, or one named rule of a route.
+  const waf = new Map<string, WafRuntime>();
+  const wps = byKind<WafPolicyT>('WafPolicy').sort((x, y) =>
+    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  for (const pol of wps) {
+    const g = gen(pol);
+    const spec = pol.doc.spec;
+    let ok = true;
+    if (!spec.ruleSet.crsDir && !spec.ruleSet.files?.length && !spec.ruleSet.directives) { report(pol, ['spec', 'ruleSet'], 'the rule set is empty', 'set ruleSet.crsDir to an OWASP CRS directory, or give files/directives'); ok = false; }
+    (spec.exclusions ?? []).forEach((x, xi) => {
+      if (!x.ruleIds?.length && !x.tags?.length) { report(pol, ['spec', 'exclusions', xi], 'an exclusion needs ruleIds or tags', 'name the rules it applies to'); ok = false; }
+    });
+    const keys: string[] = [];
+    spec.targetRefs.forEach((t, ti) => {
+      const tp = ['spec', 'targetRefs', ti];
+      const kindOk = t.group === GATEWAY_GROUP && (t.kind === 'Gateway' || t.kind === 'HTTPRoute' || t.kind === 'GRPCRoute');
+      if (!kindOk) { report(pol, tp, `targetRef ${t.group}/${t.kind} is not supported`, 'target a Gateway, an HTTPRoute or a GRPCRoute (group gateway.networking.k8s.io)'); ok = false; return; }
+      const id = resourceId(t.kind, pol.namespace, t.name);
+      const target = resources.find((r) => r.id === id);
+      if (!target) { report(pol, [...tp, 'name'], `${t.kind} ${pol.namespace}/${t.name} not found`, 'policies attach to resources in their own namespace'); ok = false; return; }
+      if (t.sectionName) {
+        if (t.kind === 'Gateway') { report(pol, [...tp, 'sectionName'], 'a WafPolicy applies to a whole Gateway', 'remove sectionName, or target the routes'); ok = false; return; }
+        const ruleNames = ((target.doc.spec.rules ?? []) as { name?: string }[]).map((r) => r.name);
+        if (!ruleNames.includes(t.sectionName)) { report(pol, [...tp, 'sectionName'], `${t.kind} ${t.name} has no rule named "${t.sectionName}"`, 'name the rule (rules[].name) or drop sectionName'); ok = false; return; }
+      }
+      keys.push(t.sectionName ? `${id}#${t.sectionName}` : id);
+    });
+    let loaded: WafRuntime | undefined;
+    if (ok && aopts.wafLoader) {
+      const r = aopts.wafLoader(pol.id, spec, path.dirname(path.resolve(pol.src.file)));
+      if (r.ok) loaded = r.value;
+      else { report(pol, ['spec', 'ruleSet'], r.message, r.hint); ok = false; }
+    }
+    const conds: Condition[] = [];
+    for (const k of keys) {
+      if (waf.has(k)) { report(pol, ['spec', 'targetRefs'], `${k} already has WafPolicy ${waf.get(k)!.policyId}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', `superseded on ${k}`, g)); continue; }
+      if (loaded) waf.set(k, loaded);
+    }
+    if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? `rule set loaded${loaded ? `: ${loaded.waf.ruleCount} rules` : ''}` : 'policy is not valid', g));
+    status[pol.id] = { conditions: conds };
+  }
+
   const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
     client: clientPolicies.get(s.gw.id),
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
-  return { ir: { listeners, routes: routeIR, backends }, status, diagnostics };
+  return { ir: { listeners, routes: routeIR, backends, waf }, status, diagnostics };
 }
 
 function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string) => void, perBackend = false): boolean {

@@ -23,6 +23,8 @@ export interface RequestContext {
   endpoint?: EndpointRuntime;
   /** Set by whoever answers: the status sent to the client. */
   status?: number;
+  /** The request body when a filter (the WAF) had to read it first; sent upstream as is. */
+  body?: Buffer;
   /** Machine-readable reason when Portcullis answered itself (PCS_ERR_...). */
   errorCode?: string;
 }

@@ -12,6 +12,7 @@ import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
+import { inspectRequest } from './waf-filter.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime, grpc?: boolean): Dispatcher }
@@ -50,7 +51,8 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     const { port, m } = r;
     const rule = m.rule;
     if (rule.redirect) return redirect(ctx, rule, m.entry.pathValue, port.port);
-    proxy(ctx, rule, m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined, deps).catch((err) => {
+    const prefix = m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined;
+    (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps) : proxy(ctx, rule, prefix, deps)).catch((err) => {
       logger.error({ err, requestId: id }, 'proxy failed');
       answer(ctx, PROBLEMS.internal);
     });
@@ -180,6 +182,14 @@ function pickChoice(rule: RuleRuntime) {
   return rule.backends[rule.backends.length - 1];
 }
 
+async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps): Promise<void> {
+  const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
+  if (v.pass) return proxy(ctx, rule, prefix, deps);
+  if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+  ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
+  return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : PROBLEMS.wafBlocked);
+}
+
 async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps): Promise<void> {
   const { req, res } = ctx;
   if (rule.backends.length === 0 || rule.totalWeight === 0) return answer(ctx, PROBLEMS.invalidBackend);
@@ -211,12 +221,12 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   const hasBody = requestHasBody(req);
   const hashKey = backend.hashKey ? backend.hashKey(req.headers, ctx.clientIp) : undefined;
 
-  let body: AsyncIterable<Buffer> | undefined = hasBody ? lazyBody(req) : undefined;
+  let body: AsyncIterable<Buffer> | Buffer | undefined = ctx.body ?? (hasBody ? lazyBody(req) : undefined);
   if (rule.mirrors.length) {
     const targets = rule.mirrors.filter((m) => m.percent >= 100 || Math.random() * 100 < m.percent);
     if (targets.length) {
       const send = (payload?: Buffer) => { for (const m of targets) mirror(m.backend, req.method ?? 'GET', target, headers, payload, deps); };
-      if (!hasBody) send();
+      if (!hasBody || ctx.body) send(ctx.body);
       else body = tapBody(req, MIRROR_BODY_LIMIT, (payload) => { if (payload) send(payload); else deps.metrics.upstreamErrors.inc({ backend: targets[0].backend.id, kind: 'mirror-body-too-large' }); });
     }
   }
@@ -256,7 +266,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
         deps.metrics.upstreamErrors.inc({ backend: backend.id, kind });
         if (outcome && !timedOut) {
           // A body already streamed cannot be sent again; a connect failure never read it.
-          const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || !req.readableDidRead });
+          const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || ctx.body !== undefined || !req.readableDidRead });
           if (d.retry) {
             const r = backend.breaker.tryAcquire('retry');
             if (typeof r === 'function') {
@@ -273,7 +283,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       retryRelease?.(); retryRelease = undefined;
       backend.health?.onResponse(ep.id, up.statusCode);
       if (retryPolicy.retryableStatus(up.statusCode)) {
-        const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody });
+        const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody || ctx.body !== undefined });
         if (d.retry) {
           backend.selector.onEnd?.(ep);
           (tried ??= new Set()).add(ep.id);

@@ -17,6 +17,8 @@ export const PROBLEMS = {
   badRequest: { status: 400, title: 'Bad request', code: 'PCS_ERR_BAD_REQUEST' },
   unauthorized: { status: 401, title: 'Authentication required', code: 'PCS_ERR_UNAUTHORIZED' },
   forbidden: { status: 403, title: 'Forbidden', code: 'PCS_ERR_FORBIDDEN' },
+  wafBlocked: { status: 403, title: 'The request was blocked by the web application firewall', code: 'PCS_ERR_WAF_BLOCKED' },
+  tooLarge: { status: 413, title: 'The request body is larger than this route accepts', code: 'PCS_ERR_BODY_TOO_LARGE' },
 } as const satisfies Record<string, ProblemSpec>;
 
 export function problemBody(p: ProblemSpec, requestId: string, detail?: string): string {

@@ -17,6 +17,7 @@ import { PROBLEMS, problemBody } from '../dataplane/problem.ts';
 import { requestIdFor } from '../dataplane/context.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RuntimeHolder, type Runtime } from './runtime.ts';
+import { WafCache } from '../compiler/waf.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 
 export interface ReloadRecord {
@@ -71,6 +72,7 @@ export class Gateway extends EventEmitter {
   readonly pools: PoolRegistry;
   readonly health: HealthRegistry;
   readonly breakers: CircuitBreakerRegistry;
+  readonly wafCache = new WafCache();
   private readonly poolProvider: PoolProvider;
   /** Upgraded connections (WebSocket tunnels): they outlive reloads; a drain closes them at its deadline. */
   readonly tunnels = new Set<import('node:stream').Duplex>();
@@ -120,7 +122,7 @@ export class Gateway extends EventEmitter {
   private async doReload(trigger: string): Promise<ReloadRecord> {
     const t0 = performance.now();
     const { logger, metrics } = this.opts;
-    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey };
+    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey, wafCache: this.wafCache };
     const build = buildConfig(this.opts.configPath, ctx);
     const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
     let record: ReloadRecord;
@@ -198,6 +200,7 @@ export class Gateway extends EventEmitter {
     this.pools.retain(poolKeys);
     this.health.retain(healthKeys);
     this.breakers.retain(next.backends.keys());
+    this.wafCache.retain(next.wafs.map((w) => w.waf));
   }
 
   private createServer(key: string): PortServer {

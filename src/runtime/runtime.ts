@@ -3,6 +3,7 @@
 // (one assignment) never changes a request in flight.
 import type { BlockList } from 'node:net';
 import type { Diagnostic } from '../config/diagnostics.ts';
+import type { WafRuntime } from '../compiler/waf.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
 import type { SessionPersistence, ActiveCheckSpec, BackendHealth, BackendHealthOptions, CircuitBreaker, CircuitBreakerLimits, HashKeyExtractor, PoolOptions, RetryPolicy, Selector } from '../upstream/index.ts';
@@ -72,6 +73,8 @@ export interface SessionRuntime {
 export interface RuleRuntime {
   /** From a GRPCRoute: errors become gRPC statuses, the upstream is spoken to in h2c. */
   readonly grpc: boolean;
+  /** The WAF that inspects this rule's requests (WafPolicy: rule > route > Gateway). */
+  readonly waf?: WafRuntime;
   readonly routeId: string;
   readonly ruleIndex: number;
   /** `namespace/name/rule-index`, or the rule name when set: used in logs and metrics. */
@@ -129,6 +132,8 @@ export interface Runtime {
   /** The resources as loaded, secrets redacted, for the admin API. */
   readonly config: readonly unknown[];
   readonly sources: readonly string[];
+  /** The compiled WAF rule sets this config uses (to let the WAF cache drop the others). */
+  readonly wafs: readonly WafRuntime[];
 }
 
 /** The one mutable cell: the current Runtime. Swapped with a single assignment. */
