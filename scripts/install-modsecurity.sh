@@ -1,0 +1,72 @@
+#!/bin/sh
+# Install what bench/waf/run.ts needs to compare Portcullis's WAF with nginx + ModSecurity v3:
+# Debian's nginx, wrk and the ModSecurity v3 nginx connector (libnginx-mod-http-modsecurity, which
+# pulls in libmodsecurity3). Only the module is used: the benchmark points ModSecurity at the CRS
+# v4.28.0 rules in ../shared/waf/crs-v4.28.0, never at Debian's modsecurity-crs (CRS v3), which is
+# not installed here.
+#
+# Idempotent: installs only what is missing, runs `apt-get update` at most once. Needs root.
+# Does NOT enable or start the nginx system service: the benchmark runs its own foreground
+# instances with temporary configs on ephemeral loopback ports.
+set -eu
+
+MODULE=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
+
+missing=""
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v wrk   >/dev/null 2>&1 || missing="$missing wrk"
+[ -f "$MODULE" ] || missing="$missing libnginx-mod-http-modsecurity"
+
+if [ -z "$missing" ]; then
+  echo "already installed: nginx wrk libnginx-mod-http-modsecurity ($MODULE)"
+  exit 0
+fi
+if [ "$(id -u)" != "0" ]; then
+  echo "install-modsecurity.sh: must run as root to install:$missing (apt-get install -y$missing)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Keep invoke-rc.d from starting nginx during install: a policy-rc.d that answers 101 ("action
+# forbidden"). Put back whatever was there before, even on error.
+POLICY=/usr/sbin/policy-rc.d
+SAVED=""
+if [ -e "$POLICY" ]; then
+  SAVED="$(mktemp)"
+  cp -p "$POLICY" "$SAVED"
+fi
+restore_policy() {
+  if [ -n "$SAVED" ]; then mv -f "$SAVED" "$POLICY"; else rm -f "$POLICY"; fi
+}
+trap restore_policy EXIT INT TERM
+printf '#!/bin/sh\nexit 101\n' > "$POLICY"
+chmod 755 "$POLICY"
+
+echo "installing:$missing"
+# update only if apt has no candidate for one of the packages (no lists yet, or stale lists)
+need_update=0
+for p in $missing; do
+  cand="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then need_update=1; fi
+done
+[ "$need_update" = 1 ] && apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing
+
+# On systemd hosts the nginx unit may be enabled for the next boot; disable and stop it so the
+# packaged nginx never holds :80 or runs beside the benchmark. Harmless without systemd.
+case "$missing" in *nginx*)
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+esac
+
+for bin in nginx wrk; do
+  p="$(command -v "$bin" 2>/dev/null || true)"
+  [ -z "$p" ] && [ -x "/usr/sbin/$bin" ] && p="/usr/sbin/$bin"
+  if [ -z "$p" ]; then echo "install-modsecurity.sh: $bin still missing after install" >&2; exit 1; fi
+  echo "$bin: $p"
+done
+if [ ! -f "$MODULE" ]; then echo "install-modsecurity.sh: $MODULE still missing after install" >&2; exit 1; fi
+echo "modsecurity module: $MODULE ($(dpkg-query -W -f='libmodsecurity3 ${Version}' libmodsecurity3 2>/dev/null || echo 'libmodsecurity3 version unknown'))"
