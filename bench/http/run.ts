@@ -2,7 +2,7 @@
  * Proxy benchmark: nginx, HAProxy and Portcullis side by side, same machine, same run.
  *
  *   node bench/http/run.ts [--duration 10] [--connections 64] [--threads 2] [--warmup 3]
- *                          [--rounds 1] [--routes 10000] [--quick] [--json PATH|-]
+ *                          [--rounds 1] [--routes 10000] [--only CASE,...] [--quick] [--json PATH|-]
  *
  * Starts a fixed upstream (nginx: 200 + a 100-byte body, keep-alive), measures it directly with wrk,
  * then one after another: nginx, HAProxy, Portcullis with 1 route and Portcullis with 10,000 routes,
@@ -34,13 +34,13 @@ class BenchError extends Error {
 const { values: argv } = parseArgs({
   options: {
     duration: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
-    warmup: { type: 'string' }, rounds: { type: 'string' }, routes: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
+    warmup: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, routes: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  console.log('usage: node bench/http/run.ts [--duration 10] [--connections 64] [--threads 2] [--warmup 3] [--rounds 1] [--routes 10000] [--quick] [--json PATH|-]');
+  console.log('usage: node bench/http/run.ts [--duration 10] [--connections 64] [--threads 2] [--warmup 3] [--rounds 1] [--routes 10000] [--only upstream,nginx,haproxy,portcullis-1,portcullis-many] [--quick] [--json PATH|-]');
   process.exit(0);
 }
 const num = (v: string | undefined, d: number, name: string) => {
@@ -56,6 +56,12 @@ const CONNECTIONS = num(argv.connections, 64, 'connections');
 const THREADS = num(argv.threads, 2, 'threads');
 const ROUTES = num(argv.routes, 10_000, 'routes');
 const ROUNDS = num(argv.rounds, 1, 'rounds');
+const ONLY = (argv.only ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const CASE_KEYS = ['upstream', 'nginx', 'haproxy', 'portcullis-1', 'portcullis-many'];
+if (ONLY.some((k) => !CASE_KEYS.includes(k))) {
+  console.error(`--only: unknown case(s) ${ONLY.filter((k) => !CASE_KEYS.includes(k)).join(', ')}; the cases are ${CASE_KEYS.join(', ')}`);
+  process.exit(2);
+}
 const log = (s: string) => process.stderr.write(s + '\n');
 
 // ---------- tools ----------
@@ -376,7 +382,7 @@ function median(rounds: Row[]): Row {
 }
 
 // ---------- main ----------
-interface Case { label: string; run: () => Promise<Row> }
+interface Case { key: string; label: string; run: () => Promise<Row> }
 
 async function main(): Promise<number> {
   const m = machine();
@@ -395,9 +401,9 @@ async function main(): Promise<number> {
   };
   const manyLabel = `portcullis (${ROUTES.toLocaleString('en-US')} routes)`;
   const cases: Case[] = [
-    { label: 'upstream direct (no proxy)', run: () => measure('upstream direct (no proxy)', upstreamPort, { path: '/' }, null, upstream) },
+    { key: 'upstream', label: 'upstream direct (no proxy)', run: () => measure('upstream direct (no proxy)', upstreamPort, { path: '/' }, null, upstream) },
     {
-      label: 'nginx', run: async () => {
+      key: 'nginx', label: 'nginx', run: async () => {
         const port = await freePort();
         log('nginx: proxy_pass, upstream keepalive 64, worker_processes 2');
         const s = await startNginx('nginx', nginxProxyConf('__DIR__', port, upstreamPort), port, { path: '/' });
@@ -405,7 +411,7 @@ async function main(): Promise<number> {
       },
     },
     {
-      label: 'haproxy', run: async () => {
+      key: 'haproxy', label: 'haproxy', run: async () => {
         const port = await freePort();
         log('haproxy: mode http, nbthread 2, http-reuse always');
         const s = await startHaproxy(port, upstreamPort);
@@ -413,7 +419,7 @@ async function main(): Promise<number> {
       },
     },
     ...([['portcullis (1 route)', 1], [manyLabel, ROUTES]] as const).map(([label, routes]): Case => ({
-      label, run: async () => {
+      key: routes > 1 ? 'portcullis-many' : 'portcullis-1', label, run: async () => {
         log(`${label}: starting${routes > 1 ? ` (generating ${routes} HTTPRoutes, one hostname per 100 routes, a distinct PathPrefix each; wrk asks for the middle one)` : ''}`);
         const p = await startPortcullis(label, routes, upstreamPort, workers.args);
         log(`  ${label}: ready ${(p.startupMs / 1000).toFixed(1)} s after start; target ${p.target.host ?? '(any host)'} ${p.target.path}`);
@@ -427,9 +433,13 @@ async function main(): Promise<number> {
   ];
 
   const byCase = new Map<string, Row[]>();
+  const selected = ONLY.length ? cases.filter((c) => ONLY.includes(c.key)) : cases;
   for (let round = 1; round <= ROUNDS; round++) {
-    if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}`);
-    for (const c of cases) {
+    // the upstream's own figure first; the proxies in reverse order on even rounds, so that a
+    // drift of the machine's load over the run does not always favour the same proxy
+    const order = round % 2 === 1 ? selected : [...selected.filter((c) => c.key === 'upstream'), ...selected.filter((c) => c.key !== 'upstream').reverse()];
+    if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}: ${order.map((c) => c.key).join(', ')}`);
+    for (const c of order) {
       if (interrupted) return 130;
       try {
         upstreamAlive();
