@@ -166,7 +166,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     label: `${ns}/${name}/${rule.name ?? rule.index}`,
     requestHeaders, responseHeaders, redirect, rewrite,
     backends: live,
-    mirrors: rule.mirrors.map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent })),
+    mirrors: rule.mirrors.map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent, sampler: { n: 0 } })),
     totalWeight: choices.reduce((s, c) => s + c.weight, 0),
     requestTimeoutMs: rule.timeouts?.request ? durationMs(rule.timeouts.request) : 0,
     backendTimeoutMs: rule.timeouts?.backendRequest ? durationMs(rule.timeouts.backendRequest) : 0,

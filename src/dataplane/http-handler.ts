@@ -223,7 +223,13 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
 
   let body: AsyncIterable<Buffer> | Buffer | undefined = ctx.body ?? (hasBody ? lazyBody(req) : undefined);
   if (rule.mirrors.length) {
-    const targets = rule.mirrors.filter((m) => m.percent >= 100 || Math.random() * 100 < m.percent);
+    // Sampling is a counter, not a coin: exactly percent% of requests are mirrored (per process
+    // and config), so a 10% mirror is 10%, not 10% ± noise.
+    const targets = rule.mirrors.filter((m) => {
+      if (m.percent >= 100) return true;
+      const n = ++m.sampler.n;
+      return Math.floor((n * m.percent) / 100) > Math.floor(((n - 1) * m.percent) / 100);
+    });
     if (targets.length) {
       const send = (payload?: Buffer) => { for (const m of targets) mirror(m.backend, req.method ?? 'GET', target, headers, payload, deps); };
       if (!hasBody || ctx.body) send(ctx.body);

@@ -90,7 +90,7 @@ export interface RuleRuntime {
   /** HTTPRoute retry (Gateway API): overrides the Backend's retry policy for this rule. */
   readonly retry?: RetryPolicy;
   /** RequestMirror: a copy of each request (this share of them) to these backends, answers ignored. */
-  readonly mirrors: readonly { readonly backend: BackendRuntime; readonly percent: number }[];
+  readonly mirrors: readonly { readonly backend: BackendRuntime; readonly percent: number; readonly sampler: { n: number } }[];
   /** ms, 0 = none */
   readonly requestTimeoutMs: number;
   readonly backendTimeoutMs: number;
