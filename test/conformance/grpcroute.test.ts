@@ -1,25 +1,19 @@
-// Gateway API conformance: GRPCRoute. Portcullis has no GRPCRoute yet (issue 3): the tests are
-// written as they should run and skipped. They use a minimal gRPC client and echo server on
+// Gateway API conformance: GRPCRoute. The tests use a minimal gRPC client and echo server on
 // node:http2 (no gRPC library): a unary call is a POST of one length-prefixed message with
 // content-type application/grpc; the status is the grpc-status trailer. The echo backends report
 // their name in the x-echo-pod response header (the suite's echo-basic puts it in the EchoResponse).
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Conformance, INFRA } from './harness.ts';
 
-// CONFORMANCE_ALL=1 runs these too, to see what a change in src/ made pass.
-const NOT_YET: string | false = process.env.CONFORMANCE_ALL ? false : 'not implemented yet: GRPCRoute (issue 3)';
 const SERVICE = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
 const UNIMPLEMENTED = 12;
 
 let c: Conformance;
 const grpcBackends = new Map<string, { server: http2.Http2Server; port: number }>();
 
-// Started by the first test that runs, so that a file of skipped tests starts nothing.
-let started: Promise<void> | undefined;
-const setup = () => (started ??= start());
 async function start(): Promise<void> {
   c = await Conformance.start();
   for (const name of ['grpc-infra-backend-v1', 'grpc-infra-backend-v2', 'grpc-infra-backend-v3']) {
@@ -36,6 +30,7 @@ async function start(): Promise<void> {
     grpcBackends.set(name, { server, port: (server.address() as AddressInfo).port });
   }
 }
+before(start);
 after(async () => {
   await c?.stop();
   for (const b of grpcBackends.values()) await new Promise((r) => b.server.close(r));
@@ -47,7 +42,7 @@ function grpcBackendManifests(): string {
 apiVersion: portcullis.dev/v1alpha1
 kind: Backend
 metadata: { name: ${name}, namespace: gateway-conformance-infra }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
+spec: { appProtocol: h2c, endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
 `).join('');
 }
 
@@ -77,8 +72,7 @@ async function expectGrpc(gateway: string, opts: Parameters<typeof grpcCall>[1],
   if (want.backend) assert.ok(r.pod?.startsWith(want.backend), `${JSON.stringify(opts)}: answered by ${r.pod}, want ${want.backend}`);
 }
 
-test('GRPCRouteHeaderMatching', { skip: NOT_YET }, async () => {
-  await setup();
+test('GRPCRouteHeaderMatching', async () => {
   await c.apply(`apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: { name: grpc-header-matching, namespace: gateway-conformance-infra }
@@ -113,8 +107,7 @@ ${grpcBackendManifests()}`);
   for (const [metadata, want] of cases) await expectGrpc('same-namespace', { metadata }, want);
 });
 
-test('GRPCRouteListenerHostnameMatching', { skip: NOT_YET }, async () => {
-  await setup();
+test('GRPCRouteListenerHostnameMatching', async () => {
   const gw = 'grpcroute-listener-hostname-matching';
   await c.apply(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -164,8 +157,7 @@ ${grpcBackendManifests()}`);
   for (const [authority, want] of cases) await expectGrpc(gw, { authority }, want);
 });
 
-test('GRPCRouteNamedRule', { skip: NOT_YET }, async () => {
-  await setup();
+test('GRPCRouteNamedRule', async () => {
   await c.apply(`apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: { name: grpc-named-rules, namespace: gateway-conformance-infra }
@@ -183,8 +175,7 @@ ${grpcBackendManifests()}`);
   await expectGrpc('same-namespace', { method: 'EchoTwo' }, { backend: 'grpc-infra-backend-v2' });
 });
 
-test('GRPCRouteWeight', { skip: NOT_YET }, async () => {
-  await setup();
+test('GRPCRouteWeight', async () => {
   await c.apply(`apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: { name: weighted-backends, namespace: gateway-conformance-infra }

@@ -144,8 +144,9 @@ ${hostnames.length ? `  hostnames: [${hostnames.map((h) => `"${h}"`).join(', ')}
   }
 });
 
-test('HTTPRouteBackendProtocolH2C', { skip: NOT_YET('h2c to Backends: a Backend has no appProtocol and the gateway speaks HTTP/1.1 to backends (h2c prior knowledge from clients to the gateway works)') }, async (t) => {
-  // The Service port with appProtocol kubernetes.io/h2c becomes a Backend whose endpoint speaks h2c.
+test('HTTPRouteBackendProtocolH2C', async (t) => {
+  // The Service port with appProtocol kubernetes.io/h2c becomes a Backend with appProtocol h2c,
+  // pointing at a server that speaks only h2c and reports the protocol it was reached with.
   const h2 = http2.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ pod: 'infra-backend-v1-h2c', namespace: INFRA, path: req.url, host: req.headers[':authority'], method: req.method, headers: {}, proto: `HTTP/${req.httpVersion}` }));
@@ -164,7 +165,7 @@ spec:
 apiVersion: portcullis.dev/v1alpha1
 kind: Backend
 metadata: { name: infra-backend-v1-h2c, namespace: gateway-conformance-infra }
-spec: { appProtocol: kubernetes.io/h2c, endpoints: [{ address: 127.0.0.1, port: ${port} }] }
+spec: { appProtocol: h2c, endpoints: [{ address: 127.0.0.1, port: ${port} }] }
 `);
   await c.routesMustBeAccepted('same-namespace', ['backend-protocol-h2c']);
   await t.test('http2 prior knowledge request should reach backend', async () => {
