@@ -3,6 +3,7 @@
  *
  *   node scripts/waf-conformance.ts [--filter 942[,941...]] [--json out.json] [--per-pl]
  *        [--corpus file.jsonl] [--crs dir] [--write-known-failures] [--verbose]
+ *   node scripts/waf-conformance.ts --blocking 1      (detection / blocked-benign %, like waf-eval)
  *
  * Engine setup (the CRS project's own regression setup, tests/docker-compose.yml of coreruleset):
  * SecRuleEngine DetectionOnly, blocking paranoia level 4 (every rule runs, the test's
@@ -238,11 +239,44 @@ function reasonOf(r: TestResult): string {
   return parts.join('; ');
 }
 
+/**
+ * Blocking evaluation at engine level, scored like shared/tools/waf-eval.mjs: CRS at blocking
+ * paranoia level `pl` with its default anomaly thresholds, engine On, request phases only, tests
+ * with paranoia_level <= pl; an 'attack' counts as detected when the engine interrupts it, a
+ * 'benign' test counts as blocked when it does (such a request may still be an attack for other rules).
+ */
+export async function blockingEval(opts: { corpus: string; crs: string; pl: number }): Promise<{ detected: number; attacks: number; blocked: number; benign: number }> {
+  const waf = await loadWaf({ crsDir: opts.crs, paranoiaLevel: opts.pl, engineMode: 'On' });
+  const tests = readFileSync(opts.corpus, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest)
+    .filter((t) => t.phase !== 'response' && t.expect !== 'other' && (t.paranoia_level ?? 1) <= opts.pl);
+  const r = { detected: 0, attacks: 0, blocked: 0, benign: 0 };
+  for (const t of tests) {
+    const req = serverView(requestOf(t));
+    let intr = null;
+    if (req) {
+      const tx = waf.newTransaction({ remoteAddr: '127.0.0.1', remotePort: 40000, serverAddr: '127.0.0.1', serverPort: 80 });
+      tx.processUri(req.method, req.uri, req.version);
+      for (const [k, v] of req.headers) tx.addRequestHeader(k, v);
+      intr = tx.processRequestHeaders();
+      if (!intr && req.body) intr = tx.appendRequestBody(req.body);
+      if (!intr) intr = tx.processRequestBody();
+    }
+    if (t.expect === 'attack') { r.attacks++; if (intr) r.detected++; } else { r.benign++; if (intr) r.blocked++; }
+  }
+  return r;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const opt = (name: string) => { const k = args.indexOf(name); return k >= 0 ? args[k + 1] : undefined; };
   const corpus = opt('--corpus') ?? '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
   const crs = opt('--crs') ?? '/work/shared/waf/crs-v4.28.0';
+  const blocking = opt('--blocking');
+  if (blocking !== undefined) {
+    const r = await blockingEval({ corpus, crs, pl: Number(blocking) });
+    console.log(`engine-level blocking at PL${blocking}: detection=${(100 * r.detected / r.attacks).toFixed(1)}% (${r.detected}/${r.attacks}) benign-tests-blocked=${(100 * r.blocked / r.benign).toFixed(1)}% (${r.blocked}/${r.benign})`);
+    return;
+  }
   const filter = opt('--filter');
   const jsonOut = opt('--json');
   const kfPath = resolve(root, 'waf/known-failures.json');
