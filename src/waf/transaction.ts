@@ -170,6 +170,7 @@ export class Transaction implements OpTx {
   /** Phase 1. Returns the interruption, if any. */
   processRequestHeaders(): Interruption | null {
     if (this.phaseDone >= 1) return this.interruption;
+    if (this.mode === 'Off') { this.phaseDone = 1; return null; } // engine off: no parsing at all
     this.populateRequest();
     this.runPhase(1);
     return this.interruption;
@@ -199,6 +200,7 @@ export class Transaction implements OpTx {
   processRequestBody(): Interruption | null {
     if (this.phaseDone < 1) this.processRequestHeaders();
     if (this.phaseDone >= 2 || this.interruption) return this.interruption;
+    if (this.mode === 'Off') { this.phaseDone = 2; return null; }
     this.populateBody();
     this.runPhase(2);
     return this.interruption;
