@@ -469,8 +469,8 @@ async function main(): Promise<number> {
   out.push('');
   out.push(table(rows, nginxRow?.rps));
   out.push('');
-  if (pc1 && pcN) out.push(`${pcN.name} vs 1 route: ${(pcN.rps / pc1.rps).toFixed(3)}x req/s (target: >= 0.90), p99 ${fmtMs(pcN.p99Ms)} vs ${fmtMs(pc1.p99Ms)}; ready ${((pcN.startupMs ?? 0) / 1000).toFixed(1)} s vs ${((pc1.startupMs ?? 0) / 1000).toFixed(1)} s after start`);
-  if (pc1 && nginxRow) out.push(`portcullis (1 route) vs nginx: ${(pc1.rps / nginxRow.rps).toFixed(2)}x req/s (target with 2 workers: >= 0.70)`);
+  if (pc1 && pcN) out.push(`${pcN.name} vs 1 route: ${(pcN.rps / pc1.rps).toFixed(3)}x req/s (target: >= 0.90), p99 ${fmtMs(pcN.p99Ms)} vs ${fmtMs(pc1.p99Ms)}, CPU/request ${cpuPerReq(pcN).toFixed(0)} vs ${cpuPerReq(pc1).toFixed(0)} us; ready ${((pcN.startupMs ?? 0) / 1000).toFixed(1)} s vs ${((pc1.startupMs ?? 0) / 1000).toFixed(1)} s after start`);
+  if (pc1 && nginxRow) out.push(`portcullis (1 route) vs nginx: ${(pc1.rps / nginxRow.rps).toFixed(2)}x req/s (target with 2 workers: >= 0.70), ${(cpuPerReq(pc1) / cpuPerReq(nginxRow)).toFixed(1)}x the CPU per request`);
   if (ROUNDS > 1) for (const r of rows) out.push(`  ${r.name}: req/s per round ${r.roundsRps?.join(', ')}`);
   out.push('');
   out.push('Notes:');
