@@ -48,16 +48,16 @@ export function defaultStateDir(): string {
   return path.join(base, 'portcullis');
 }
 
-/** Read a 32-byte secret from a 0600 file, creating it if absent (session-token keys). */
-export function ensureSecretFile(file: string): Buffer {
+/** Read a secret of `size` random bytes from a 0600 file, creating it if absent (session-token keys, TLS ticket keys). */
+export function ensureSecretFile(file: string, size = 32): Buffer {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
     const b = fs.readFileSync(file);
-    if (b.length >= 32) return b.subarray(0, 32);
+    if (b.length >= size) return b.subarray(0, size);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const key = crypto.randomBytes(32);
+  const key = crypto.randomBytes(size);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, key, { mode: 0o600, flag: 'wx' });
   fs.renameSync(tmp, file);

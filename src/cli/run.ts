@@ -56,7 +56,7 @@ async function runSingle(o: RunOptions): Promise<Gateway> {
   // Check everything that can be checked before any socket is opened.
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   assertLoopback(admin.host);
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
   await gateway.start();
   const adminServer = await startAdminOrStop(o, admin, gateway, metrics, logger);
   announce(o, gateway, adminServer, logger, 1);
@@ -75,7 +75,7 @@ async function runWorker(o: RunOptions): Promise<Gateway> {
   AggregatorRegistry.setRegistries([metrics.registry]);
   new AggregatorRegistry();
   // The primary watches the config and validates it first; a worker only reloads when told.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
   await gateway.start();
   process.on('message', (m: PrimaryMsg) => {
     if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
@@ -95,7 +95,7 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
   assertLoopback(admin.host);
   // The primary builds every config too (without sockets): the admin API shows it, and a config
   // it refuses is never sent to the workers.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
   await gateway.start();
   let stopping = false;
   const restarts: number[] = [];
@@ -167,6 +167,11 @@ function announce(o: RunOptions, gateway: Gateway, adminServer: import('node:htt
 /** The session-persistence key: one per state dir, so workers and restarts agree on tokens. */
 function sessionKey(o: RunOptions): Buffer {
   return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'session-key'));
+}
+
+/** TLS session ticket keys: one per state dir, so every worker (and a restart) resumes sessions. */
+function ticketKeys(o: RunOptions): Buffer {
+  return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'tls-ticket-keys'), 48);
 }
 
 function drainMs(): number {

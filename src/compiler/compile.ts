@@ -1,11 +1,12 @@
 // Config -> Runtime. Pure: the same input gives the same Runtime (and version). All the expensive
 // work (regexes, route tables, header lists) happens here, once, never on the request path.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { RetryPolicy, SessionPersistence } from '../upstream/index.ts';
 import { loadConfigPath, type LoadResult } from '../config/load.ts';
 import { validateSchema, type Resource } from '../config/validate-schema.ts';
 import { BlockList } from 'node:net';
-import { analyze, durationMs, parseCidr, type ClientPolicyIR, type GatewayIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { analyze, durationMs, parseCidr, type ClientPolicyIR, type GatewayIR, type ListenerTlsIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
 import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
@@ -59,9 +60,12 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
   const ports = new Map<string, PortRuntime>();
   // Routers are per listener; a route attached to several listeners is compiled into each.
   for (const l of ir.listeners) {
-    const key = `${l.address}:${l.port}`;
-    let port = ports.get(key);
-    if (!port) { port = { key, address: l.address, port: l.port, protocol: 'HTTP', listeners: new HostTable<ListenerRuntime>() }; ports.set(key, port); }
+    const protocol = l.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+    const key = `${protocol.toLowerCase()}://${l.address}:${l.port}`;
+    let port = ports.get(key) as { -readonly [K in keyof PortRuntime]: PortRuntime[K] } | undefined;
+    if (!port) { port = { key, address: l.address, port: l.port, protocol, listeners: new HostTable<ListenerRuntime>() }; ports.set(key, port); }
+    const tls = l.tls ? secureContext(l.tls) : undefined;
+    if (tls && l.tls && (!port.defaultTls || !l.hostname)) port.defaultTls = { context: tls, cert: orderedCerts(l.tls).map((c) => c.cert), key: orderedCerts(l.tls).map((c) => c.key) };
     const router = new HttpRouter<RuleRuntime>();
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
@@ -87,7 +91,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
       }
     }
     const [, ns, gw] = l.gateway.split('/');
-    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client) }));
+    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client), tls }));
   }
   return Object.freeze({
     version: configVersion(resources),
@@ -100,6 +104,34 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     sources,
     wafs: [...new Set(ir.waf.values())],
   });
+}
+
+/**
+ * TLS settings for every HTTPS listener: TLS 1.2 minimum (1.3 preferred by OpenSSL), forward-secret
+ * AEAD suites only for 1.2, X25519 then P-256 for key exchange. TLS 1.3 suites are all AEAD.
+ */
+export const TLS_DEFAULTS = {
+  minVersion: 'TLSv1.2',
+  ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+  ecdhCurve: 'X25519:P-256:P-384',
+  honorCipherOrder: true,
+} as const;
+
+function secureContext(t: ListenerTlsIR): SecureContext {
+  const certs = orderedCerts(t);
+  return createSecureContext({ ...TLS_DEFAULTS, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key) });
+}
+
+/**
+ * ECDSA last. Node 24 has a bug with several key types in a context chosen by SNI
+ * (nodejs/node#54235, fixed upstream by #64700): such a context serves only the last key type
+ * loaded, so the listener of the port's default certificate gets full RSA+ECDSA selection (it uses
+ * the server's own context), and SNI-selected listeners serve ECDSA, which every current client
+ * supports.
+ */
+function orderedCerts(t: ListenerTlsIR): ListenerTlsIR['certs'] {
+  const isEc = (c: { key: string }) => createPrivateKey(c.key).asymmetricKeyType === 'ec';
+  return [...t.certs].sort((a, b) => Number(isEc(a)) - Number(isEc(b)));
 }
 
 function compileClient(c: ClientPolicyIR): ClientRuntime {

@@ -5,6 +5,11 @@ const SECRET_KEY = /(secret|password|passwd|token|apikey|api_key|privatekey|priv
 export const REDACTED = '[redacted]';
 
 export function redact(value: unknown): unknown {
+  // A Secret's payload is secret whatever its keys are called (tls.key, ca.crt, ...).
+  if (value && typeof value === 'object' && (value as { kind?: string }).kind === 'Secret') {
+    const v = value as Record<string, unknown>;
+    return { ...v, ...(v.data ? { data: redactLeaves(v.data) } : {}), ...(v.stringData ? { stringData: redactLeaves(v.stringData) } : {}) };
+  }
   if (Array.isArray(value)) return value.map(redact);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

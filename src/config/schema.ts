@@ -379,6 +379,16 @@ export const NamespaceDoc = Type.Object({
   status: Type.Optional(Type.Unknown()),
 }, { ...Strict, title: 'Namespace' });
 export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
+// A Kubernetes Secret of type kubernetes.io/tls: what listener certificateRefs point at.
+// `data` is base64 as in Kubernetes; `stringData` takes the PEM as is.
+export const SecretDoc = Type.Object({
+  apiVersion: Type.Literal('v1'),
+  kind: Type.Literal('Secret'),
+  metadata: Metadata,
+  type: Type.Optional(Type.String()),
+  data: Type.Optional(Type.Record(Type.String(), Type.String())),
+  stringData: Type.Optional(Type.Record(Type.String(), Type.String())),
+}, { ...Strict, title: 'Secret' });
 export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
 export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
 export const WafPolicyDoc = doc(PORTCULLIS_API_VERSION, 'WafPolicy', WafPolicySpec);
@@ -392,6 +402,7 @@ export const KINDS = {
   // ReferenceGrant is v1 since Gateway API v1.5; v1beta1 is still served.
   ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
+  Secret: { apiVersions: ['v1'], schema: SecretDoc },
   Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
   ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
@@ -413,6 +424,7 @@ export type ParentReferenceT = Static<typeof ParentReference>;
 export type ReferenceGrantT = Static<typeof ReferenceGrantDoc>;
 export type NamespaceT = Static<typeof NamespaceDoc>;
 export type BackendT = Static<typeof BackendDoc>;
+export type SecretT = Static<typeof SecretDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 export type WafPolicyT = Static<typeof WafPolicyDoc>;

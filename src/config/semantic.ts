@@ -2,12 +2,13 @@
 // detects listener conflicts and hostname mismatches, writes the status conditions a controller
 // would write, and produces the intermediate representation (IR) that the compiler turns into a
 // Runtime. The IR knows nothing about files or YAML (Envoy Gateway's habit).
+import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import type { WafLoad, WafRuntime } from '../compiler/waf.ts';
 import { intersectHostnames } from './hostnames.ts';
-import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
+import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type SecretT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
@@ -52,7 +53,10 @@ export interface HTTPRouteIR {
 }
 export interface AttachmentIR { readonly route: string; readonly hostnames: readonly string[] }
 export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean }
+/** PEM certificate chains and keys a TLS listener serves (RSA and ECDSA may sit side by side). */
+export interface ListenerTlsIR { readonly certs: readonly { readonly cert: string; readonly key: string; readonly ref: string }[] }
 export interface ListenerIR {
+  readonly tls?: ListenerTlsIR;
   readonly gateway: string;
   readonly client?: ClientPolicyIR;
   readonly name: string;
@@ -75,7 +79,7 @@ export type StatusMap = Record<string, Record<string, unknown>>;
 
 export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics: Diagnostic[] }
 
-const SUPPORTED_PROTOCOLS = new Set(['HTTP']);
+const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
 const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
 const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
@@ -155,8 +159,34 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     status[pol.id] = { conditions: conds };
   }
 
+  // ---- TLS certificates: Secrets of type kubernetes.io/tls, checked the way a TLS stack will use
+  // them (parseable chain, parseable key, key matches the leaf), so a bad one fails validation.
+  const secrets = new Map(byKind<SecretT>('Secret').map((r) => [r.id, r]));
+  function resolveCertificateRef(ref: { group?: string; kind?: string; name: string; namespace?: string }, gwNs: string): { cert: string; key: string; ref: string } | { error: string; reason: string; hint: string; field?: string } {
+    const group = ref.group ?? '';
+    const kind = ref.kind ?? 'Secret';
+    if (group !== '' || kind !== 'Secret') return { error: `certificateRef kind ${group ? group + '/' : ''}${kind} is not supported`, reason: 'InvalidCertificateRef', hint: 'reference a Secret (group "", kind Secret) of type kubernetes.io/tls', field: 'kind' };
+    const ns = ref.namespace ?? gwNs;
+    if (ns !== gwNs && !grants.some((g) => g.namespace === ns && g.doc.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'Gateway' && f.namespace === gwNs) && g.doc.spec.to.some((t) => t.group === '' && t.kind === 'Secret' && (!t.name || t.name === ref.name)))) {
+      return { error: `certificateRef to Secret ${ns}/${ref.name} in another namespace is not permitted`, reason: 'RefNotPermitted', hint: `add a ReferenceGrant in ${ns} from Gateway in ${gwNs} to Secret`, field: 'namespace' };
+    }
+    const sec = secrets.get(resourceId('Secret', ns, ref.name));
+    if (!sec) return { error: `Secret ${ns}/${ref.name} not found`, reason: 'InvalidCertificateRef', hint: 'define a Secret of type kubernetes.io/tls with tls.crt and tls.key', field: 'name' };
+    const get = (k: string) => sec.doc.stringData?.[k] ?? (sec.doc.data?.[k] !== undefined ? Buffer.from(sec.doc.data[k], 'base64').toString('utf8') : undefined);
+    const cert = get('tls.crt'), key = get('tls.key');
+    if (!cert || !key) return { error: `Secret ${ns}/${ref.name} has no tls.crt and tls.key`, reason: 'InvalidCertificateRef', hint: 'set stringData (PEM) or data (base64 PEM) with tls.crt and tls.key' };
+    try {
+      const leaf = new crypto.X509Certificate(cert);
+      const pk = crypto.createPrivateKey(key);
+      if (!leaf.checkPrivateKey(pk)) return { error: `Secret ${ns}/${ref.name}: tls.key does not belong to the certificate in tls.crt`, reason: 'InvalidCertificateRef', hint: 'put the key that matches the first certificate of tls.crt' };
+    } catch (err) {
+      return { error: `Secret ${ns}/${ref.name}: ${(err as Error).message}`, reason: 'InvalidCertificateRef', hint: 'tls.crt must be PEM certificates (leaf first), tls.key a PEM private key' };
+    }
+    return { cert, key, ref: `${ns}/${ref.name}` };
+  }
+
   // ---- Gateways and listeners
-  interface LState { gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[] }
+  interface LState { tls?: ListenerTlsIR; gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[] }
   const lstates: LState[] = [];
   for (const gw of gateways) {
     const g = gen(gw);
@@ -187,6 +217,27 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
         conds.set('Accepted', cond('Accepted', false, 'UnsupportedValue', 'tls set on a non-TLS listener', g));
         usable = false;
       }
+      let tls: ListenerTlsIR | undefined;
+      if (l.protocol === 'HTTPS') {
+        const mode = l.tls?.mode ?? 'Terminate';
+        const refs = l.tls?.certificateRefs ?? [];
+        if (mode !== 'Terminate') { report(gw, [...p, 'tls', 'mode'], 'an HTTPS listener terminates TLS', 'use mode: Terminate, or protocol TLS for Passthrough'); usable = false; }
+        else if (!refs.length) {
+          conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidCertificateRef', 'no certificateRefs', g));
+          report(gw, [...p, 'tls'], 'an HTTPS listener needs tls.certificateRefs', 'add certificateRefs: [{ name: my-cert }] naming a Secret of type kubernetes.io/tls'); usable = false;
+        } else {
+          const certs: ListenerTlsIR['certs'][number][] = [];
+          refs.forEach((ref, ri) => {
+            const rp = [...p, 'tls', 'certificateRefs', ri];
+            const r = resolveCertificateRef(ref, gw.namespace);
+            if ('error' in r) {
+              conds.set('ResolvedRefs', cond('ResolvedRefs', false, r.reason, r.error, g));
+              report(gw, r.field ? [...rp, r.field] : rp, r.error, r.hint); usable = false;
+            } else certs.push(r);
+          });
+          tls = { certs };
+        }
+      }
       if (l.hostname && (l.protocol === 'TCP' || l.protocol === 'UDP')) {
         report(gw, [...p, 'hostname'], `hostname is not allowed on a ${l.protocol} listener`, 'remove hostname');
         usable = false;
@@ -202,7 +253,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
         });
         if (kinds.length !== l.allowedRoutes.kinds.length) conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidRouteKinds', 'some route kinds are not supported', g));
       }
-      lstates.push({ gw, l, index, address, conds, kinds, usable: usable && classOk, attached: 0, attachments: [] });
+      lstates.push({ tls, gw, l, index, address, conds, kinds, usable: usable && classOk, attached: 0, attachments: [] });
     });
   }
 
@@ -481,6 +532,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
 
   const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
     client: clientPolicies.get(s.gw.id),
+    tls: s.tls,
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
   return { ir: { listeners, routes: routeIR, backends, waf }, status, diagnostics };

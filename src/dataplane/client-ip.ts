@@ -43,17 +43,17 @@ function stripPort(s: string): string {
 }
 
 /** Set X-Forwarded-For/-Proto/-Host (and Forwarded when asked) on the upstream request headers. */
-export function setForwardingHeaders(out: Record<string, string | string[] | undefined>, peer: string, clientIp: string, host: string | undefined, incoming: IncomingHttpHeaders, client: ClientRuntime | undefined): void {
+export function setForwardingHeaders(out: Record<string, string | string[] | undefined>, peer: string, clientIp: string, host: string | undefined, incoming: IncomingHttpHeaders, client: ClientRuntime | undefined, scheme: 'http' | 'https' = 'http'): void {
   const trusted = client !== undefined && isTrusted(client.trusted, peer);
   const chain = trusted ? xffEntries(incoming) : [];
   out['x-forwarded-for'] = chain.length ? `${chain.join(', ')}, ${peer}` : (trusted ? peer : clientIp);
   const proto = trusted ? incoming['x-forwarded-proto'] : undefined;
-  out['x-forwarded-proto'] = typeof proto === 'string' && /^https?$/.test(proto) ? proto : 'http';
+  out['x-forwarded-proto'] = typeof proto === 'string' && /^https?$/.test(proto) ? proto : scheme;
   const fhost = trusted ? incoming['x-forwarded-host'] : undefined;
   out['x-forwarded-host'] = typeof fhost === 'string' ? fhost : host;
   if (client?.forwarded) {
     const node = (ip: string) => (ip.includes(':') ? `"[${ip}]"` : ip);
-    const mine = `for=${node(peer)};host=${quoteIfNeeded(host ?? '')};proto=http`;
+    const mine = `for=${node(peer)};host=${quoteIfNeeded(host ?? '')};proto=${scheme}`;
     const prior = trusted ? incoming.forwarded : undefined;
     out.forwarded = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${mine}` : mine;
   } else if (!trusted) {

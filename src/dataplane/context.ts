@@ -15,6 +15,8 @@ export interface RequestContext {
   /** The connection's peer address. */
   readonly peerIp: string;
   readonly host: string;
+  /** How the client reached us: http, or https on a TLS listener. */
+  readonly scheme: 'http' | 'https';
   path: string;
   query: string;
   listener?: ListenerRuntime;

@@ -23,6 +23,8 @@ export interface HandlerDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly accessLog: boolean;
+  /** The listener's scheme: X-Forwarded-Proto and the default of redirects. */
+  readonly scheme?: 'http' | 'https';
 }
 
 // RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send, and
@@ -37,7 +39,7 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx: RequestContext = {
-      id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req),
+      id, runtime: runtime!, req, res, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req), scheme: deps.scheme ?? 'http',
       host: normalizeHost(req.headers.host ?? (req.headers[':authority'] as string | undefined)), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     };
     ctx.clientIp = ctx.peerIp;
@@ -72,6 +74,12 @@ function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestCont
   if ((req.url ?? '/').charCodeAt(0) !== 47 /* / */) return { problem: PROBLEMS.badRequest, detail: 'the request target must be an absolute path' };
   const listener = port.listeners.lookup(ctx.host);
   if (!listener) return { problem: PROBLEMS.notFound };
+  // HTTP/2 coalescing: a connection made for one name (SNI) may carry requests for another; if
+  // that name belongs to another listener, say so (421) so the client opens a proper connection.
+  if (ctx.scheme === 'https' && req.httpVersionMajor === 2) {
+    const sni = (req.socket as unknown as { servername?: string | false }).servername;
+    if (sni && port.listeners.lookup(String(sni).toLowerCase()) !== listener) return { problem: PROBLEMS.misdirected };
+  }
   ctx.listener = listener;
   if (listener.client) ctx.clientIp = resolveClientIp(ctx.peerIp, req.headers, listener.client);
   const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
@@ -91,7 +99,7 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
     headers[k] = v;
   }
   if (headers.host === undefined && req.headers[':authority']) headers.host = req.headers[':authority'] as string;
-  setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client);
+  setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client, ctx.scheme);
   headers['x-request-id'] = ctx.id;
   if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
   if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);
@@ -150,7 +158,7 @@ function replacePrefix(path: string, prefix: string, replacement: string): strin
 
 function redirect(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string, listenerPort: number): void {
   const r = rule.redirect!;
-  const scheme = r.scheme ?? 'http';
+  const scheme = r.scheme ?? ctx.scheme;
   const host = r.hostname ?? ctx.host;
   // Gateway API: an explicit port wins; with a scheme and no port, the scheme's well-known port;
   // otherwise the listener's port. The default port of the scheme is left out of Location.
@@ -432,7 +440,7 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx = {
-      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req),
+      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req), scheme: deps.scheme ?? 'http',
       host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     } as RequestContext;
     ctx.clientIp = ctx.peerIp;

@@ -11,6 +11,7 @@ export class Metrics {
   readonly requestDuration = new Histogram({ name: 'portcullis_http_request_duration_seconds', help: 'Time from request start to the end of the response.', labelNames: ['listener'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by backend and kind (connect, timeout, reset).', labelNames: ['backend', 'kind'] as const, registers: [this.registry] });
   readonly securityEvents = new Counter({ name: 'portcullis_security_events_total', help: 'Security events by kind (waf-match, waf-block, ...).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly tlsHandshakeErrors = new Counter({ name: 'portcullis_tls_handshake_errors_total', help: 'Failed TLS handshakes (bad client hello, no shared cipher or version, bad client certificate).', registers: [this.registry] });
   readonly badRequests = new Counter({ name: 'portcullis_http_bad_requests_total', help: 'Requests refused before routing because they could not be parsed safely.', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -18,6 +18,7 @@ import { requestIdFor } from '../dataplane/context.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RuntimeHolder, type Runtime } from './runtime.ts';
 import { WafCache } from '../compiler/waf.ts';
+import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 
 export interface ReloadRecord {
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   readonly breakers?: CircuitBreakerRegistry;
   /** HMAC key for session-persistence tokens (see admin/server.ts ensureSecretFile). */
   readonly sessionKey?: Uint8Array;
+  /** 48-byte TLS session ticket keys, shared by every worker so a resumed session works on any. */
+  readonly ticketKeys?: Buffer;
   readonly accessLog?: boolean;
   /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
   readonly allowPartial?: boolean;
@@ -171,7 +174,7 @@ export class Gateway extends EventEmitter {
           const oldPort = Number(oldKey.slice(oldKey.lastIndexOf(':') + 1));
           if (oldPort === port.port && !next.ports.has(oldKey)) { await closeServer(s); this.servers.delete(oldKey); }
         }
-        const server = this.createServer(key);
+        const server = port.protocol === 'HTTPS' ? this.createTlsServer(key, port) : this.createServer(key);
         await listen(server, port.address, port.port, this.opts.reusePort === true);
         this.servers.set(key, server);
         opened.push(key);
@@ -182,6 +185,12 @@ export class Gateway extends EventEmitter {
       throw new ReloadError(`cannot listen: ${e.message}`, [`listener ${e.address ?? ''}:${e.port ?? ''}: ${e.code === 'EADDRINUSE' ? 'address already in use (another process, or another listener, holds this port)' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.message}`]);
     }
     this.holder.current = next; // the swap
+    // HTTPS sockets that stay: the no-SNI default certificate may have changed (SNI picks from the
+    // new Runtime at each handshake anyway). Ticket keys are passed again so sessions resume.
+    for (const [key, s] of this.servers) {
+      const p = next.ports.get(key);
+      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}) });
+    }
     for (const [key, s] of this.servers) {
       if (next.ports.has(key)) continue;
       this.servers.delete(key);
@@ -203,8 +212,46 @@ export class Gateway extends EventEmitter {
     this.wafCache.retain(next.wafs.map((w) => w.waf));
   }
 
+  /**
+   * HTTPS: one TLS server speaks HTTP/2 and HTTP/1.1 (ALPN h2, http/1.1). The certificate is
+   * chosen per handshake from the current Runtime by SNI, so a reload rotates certificates without
+   * touching open connections.
+   */
+  private createTlsServer(key: string, port: import('./runtime.ts').PortRuntime): PortServer {
+    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'https' as const };
+    const handler = createHttpHandler(deps, key);
+    const holder = this.holder;
+    const tls = http2.createSecureServer({
+      ...TLS_DEFAULTS,
+      allowHTTP1: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      cert: [...port.defaultTls!.cert],
+      key: [...port.defaultTls!.key],
+      ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}),
+      settings: { maxConcurrentStreams: 256 },
+      SNICallback: (servername, cb) => {
+        const p = holder.current?.ports.get(key);
+        const l = p?.listeners.lookup(servername.toLowerCase());
+        // The default listener's own certificates are the server context (undefined = use it):
+        // that keeps RSA/ECDSA selection working for it (see orderedCerts in compile.ts).
+        cb(null, !l?.tls || l.tls === p?.defaultTls?.context ? undefined : l.tls);
+      },
+    });
+    tls.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    const sessions = new Set<http2.Http2Session>();
+    tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
+    tls.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
+    tls.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      this.opts.metrics.tlsHandshakeErrors.inc();
+      this.opts.logger.warn({ code: err.code, reason: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
+    });
+    // The accepting socket hands TCP connections to the TLS server (one place owns listen/close).
+    const listener = net.createServer({ noDelay: true }, (socket) => { tls.emit('connection', socket); });
+    return { listener, h1: tls as unknown as http.Server, h2: tls, sessions, tls };
+  }
+
   private createServer(key: string): PortServer {
-    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true };
+    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
     const handler = createHttpHandler(deps, key);
     const h1 = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
@@ -311,7 +358,7 @@ export class Gateway extends EventEmitter {
 }
 
 /** One listening port: the accepting socket and the HTTP/1.1 and HTTP/2 servers it feeds. */
-interface PortServer { listener: net.Server; h1: http.Server; h2: http2.Http2Server; sessions: Set<http2.Http2Session> }
+interface PortServer { listener: net.Server; h1: http.Server; h2: http2.Http2Server | http2.Http2SecureServer; sessions: Set<http2.Http2Session>; tls?: http2.Http2SecureServer }
 
 function listen(s: PortServer, host: string, port: number, reusePort: boolean): Promise<void> {
   const server = s.listener;

@@ -2,6 +2,7 @@
 // A request reads `holder.current` once at its start and uses that snapshot to the end, so a swap
 // (one assignment) never changes a request in flight.
 import type { BlockList } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import type { Diagnostic } from '../config/diagnostics.ts';
 import type { WafRuntime } from '../compiler/waf.ts';
 import type { StatusMap } from '../config/semantic.ts';
@@ -106,6 +107,8 @@ export interface ClientRuntime {
 export interface ListenerRuntime {
   /** `namespace/gateway/listener` */
   readonly id: string;
+  /** HTTPS listeners: the certificates (all of them: RSA and ECDSA side by side) chosen by SNI. */
+  readonly tls?: SecureContext;
   readonly client?: ClientRuntime;
   readonly hostname?: string;
   readonly router: HttpRouter<RuleRuntime>;
@@ -116,7 +119,9 @@ export interface PortRuntime {
   readonly key: string;
   readonly address: string;
   readonly port: number;
-  readonly protocol: 'HTTP';
+  readonly protocol: 'HTTP' | 'HTTPS';
+  /** HTTPS: the context for clients that send no SNI (the listener without hostname, else the first). */
+  readonly defaultTls?: { readonly context: SecureContext; readonly cert: readonly string[]; readonly key: readonly string[] };
   readonly listeners: HostTable<ListenerRuntime>;
 }
 
