@@ -161,3 +161,17 @@ test('a certificateRef to a missing Secret, or a key that does not match, is ref
   assert.match(r.stderr, /spec\.listeners\[1\]\.tls\.certificateRefs\[0\]\.name: Secret default\/nope not found/);
   assert.match(r.stderr, /Secret default\/shop-rsa: tls\.key does not belong to the certificate/);
 });
+
+test('portcullis certs list --config and certs scan show the served certificates and their findings', () => {
+  const list = runCli(['certs', 'list', '--config', dir, '--json']);
+  assert.equal(list.code, 0, list.stderr);
+  const listed = JSON.parse(list.stdout);
+  const leaves = listed.certificates.filter((e: { role: string }) => e.role === 'leaf');
+  assert.deepEqual([...new Set(leaves.map((e: { sans: string[] }) => e.sans.join(',')))].sort(), ['DNS:api.example.test', 'DNS:shop.example.test']);
+  assert.ok(!list.stdout.includes('PRIVATE KEY'), 'keys never appear');
+  const scan = runCli(['certs', 'scan', `127.0.0.1:${port}`, '--servername', 'api.example.test', '--json']);
+  assert.equal(scan.code, 0, scan.stderr);
+  const r = JSON.parse(scan.stdout).results[0];
+  assert.ok(r.entries.some((e: { sans: string[] }) => e.sans.includes('DNS:api.example.test')));
+  assert.match(r.protocol, /TLSv1\.[23]/);
+});

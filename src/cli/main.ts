@@ -17,6 +17,8 @@ Usage:
   portcullis validate PATH [--status] [--json]
   portcullis diff OLD NEW [--json]
   portcullis schema
+  portcullis certs list [--config PATH] [PEM-FILE|DIR ...] [--json] [--trust PEM] [--expires-soon-days N] [--fail-on low|medium|high|critical]
+  portcullis certs scan HOST:PORT ... [--servername NAME] [--json] [--trust PEM] [--fail-on ...]
   portcullis demo                 the quickstart: demo upstreams + the gateway on :8080
 
 PATH is a YAML file or a directory of YAML files (Gateway API + portcullis.dev resources).
@@ -31,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'validate': return validate(rest);
     case 'diff': return diff(rest);
     case 'schema': process.stdout.write(JSON.stringify(editorJsonSchema(), null, 2) + '\n'); return 0;
+    case 'certs': return certs(rest);
     case undefined: case '-h': case '--help': case 'help': console.log(HELP); return cmd ? 0 : 2;
     default: console.error(`unknown command "${cmd}"\n\n${HELP}`); return 2;
   }
@@ -90,6 +93,51 @@ function validate(args: string[]): number {
   if (r.errors.length) { console.error(`\n${r.errors.length} error(s); the config is not valid.`); return 1; }
   console.log(`ok: ${r.resources.length} resource(s) valid, version ${r.runtime!.version}`);
   return 0;
+}
+
+/** Certificate inventory: files and directories of PEM, the certificates a config serves, remote endpoints. */
+async function certs(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parse(rest, {
+    json: { type: 'boolean' }, trust: { type: 'string', multiple: true }, 'expires-soon-days': { type: 'string' },
+    'fail-on': { type: 'string' }, config: { type: 'string' }, servername: { type: 'string' }, hostname: { type: 'string' },
+  });
+  const { certsList, certsScan } = await import('../pki/commands.ts');
+  const common = {
+    json: Boolean(values.json),
+    trustStorePaths: values.trust as string[] | undefined,
+    ...(values['expires-soon-days'] ? { expiresSoonDays: Number(values['expires-soon-days']) } : {}),
+    failOn: ((values['fail-on'] as string | undefined) ?? 'none') as 'low' | 'medium' | 'high' | 'critical' | 'none',
+  };
+  if (!['none', 'low', 'medium', 'high', 'critical'].includes(common.failOn)) throw new UsageError('--fail-on takes low, medium, high or critical');
+  if (sub === 'scan') {
+    if (!positionals.length) throw new UsageError('certs scan needs HOST:PORT');
+    const r = await certsScan(positionals, { ...common, servername: values.servername as string | undefined });
+    process.stdout.write(r.output);
+    return r.exitCode;
+  }
+  if (sub !== 'list') throw new UsageError('certs takes list or scan');
+  const paths = [...positionals];
+  let tmp: string | undefined;
+  if (values.config) {
+    // The certificates (never the keys) of every Secret the config holds, as PEM files to inventory.
+    const b = buildConfig(String(values.config));
+    tmp = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'pcs-certs-'));
+    for (const r of b.resources.filter((x) => x.kind === 'Secret')) {
+      const d = r.doc as { data?: Record<string, string>; stringData?: Record<string, string> };
+      const pem = d.stringData?.['tls.crt'] ?? (d.data?.['tls.crt'] ? Buffer.from(d.data['tls.crt'], 'base64').toString('utf8') : undefined);
+      if (pem) fs.writeFileSync(path.join(tmp, `${r.namespace}-${r.name}.pem`), pem, { mode: 0o600 });
+    }
+    paths.push(tmp);
+  }
+  if (!paths.length) throw new UsageError('certs list needs --config PATH or PEM files/directories');
+  try {
+    const r = await certsList(paths, { ...common, expectedHostname: values.hostname as string | undefined });
+    process.stdout.write(r.output);
+    return r.exitCode;
+  } finally {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 function printConditions(st: Record<string, unknown>, indent: string): void {
