@@ -265,6 +265,8 @@ export class Gateway extends EventEmitter {
     }, handler);
     h1.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
     h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // A client that hangs up (ECONNRESET, EPIPE) sent nothing wrong: just let the socket go.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') { socket.destroy(); return; }
       this.opts.metrics.badRequests.inc();
       this.opts.logger.warn({ code: err.code, reason: err.message, client: (socket as net.Socket).remoteAddress }, 'bad request refused');
       if (socket.writable) {
