@@ -402,14 +402,15 @@ function mirror(backend: BackendRuntime, method: string, target: string, headers
     .then((r) => r.body.dump(), () => { deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: 'mirror' }); });
 }
 
+const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }
 
 function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
   const durNs = Number(process.hrtime.bigint() - ctx.startNs);
   const status = ctx.status ?? ctx.res.statusCode;
   const listener = ctx.listener?.id ?? '';
-  deps.metrics.requests.inc({ listener, route: ctx.rule?.label ?? '', code: `${Math.floor(status / 100)}xx` });
-  deps.metrics.requestDuration.observe({ listener }, durNs / 1e9);
+  deps.metrics.countRequest(listener, ctx.rule?.label ?? '', STATUS_CLASS[Math.floor(status / 100)] ?? 'other', durNs / 1e9);
   if (!deps.accessLog) return;
   deps.logger.info({
     msg: 'access',

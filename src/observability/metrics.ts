@@ -18,6 +18,21 @@ export class Metrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_process_' });
   }
 
+  // Label children cached by key: prom-client would hash (and sort) the label object on every call.
+  private readonly reqChildren = new Map<string, { inc(): void }>();
+  private readonly durChildren = new Map<string, { observe(v: number): void }>();
+
+  /** Count one finished request (hot path). */
+  countRequest(listener: string, route: string, statusClass: string, seconds: number): void {
+    const key = `${listener}\0${route}\0${statusClass}`;
+    let c = this.reqChildren.get(key);
+    if (!c) { c = this.requests.labels(listener, route, statusClass); this.reqChildren.set(key, c); }
+    c.inc();
+    let h = this.durChildren.get(listener);
+    if (!h) { h = this.requestDuration.labels(listener); this.durChildren.set(listener, h); }
+    h.observe(seconds);
+  }
+
   setConfigVersion(version: string): void {
     this.configInfo.reset();
     this.configInfo.set({ version }, 1);
