@@ -15,6 +15,7 @@
 // - The base manifests (namespaces, the same-namespace / all-namespaces / backend-namespaces
 //   Gateways, the Backends) are written with every test's manifests, like the suite applies them.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -411,4 +412,23 @@ export async function distribution(c: Conformance, req: Request, n: number): Pro
   };
   await Promise.all(Array.from({ length: 10 }, worker));
   return seen;
+}
+
+/**
+ * The suite's tls-validity-checks-certificate Secret: a self-signed certificate (openssl CLI) for
+ * `names`, as a kubernetes.io/tls Secret manifest, and its PEM for clients to trust.
+ */
+export function tlsSecret(names: string[], name = 'tls-validity-checks-certificate', ns = INFRA): { manifest: string; cert: string } {
+  const dir = tmpDir('pcs-conformance-cert-');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+      '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')], { stdio: 'ignore' });
+    const cert = fs.readFileSync(path.join(dir, 'c.pem'), 'utf8');
+    const key = fs.readFileSync(path.join(dir, 'k.pem'), 'utf8');
+    const manifest = stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': cert, 'tls.key': key } });
+    return { manifest, cert };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -5,8 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { selfSignedCert } from '../../src/upstream/testutil.ts';
-import { Conformance, type Case } from './harness.ts';
+import { Conformance, tlsSecret, type Case } from './harness.ts';
 
 let c: Conformance;
 before(async () => { c = await Conformance.start(); });
@@ -407,8 +406,8 @@ spec:
 });
 
 test('HTTPRouteRedirectPortAndScheme', async (t) => {
-  // The suite's third Gateway (same-namespace-with-https-listener, port 443) needs HTTPS listeners;
-  // its route is checked in the HTTPS subtest below, which is skipped until they exist.
+  // The suite's third Gateway (same-namespace-with-https-listener, port 443) and its route are
+  // added in the HTTPS subtest below.
   const http80and8080 = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: same-namespace-with-http-listener-on-8080, namespace: gateway-conformance-infra }
@@ -475,10 +474,11 @@ spec:
       { gateway: gw, port: 8080, request: { path: '/scheme-https-and-port-nil' }, status: 302, redirect: { scheme: 'https', host: 'example.org' } },
     ]);
   });
-  await t.test('https-listener-on-443', { skip: NOT_YET('HTTPS listeners') }, async () => {
-    // Applied only here: in strict mode an HTTPS listener refuses the whole config until it exists.
-    const cert = selfSignedCert('example.org');
+  await t.test('https-listener-on-443', async () => {
+    // The HTTPS Gateway and its Secret are added for this part only.
+    const { manifest, cert } = tlsSecret(['example.org']);
     await c.apply(`${http80and8080}---
+${manifest}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: same-namespace-with-https-listener, namespace: gateway-conformance-infra }
@@ -523,7 +523,7 @@ spec:
     ];
     for (const [p, scheme, port] of cases) {
       const res = await new Promise<{ status: number; location?: string }>((resolve, reject) => {
-        const req = https.request({ host: '127.0.0.1', port: c.portFor(gw, 443), path: p, servername: 'example.org', ca: cert.cert, headers: { host: 'example.org' } }, (r) => { r.resume(); resolve({ status: r.statusCode ?? 0, location: r.headers.location }); });
+        const req = https.request({ host: '127.0.0.1', port: c.portFor(gw, 443), path: p, servername: 'example.org', ca: cert, headers: { host: 'example.org' } }, (r) => { r.resume(); resolve({ status: r.statusCode ?? 0, location: r.headers.location }); });
         req.on('error', reject);
         req.end();
       });

@@ -6,18 +6,19 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import https from 'node:https';
 import WebSocket, { WebSocketServer } from 'ws';
-import { selfSignedCert } from '../../src/upstream/testutil.ts';
-import { Conformance, INFRA, type Captured } from './harness.ts';
+import { Conformance, INFRA, tlsSecret, type Captured } from './harness.ts';
 
 let c: Conformance;
 before(async () => { c = await Conformance.start(); });
 after(async () => { await c?.stop(); });
 
-// CONFORMANCE_ALL=1 runs the not-implemented tests too, to see what a change in src/ made pass.
-const NOT_YET = (feature: string, issue = 3): string | false => process.env.CONFORMANCE_ALL ? false : `not implemented yet: ${feature} (issue ${issue})`;
+
+/** The Secret the HTTPS listeners serve: one self-signed certificate for every name the tests use. */
+const TLS_NAMES = ['example.org', 'second-example.org', 'unknown-example.org', '*.wildcard.org'];
 
 /** The suite's same-namespace-with-https-listener Gateway (base manifests), with the listeners the HTTPS tests use. */
-const httpsGateway = `apiVersion: gateway.networking.k8s.io/v1
+const httpsGateway = (secret: string) => `${secret}---
+apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: same-namespace-with-https-listener, namespace: gateway-conformance-infra }
 spec:
@@ -62,9 +63,9 @@ function tlsRequest(serverName: string, host: string, path: string, ca: string):
   });
 }
 
-test('HTTPRouteHTTPSListener', { skip: NOT_YET('HTTPS listeners and a file-based stand-in for TLS Secrets') }, async (t) => {
-  const cert = selfSignedCert('example.org');
-  await c.apply(`${httpsGateway}apiVersion: gateway.networking.k8s.io/v1
+test('HTTPRouteHTTPSListener', { todo: 'an HTTP/1.1 request is routed by Host across the HTTPS listeners of the port: SNI unknown-example.org (listener https) with Host second-example.org gets 200 from the https-with-hostname listener\'s route, the suite expects 404 (routing stays within the listener the TLS handshake chose)' }, async (t) => {
+  const { manifest, cert } = tlsSecret(TLS_NAMES);
+  await c.apply(`${httpsGateway(manifest)}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: httproute-https-test, namespace: gateway-conformance-infra }
 spec:
@@ -84,27 +85,27 @@ spec:
   await c.resolvedRefsMustBeTrue('httproute-https-test', gw);
   await c.resolvedRefsMustBeTrue('httproute-https-test-no-hostname', gw);
   await t.test('Simple HTTPS request should reach infra-backend', async () => {
-    const r = await tlsRequest('example.org', 'example.org', '/', cert.cert);
+    const r = await tlsRequest('example.org', 'example.org', '/', cert);
     assert.equal(r.status, 200);
     assert.ok(r.captured?.pod.startsWith('infra-backend-v1'));
   });
   await t.test('Unknown host should return an 404', async () => {
-    assert.equal((await tlsRequest('unknown-example.org', 'second-example.org', '/', cert.cert)).status, 404);
+    assert.equal((await tlsRequest('unknown-example.org', 'second-example.org', '/', cert)).status, 404);
   });
   await t.test('Gateway with hostname', async (t2) => {
     await t2.test('Simple HTTPS request should reach infra-backend', async () => {
-      const r = await tlsRequest('second-example.org', 'second-example.org', '/', cert.cert);
+      const r = await tlsRequest('second-example.org', 'second-example.org', '/', cert);
       assert.equal(r.status, 200);
       assert.ok(r.captured?.pod.startsWith('infra-backend-v1'));
     });
     await t2.test('Unknown hostname should return an 404', async () => {
-      assert.equal((await tlsRequest('unknown-example.org', 'unknown-example.org', '/', cert.cert)).status, 404);
+      assert.equal((await tlsRequest('unknown-example.org', 'unknown-example.org', '/', cert)).status, 404);
     });
   });
 });
 
-test('HTTPRouteHTTPSListenerDetectMisdirectedRequests', { skip: NOT_YET('HTTPS listeners (421 for a Host that does not match the SNI listener)') }, async () => {
-  const cert = selfSignedCert('example.org');
+test('HTTPRouteHTTPSListenerDetectMisdirectedRequests', { todo: '421 is returned only for HTTP/2: over HTTP/1.1, 7 of 15 cases get 200 or 404 instead of 421 when the Host belongs to another listener than the SNI (e.g. SNI example.org, Host second-example.org: 200, want 421)' }, async () => {
+  const { manifest, cert } = tlsSecret(TLS_NAMES);
   const route = (n: number, section: string | null, hostnames: string[], backend: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: https-listener-detect-misdirected-requests-test-${n}, namespace: gateway-conformance-infra }
@@ -115,10 +116,13 @@ ${hostnames.length ? `  hostnames: [${hostnames.map((h) => `"${h}"`).join(', ')}
     backendRefs: [{ name: ${backend}, port: 8080 }]
 ---
 `;
-  await c.apply(httpsGateway
+  await c.apply(httpsGateway(manifest)
     + route(1, null, ['example.org'], 'infra-backend-v1')
     + route(2, 'https-with-hostname', [], 'infra-backend-v2')
-    + route(3, 'https-with-wildcard-hostname', ['third-example.wildcard.org', 'fourth-example.wildcard.org'], 'infra-backend-v3')
+    // The suite's yaml that was readable lists hostnames third- and fourth-example.wildcard.org on
+    // route 3, but its test expects fith-example.wildcard.org to reach it (SNI third-example): the
+    // route must cover the whole wildcard listener, so it has no hostnames here.
+    + route(3, 'https-with-wildcard-hostname', [], 'infra-backend-v3')
     + route(4, 'https-with-hostname-matching-wildcard', ['third-example.wildcard.org', 'fourth-example.wildcard.org'], 'infra-backend-v1'));
   const cases: [string, string, number, string?][] = [
     ['example.org', 'example.org', 200, 'infra-backend-v1'],
@@ -137,11 +141,13 @@ ${hostnames.length ? `  hostnames: [${hostnames.map((h) => `"${h}"`).join(', ')}
     ['unknown-example.org', 'example.org', 200, 'infra-backend-v1'],
     ['unknown-example.org', 'unknown-example.org', 404],
   ];
+  const failures: string[] = [];
   for (const [sni, host, status, backend] of cases) {
-    const r = await tlsRequest(sni, host, '/detect-misdirected-requests', cert.cert);
-    assert.equal(r.status, status, `SNI ${sni}, Host ${host}`);
-    if (backend) assert.ok(r.captured?.pod.startsWith(backend), `SNI ${sni}, Host ${host}: ${r.captured?.pod}`);
+    const r = await tlsRequest(sni, host, '/detect-misdirected-requests', cert);
+    if (r.status !== status) failures.push(`SNI ${sni}, Host ${host}: ${r.status}, want ${status}`);
+    else if (backend && !r.captured?.pod.startsWith(backend)) failures.push(`SNI ${sni}, Host ${host}: answered by ${r.captured?.pod}, want ${backend}`);
   }
+  assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases failed`);
 });
 
 test('HTTPRouteBackendProtocolH2C', async (t) => {
