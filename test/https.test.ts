@@ -175,3 +175,71 @@ test('portcullis certs list --config and certs scan show the served certificates
   assert.ok(r.entries.some((e: { sans: string[] }) => e.sans.includes('DNS:api.example.test')));
   assert.match(r.protocol, /TLSv1\.[23]/);
 });
+
+test('client mTLS (AllowValidOnly): a certificate from the configured CA passes with its identity forwarded; another CA, or none, is refused', async () => {
+  const work = tmpDir();
+  const keystore = await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) });
+  const otherCa = await InternalCA.open({ keystore, certDir: path.join(work, 'other'), name: 'other' });
+  const good = await ca.issue({ commonName: 'billing', uris: ['spiffe://example.test/ns/prod/sa/billing'], usages: ['client'] });
+  const bad = await otherCa.issue({ commonName: 'intruder', uris: ['spiffe://evil.test/intruder'], usages: ['client'] });
+  const mport = await freePort();
+  const mdir = tmpDir();
+  fs.writeFileSync(path.join(mdir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: mtls, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: https, protocol: HTTPS, port: ${mport}, tls: { certificateRefs: [{ name: api-ec }] } }
+  tls:
+    frontend:
+      default:
+        validation: { caCertificateRefs: [{ kind: ConfigMap, name: clients-ca }], mode: AllowValidOnly }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: clients-ca, namespace: default }
+data:
+  ca.crt: ${JSON.stringify(caPem)}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: xfcc, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: mtls }]
+  headers: { xForwardedClientCert: { mode: SanitizeSet } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: mtls }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: up, namespace: default }
+spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+${secret('api-ec', issued.apiEc)}`);
+  const mgw = await startGateway(mdir);
+  try {
+    const get = (cert?: { chainPem: string; keyPem: { reveal(): string } }) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port: mport, servername: 'api.example.test', ca: caPem, path: '/id', headers: { host: 'api.example.test', 'x-forwarded-client-cert': 'Hash=forged' }, ...(cert ? { cert: cert.chainPem, key: cert.keyPem.reveal() } : {}) }, (res) => {
+        let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve({ status: res.statusCode!, body: b }));
+      });
+      req.on('error', reject);
+    });
+    const ok = await get(good);
+    assert.equal(ok.status, 200);
+    const xfcc = JSON.parse(ok.body).headers['x-forwarded-client-cert'];
+    assert.match(xfcc, /^Hash=[0-9a-f]{64};Subject="[^"]*CN=billing[^"]*";URI=spiffe:\/\/example\.test\/ns\/prod\/sa\/billing$/);
+    await assert.rejects(get(bad), 'a certificate from another CA fails the handshake');
+    await assert.rejects(get(), 'no certificate fails the handshake');
+    await mgw.waitForLog(/TLS handshake failed/, 3000, 0);
+    const metrics = await (await mgw.admin('/metrics')).text();
+    assert.match(metrics, /portcullis_tls_handshake_errors_total [1-9]/);
+  } finally {
+    await mgw.stop();
+  }
+});

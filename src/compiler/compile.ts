@@ -61,9 +61,12 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
   // Routers are per listener; a route attached to several listeners is compiled into each.
   for (const l of ir.listeners) {
     const protocol = l.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
-    const key = `${protocol.toLowerCase()}://${l.address}:${l.port}`;
+    // Client-certificate settings are fixed when a TLS server is created, so they are part of the
+    // socket's identity: changing them replaces the socket.
+    const cv = l.tls?.clientValidation;
+    const key = `${protocol.toLowerCase()}://${l.address}:${l.port}${cv ? `#mtls-${cv.mode}-${createHash('sha256').update(cv.ca).digest('hex').slice(0, 12)}` : ''}`;
     let port = ports.get(key) as { -readonly [K in keyof PortRuntime]: PortRuntime[K] } | undefined;
-    if (!port) { port = { key, address: l.address, port: l.port, protocol, listeners: new HostTable<ListenerRuntime>() }; ports.set(key, port); }
+    if (!port) { port = { key, address: l.address, port: l.port, protocol, listeners: new HostTable<ListenerRuntime>(), ...(cv ? { clientAuth: cv } : {}) }; ports.set(key, port); }
     const tls = l.tls ? secureContext(l.tls) : undefined;
     if (tls && l.tls && (!port.defaultTls || !l.hostname)) port.defaultTls = { context: tls, cert: orderedCerts(l.tls).map((c) => c.cert), key: orderedCerts(l.tls).map((c) => c.key) };
     const router = new HttpRouter<RuleRuntime>();
@@ -119,7 +122,7 @@ export const TLS_DEFAULTS = {
 
 function secureContext(t: ListenerTlsIR): SecureContext {
   const certs = orderedCerts(t);
-  return createSecureContext({ ...TLS_DEFAULTS, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key) });
+  return createSecureContext({ ...TLS_DEFAULTS, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key), ...(t.clientValidation ? { ca: t.clientValidation.ca } : {}) });
 }
 
 /**
@@ -137,7 +140,7 @@ function orderedCerts(t: ListenerTlsIR): ListenerTlsIR['certs'] {
 function compileClient(c: ClientPolicyIR): ClientRuntime {
   const trusted = new BlockList();
   for (const cidr of c.trustedCIDRs) { const p = parseCidr(cidr)!; trusted.addSubnet(p.address, p.prefix, p.family); }
-  return { trusted, forwarded: c.forwarded };
+  return { trusted, forwarded: c.forwarded, xfcc: c.xfcc };
 }
 
 /** Gateway API regex matches are full matches (RE2-like semantics in Envoy): anchor them. */

@@ -78,6 +78,13 @@ export const Listener = Type.Object({
   }, Strict)),
 }, Strict);
 
+const FrontendTls = Type.Object({
+  validation: Type.Optional(Type.Object({
+    caCertificateRefs: Type.Array(Type.Object({ group: Type.Optional(Type.String()), kind: Type.String({ minLength: 1 }), name: Name, namespace: Type.Optional(Name) }, Strict), { minItems: 1, maxItems: 16 }),
+    mode: Type.Optional(Type.Union([Type.Literal('AllowValidOnly'), Type.Literal('AllowInsecureFallback')])),
+  }, Strict)),
+}, Strict);
+
 export const GatewaySpec = Type.Object({
   gatewayClassName: Type.String({ minLength: 1 }),
   listeners: Type.Array(Listener, { minItems: 1, maxItems: 64 }),
@@ -88,6 +95,13 @@ export const GatewaySpec = Type.Object({
   infrastructure: Type.Optional(Type.Object({
     labels: Type.Optional(Labels),
     annotations: Type.Optional(Labels),
+  }, Strict)),
+  // Gateway API v1.5 frontend TLS validation (client mTLS), per port because of HTTP/2 coalescing.
+  tls: Type.Optional(Type.Object({
+    frontend: Type.Optional(Type.Object({
+      default: Type.Optional(FrontendTls),
+      perPort: Type.Optional(Type.Array(Type.Object({ port: Port, tls: FrontendTls }, Strict), { maxItems: 64 })),
+    }, Strict)),
   }, Strict)),
 }, Strict);
 
@@ -323,6 +337,9 @@ export const ClientTrafficPolicySpec = Type.Object({
   }, Strict)),
   headers: Type.Optional(Type.Object({
     forwarded: Type.Optional(Type.Boolean({ description: 'also send the RFC 7239 Forwarded header (default false)' })),
+    xForwardedClientCert: Type.Optional(Type.Object({
+      mode: Type.Union([Type.Literal('Sanitize'), Type.Literal('SanitizeSet')], { description: 'Sanitize (default): drop it; SanitizeSet: replace it with the verified client certificate' }),
+    }, Strict)),
   }, Strict)),
 }, Strict);
 
@@ -381,6 +398,12 @@ export const NamespaceDoc = Type.Object({
 export const BackendDoc = doc(PORTCULLIS_API_VERSION, 'Backend', BackendSpec);
 // A Kubernetes Secret of type kubernetes.io/tls: what listener certificateRefs point at.
 // `data` is base64 as in Kubernetes; `stringData` takes the PEM as is.
+export const ConfigMapDoc = Type.Object({
+  apiVersion: Type.Literal('v1'),
+  kind: Type.Literal('ConfigMap'),
+  metadata: Metadata,
+  data: Type.Optional(Type.Record(Type.String(), Type.String())),
+}, { ...Strict, title: 'ConfigMap' });
 export const SecretDoc = Type.Object({
   apiVersion: Type.Literal('v1'),
   kind: Type.Literal('Secret'),
@@ -403,6 +426,7 @@ export const KINDS = {
   ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
   Secret: { apiVersions: ['v1'], schema: SecretDoc },
+  ConfigMap: { apiVersions: ['v1'], schema: ConfigMapDoc },
   Backend: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendDoc },
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
   ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
@@ -425,6 +449,7 @@ export type ReferenceGrantT = Static<typeof ReferenceGrantDoc>;
 export type NamespaceT = Static<typeof NamespaceDoc>;
 export type BackendT = Static<typeof BackendDoc>;
 export type SecretT = Static<typeof SecretDoc>;
+export type ConfigMapT = Static<typeof ConfigMapDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 export type WafPolicyT = Static<typeof WafPolicyDoc>;

@@ -52,9 +52,13 @@ export interface HTTPRouteIR {
   readonly rules: readonly HTTPRouteRuleIR[];
 }
 export interface AttachmentIR { readonly route: string; readonly hostnames: readonly string[] }
-export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean }
+export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean; readonly xfcc: 'Sanitize' | 'SanitizeSet' }
 /** PEM certificate chains and keys a TLS listener serves (RSA and ECDSA may sit side by side). */
-export interface ListenerTlsIR { readonly certs: readonly { readonly cert: string; readonly key: string; readonly ref: string }[] }
+export interface ListenerTlsIR {
+  readonly certs: readonly { readonly cert: string; readonly key: string; readonly ref: string }[];
+  /** Client certificate validation (Gateway spec.tls.frontend), for this listener's port. */
+  readonly clientValidation?: { readonly ca: string; readonly mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
+}
 export interface ListenerIR {
   readonly tls?: ListenerTlsIR;
   readonly gateway: string;
@@ -185,6 +189,18 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     return { cert, key, ref: `${ns}/${ref.name}` };
   }
 
+  function resolveCaRef(ref: { group?: string; kind: string; name: string; namespace?: string }, gwNs: string): { pem: string } | { error: string; hint: string } {
+    if ((ref.group ?? '') !== '' || (ref.kind !== 'ConfigMap' && ref.kind !== 'Secret')) return { error: `caCertificateRef kind ${ref.kind} is not supported`, hint: 'reference a ConfigMap or Secret with a ca.crt entry' };
+    const ns = ref.namespace ?? gwNs;
+    const r = resources.find((x) => x.id === resourceId(ref.kind, ns, ref.name));
+    if (!r) return { error: `${ref.kind} ${ns}/${ref.name} not found`, hint: 'define it with a PEM bundle under ca.crt' };
+    const d = r.doc as { data?: Record<string, string>; stringData?: Record<string, string> };
+    const pem = ref.kind === 'ConfigMap' ? d.data?.['ca.crt'] : d.stringData?.['ca.crt'] ?? (d.data?.['ca.crt'] ? Buffer.from(d.data['ca.crt'], 'base64').toString('utf8') : undefined);
+    if (!pem) return { error: `${ref.kind} ${ns}/${ref.name} has no ca.crt`, hint: 'put the PEM CA bundle under ca.crt' };
+    try { new crypto.X509Certificate(pem); } catch (err) { return { error: `${ref.kind} ${ns}/${ref.name}: ca.crt is not a PEM certificate (${(err as Error).message})`, hint: 'put PEM certificates under ca.crt' }; }
+    return { pem };
+  }
+
   // ---- Gateways and listeners
   interface LState { tls?: ListenerTlsIR; gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[] }
   const lstates: LState[] = [];
@@ -235,7 +251,20 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
               report(gw, r.field ? [...rp, r.field] : rp, r.error, r.hint); usable = false;
             } else certs.push(r);
           });
-          tls = { certs };
+          const v = (spec.tls?.frontend?.perPort ?? []).find((x) => x.port === l.port)?.tls.validation ?? spec.tls?.frontend?.default?.validation;
+          let clientValidation: ListenerTlsIR['clientValidation'];
+          if (v) {
+            const cas: string[] = [];
+            v.caCertificateRefs.forEach((ref, ci) => {
+              const r = resolveCaRef(ref, gw.namespace);
+              if ('error' in r) {
+                conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidCACertificateRef', r.error, g));
+                report(gw, ['spec', 'tls', 'frontend', 'caCertificateRefs', ci], r.error, r.hint); usable = false;
+              } else cas.push(r.pem);
+            });
+            if (cas.length) clientValidation = { ca: cas.join('\n'), mode: v.mode ?? 'AllowValidOnly' };
+          }
+          tls = { certs, ...(clientValidation ? { clientValidation } : {}) };
         }
       }
       if (l.hostname && (l.protocol === 'TCP' || l.protocol === 'UDP')) {
@@ -457,8 +486,11 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     });
     const allOk = ls.every((s) => s.usable);
     const anyOk = ls.some((s) => s.usable);
+    const f = gw.doc.spec.tls?.frontend;
+    const insecure = [f?.default, ...(f?.perPort ?? []).map((x) => x.tls)].some((t) => t?.validation?.mode === 'AllowInsecureFallback');
     status[gw.id] = {
       conditions: [
+        ...(insecure ? [cond('InsecureFrontendValidationMode', true, 'ConfigurationChanged', 'client certificates are requested but not required (AllowInsecureFallback)', g)] : []),
         cond('Accepted', anyOk, allOk ? 'Accepted' : 'ListenersNotValid', allOk ? 'gateway accepted' : 'some listeners are not valid', g),
         cond('Programmed', anyOk, anyOk ? 'Programmed' : 'Invalid', anyOk ? 'gateway programmed' : 'no listener could be programmed', g),
       ],
@@ -482,7 +514,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
       const gwId = resourceId('Gateway', pol.namespace, t.name);
       if (!gateways.some((x) => x.id === gwId)) { report(pol, [...tp, 'name'], `Gateway ${pol.namespace}/${t.name} not found`, 'policies attach to Gateways in their own namespace'); ok = false; return; }
       if (clientPolicies.has(gwId)) { report(pol, [...tp, 'name'], `Gateway ${t.name} already has ClientTrafficPolicy ${clientPolicies.get(gwId)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
-      if (ok) clientPolicies.set(gwId, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false });
+      if (ok) clientPolicies.set(gwId, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false, xfcc: pol.doc.spec.headers?.xForwardedClientCert?.mode ?? 'Sanitize' });
     });
     if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? 'policy attached' : 'policy is not valid', g));
     status[pol.id] = { conditions: conds };

@@ -6,7 +6,7 @@ import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
 const trusted = new BlockList();
 trusted.addSubnet('10.0.0.0', 8, 'ipv4');
 trusted.addSubnet('fd00::', 8, 'ipv6');
-const client = { trusted, forwarded: true };
+const client = { trusted, forwarded: true, xfcc: 'Sanitize' as const };
 
 test('an untrusted peer is the client, whatever it claims', () => {
   assert.equal(resolveClientIp('203.0.113.9', { 'x-forwarded-for': '1.2.3.4' }, client), '203.0.113.9');

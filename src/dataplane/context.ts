@@ -25,10 +25,36 @@ export interface RequestContext {
   endpoint?: EndpointRuntime;
   /** Set by whoever answers: the status sent to the client. */
   status?: number;
+  /** The verified client certificate of an mTLS connection: for authorization filters and XFCC. */
+  clientCert?: ClientCertificate;
   /** The request body when a filter (the WAF) had to read it first; sent upstream as is. */
   body?: Buffer;
   /** Machine-readable reason when Portcullis answered itself (PCS_ERR_...). */
   errorCode?: string;
+}
+
+export interface ClientCertificate {
+  readonly subject: string;
+  readonly sans: readonly string[];
+  /** SPIFFE ID from a URI SAN, when there is one. */
+  readonly spiffe?: string;
+  readonly fingerprint256: string;
+}
+
+/** The verified peer certificate of a TLS connection, if the client presented one that verified. */
+export function clientCertificateOf(req: IncomingMessage): ClientCertificate | undefined {
+  const sock = req.socket as unknown as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string>; subjectaltname?: string; fingerprint256?: string } };
+  if (!sock.authorized || typeof sock.getPeerCertificate !== 'function') return undefined;
+  const c = sock.getPeerCertificate();
+  if (!c || !c.fingerprint256) return undefined;
+  const sans = c.subjectaltname ? c.subjectaltname.split(/,\s*/) : [];
+  const uri = sans.find((x) => x.startsWith('URI:spiffe://'));
+  return {
+    subject: Object.entries(c.subject ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    sans,
+    ...(uri ? { spiffe: uri.slice(4) } : {}),
+    fingerprint256: c.fingerprint256.replace(/:/g, '').toLowerCase(),
+  };
 }
 
 // Request ids: a per-process random prefix plus a counter: unique, cheap, and not a clock.

@@ -10,7 +10,7 @@ import type { RequestView, RouteMatch } from '../router/http-router.ts';
 import type { BackendChoice, BackendRuntime, EndpointRuntime, HeaderMods, PortRuntime, RuleRuntime, Runtime, RuntimeHolder } from '../runtime/runtime.ts';
 import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { clientIpOf, requestIdFor, type RequestContext } from './context.ts';
+import { clientCertificateOf, clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
 import { inspectRequest } from './waf-filter.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
@@ -82,6 +82,7 @@ function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestCont
   }
   ctx.listener = listener;
   if (listener.client) ctx.clientIp = resolveClientIp(ctx.peerIp, req.headers, listener.client);
+  if (port.clientAuth) ctx.clientCert = clientCertificateOf(req);
   const view: RequestView = { path: ctx.path, method: req.method ?? 'GET', query: ctx.query, header: (n) => headerValue(req.headers, n) };
   const m = listener.router.match(ctx.host, view);
   if (!m) return { problem: PROBLEMS.notFound };
@@ -100,6 +101,13 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
   }
   if (headers.host === undefined && req.headers[':authority']) headers.host = req.headers[':authority'] as string;
   setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client, ctx.scheme);
+  // X-Forwarded-Client-Cert is never taken from the client; with SanitizeSet it carries the
+  // certificate the gateway itself verified (Envoy's XFCC format).
+  delete headers['x-forwarded-client-cert'];
+  if (ctx.clientCert && ctx.listener?.client?.xfcc === 'SanitizeSet') {
+    const c = ctx.clientCert;
+    headers['x-forwarded-client-cert'] = [`Hash=${c.fingerprint256}`, `Subject="${c.subject.replace(/"/g, '\\"')}"`, ...(c.spiffe ? [`URI=${c.spiffe}`] : []), ...c.sans.filter((x) => x.startsWith('DNS:')).map((x) => `DNS=${x.slice(4)}`)].join(';');
+  }
   headers['x-request-id'] = ctx.id;
   if (req.headers.te && /\btrailers\b/i.test(String(req.headers.te))) headers.te = 'trailers';
   if (rule.requestHeaders) applyMods(headers, rule.requestHeaders);

@@ -189,7 +189,7 @@ export class Gateway extends EventEmitter {
     // new Runtime at each handshake anyway). Ticket keys are passed again so sessions resume.
     for (const [key, s] of this.servers) {
       const p = next.ports.get(key);
-      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}) });
+      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}) });
     }
     for (const [key, s] of this.servers) {
       if (next.ports.has(key)) continue;
@@ -227,6 +227,9 @@ export class Gateway extends EventEmitter {
       ALPNProtocols: ['h2', 'http/1.1'],
       cert: [...port.defaultTls!.cert],
       key: [...port.defaultTls!.key],
+      // Client mTLS (Gateway API frontend validation): AllowValidOnly fails the handshake without
+      // a certificate from the configured CAs; AllowInsecureFallback asks but lets it through.
+      ...(port.clientAuth ? { requestCert: true, rejectUnauthorized: port.clientAuth.mode === 'AllowValidOnly', ca: port.clientAuth.ca } : {}),
       ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}),
       settings: { maxConcurrentStreams: 256 },
       SNICallback: (servername, cb) => {

@@ -102,6 +102,8 @@ export interface ClientRuntime {
   readonly trusted: BlockList;
   /** Also send RFC 7239 Forwarded. */
   readonly forwarded: boolean;
+  /** X-Forwarded-Client-Cert: always dropped from client input; SanitizeSet sets it from the verified certificate. */
+  readonly xfcc: 'Sanitize' | 'SanitizeSet';
 }
 
 export interface ListenerRuntime {
@@ -122,6 +124,8 @@ export interface PortRuntime {
   readonly protocol: 'HTTP' | 'HTTPS';
   /** HTTPS: the context for clients that send no SNI (the listener without hostname, else the first). */
   readonly defaultTls?: { readonly context: SecureContext; readonly cert: readonly string[]; readonly key: readonly string[] };
+  /** Client certificates: requested on this port, required unless AllowInsecureFallback, verified against `ca`. */
+  readonly clientAuth?: { readonly ca: string; readonly mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
   readonly listeners: HostTable<ListenerRuntime>;
 }
 
