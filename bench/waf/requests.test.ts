@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { REQUESTS, jsonOrder, luaString, wrkLua } from './requests.ts';
 
-test('the JSON body is about 2 KB of valid JSON, and the request set is GET + JSON POST + form POST', () => {
+test('the JSON body is about 2 KB of valid JSON, and the request set is a bare GET, a GET with a query, a JSON POST and a form POST', () => {
   const j = jsonOrder();
   assert.ok(j.length >= 2000 && j.length < 2200, String(j.length));
   assert.equal(typeof JSON.parse(j), 'object');
-  assert.deepEqual(REQUESTS.map((r) => `${r.key} ${r.method}`), ['get GET', 'json POST', 'form POST']);
-  assert.match(REQUESTS[0].path, /\?.+=.+&/);
+  assert.deepEqual(REQUESTS.map((r) => `${r.key} ${r.method}`), ['min GET', 'get GET', 'json POST', 'form POST']);
+  assert.match(REQUESTS[1].path, /\?.+=.+&/);
 });
 
 test('luaString escapes quotes, backslashes, control and non-ASCII bytes', () => {
