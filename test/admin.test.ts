@@ -5,18 +5,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { gatewayYaml } from './helpers/config.ts';
 
 let gw: GatewayProc;
 before(async () => {
   const dir = tmpDir();
   const port = await freePort();
-  fs.writeFileSync(path.join(dir, 'gw.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  fs.writeFileSync(path.join(dir, 'gw.yaml'), `${gatewayYaml(port)}
 `);
   gw = await startGateway(dir);
 });

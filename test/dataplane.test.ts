@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let up: Upstream, gw: GatewayProc, port: number, deadPort: number;
@@ -49,15 +50,9 @@ spec:
     - matches: [{ path: { type: PathPrefix, value: / } }]
       backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+${backendYaml('up', [up.port])}
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: dead, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${deadPort} }] }
+${backendYaml('dead', [deadPort])}
 `);
   gw = await startGateway(dir);
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml, gatewayYaml } from './helpers/config.ts';
 
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) };
 const method = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize });
@@ -28,13 +29,7 @@ before(async () => {
   servers.push(a.server, b.server);
   port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
@@ -47,15 +42,9 @@ spec:
     - matches: [{ method: { service: helloworld.Greeter } }]
       backendRefs: [{ group: portcullis.dev, kind: Backend, name: greeter-a }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: greeter-a, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${a.port} }] }
+${backendYaml('greeter-a', [a.port])}
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: greeter-b, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
+${backendYaml('greeter-b', [b.port])}
 `);
   gw = await startGateway(dir);
   client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

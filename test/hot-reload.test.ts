@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let a: Upstream, b: Upstream, gw: GatewayProc, dir: string, port: number;
@@ -30,15 +31,9 @@ spec:
     - matches: [{ path: { type: PathPrefix, value: /r } }]
       backendRefs: [{ group: portcullis.dev, kind: Backend, name: ${backend} }]
 ${extraRoute}---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: a, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${a.port} }] }
+${backendYaml('a', [a.port])}
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: b, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${b.port} }] }
+${backendYaml('b', [b.port])}
 `;
 }
 

@@ -13,6 +13,7 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, ca: InternalCA, caPem: string;
@@ -56,10 +57,7 @@ spec:
   parentRefs: [{ name: gw }]
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+${backendYaml('up', [up.port])}
 ${secret('shop-ec', issued.shopEc)}${secret('shop-ec-2', issued.shopEc2)}${secret('shop-rsa', issued.shopRsa)}${secret('api-ec', issued.apiEc)}`;
 }
 
@@ -217,10 +215,7 @@ spec:
   parentRefs: [{ name: mtls }]
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+${backendYaml('up', [up.port])}
 ${secret('api-ec', issued.apiEc)}`);
   const mgw = await startGateway(mdir);
   try {

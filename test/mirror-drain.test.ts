@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
+import { gatewayYaml } from './helpers/config.ts';
 import { startUpstream } from './helpers/upstream.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -13,13 +14,7 @@ after(async () => { for (const c of cleanup.reverse()) await c().catch(() => {})
 async function gateway(extraRules: string, backends: Record<string, number>, args: string[] = []) {
   const port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { gatewayYaml } from './helpers/config.ts';
 import { startUpstream } from './helpers/upstream.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -15,13 +16,7 @@ after(async () => { for (const c of cleanup.reverse()) await c().catch(() => {})
 async function setup(endpointPorts: number[], policy = ''): Promise<{ gw: GatewayProc; port: number }> {
   const port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -146,13 +141,7 @@ test('sessionPersistence (Cookie): a client with the cookie stays on one endpoin
   cleanup.push(...ups.map((u) => () => u.close()));
   const port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

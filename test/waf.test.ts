@@ -5,19 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { ROOT, freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml, gatewayYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const CRS = path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0');
 let up: Upstream, gw: GatewayProc, port: number, dir: string;
 
 function config(extraPolicy = ''): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  return `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -33,10 +28,7 @@ spec:
       backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
     - backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${up.port} }] }
+${backendYaml('up', [up.port])}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: WafPolicy

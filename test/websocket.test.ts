@@ -8,18 +8,13 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
+import { backendYaml, gatewayYaml } from './helpers/config.ts';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 after(async () => { for (const c of cleanup.reverse()) await c(); });
 
 function config(port: number, upstreamPort: number, version: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  return `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -30,10 +25,7 @@ spec:
     - filters: [{ type: ResponseHeaderModifier, responseHeaderModifier: { set: [{ name: X-Config, value: "v${version}" }] } }]
       backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: svc, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }] }
+${backendYaml('svc', [upstreamPort])}
 `;
 }
 

@@ -6,19 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml, gatewayYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc | undefined, a: Upstream | undefined, b: Upstream | undefined;
 after(async () => { await gw?.stop(); await a?.close(); await b?.close(); });
 
 function config(port: number, upstreamPort: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
+  return `${gatewayYaml(port)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -27,10 +22,7 @@ spec:
   parentRefs: [{ name: gw }]
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }] }]
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Backend
-metadata: { name: svc, namespace: default }
-spec: { endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }] }
+${backendYaml('svc', [upstreamPort])}
 `;
 }
 
