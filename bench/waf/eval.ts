@@ -17,13 +17,14 @@
  * --json DIR keeps waf-eval's JSON (every request's outcome) as DIR/<target>-pl<N>.json.
  * Exit code: 0 when every run completed, 1 on a failure, 2 on bad usage or a missing tool.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, killAllNow, start, stop, stopAll } from '../http/procs.ts';
-import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
+import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
 
 const { values: argv } = parseArgs({
   options: {
@@ -182,7 +183,9 @@ async function main(): Promise<number> {
     }
   }
   await up.close();
-  console.log(`\nNetwork-level WAF evaluation, ${new Date().toISOString()}: waf-eval.mjs, corpus ${path.basename(CORPUS)}, concurrency ${CONCURRENCY}, inbound anomaly threshold 5, Block`);
+  let git = 'unknown';
+  try { git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
+  console.log(`\nNetwork-level WAF evaluation, ${new Date().toISOString()}, git ${git}: waf-eval.mjs, corpus ${path.basename(CORPUS)}, concurrency ${CONCURRENCY}, inbound anomaly threshold 5, Block`);
   console.log('Reference (../shared/waf/README.md): nginx 1.22 + ModSecurity 3.0.9 with the same CRS v4 rules: PL1 detection 97.2%, PL2 97.8%');
   console.log(summary.join('\n'));
   return failed ? 1 : 0;
