@@ -5,8 +5,8 @@
  *   node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2]
  *                         [--connections 64] [--threads 2] [--quick] [--json PATH|-]
  *
- * 1. Cost per benign request (one connection, wrk -t1 -c1 with a Lua script): for each of a GET with
- *    a query string, a ~2 KB JSON POST and a form POST (bench/waf/requests.ts), latency (p50/p99)
+ * 1. Cost per benign request (one connection, wrk -t1 -c1 with a Lua script): for each of a bare
+ *    GET /, a GET with a query string, a ~2 KB JSON POST and a form POST (bench/waf/requests.ts), latency (p50/p99)
  *    and the CPU time of the proxy's process tree per request (from /proc), for: nginx (no WAF),
  *    nginx + ModSecurity at each --pl level, Portcullis WAF off, Portcullis WAF at each --pl level.
  *    The WAF's own cost is the CPU per request minus that of the same proxy without the WAF.
