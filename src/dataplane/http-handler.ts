@@ -72,14 +72,25 @@ function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestCont
   // The port was removed by a reload while this keep-alive connection was open.
   if (!port) return { problem: PROBLEMS.notFound, closeConnection: true };
   if ((req.url ?? '/').charCodeAt(0) !== 47 /* / */) return { problem: PROBLEMS.badRequest, detail: 'the request target must be an absolute path' };
-  const listener = port.listeners.lookup(ctx.host);
-  if (!listener) return { problem: PROBLEMS.notFound };
-  // HTTP/2 coalescing: a connection made for one name (SNI) may carry requests for another; if
-  // that name belongs to another listener, say so (421) so the client opens a proper connection.
-  if (ctx.scheme === 'https' && req.httpVersionMajor === 2) {
+  let listener = port.listeners.lookup(ctx.host);
+  // A connection made for one name (SNI) may carry requests for another (HTTP/2 coalescing, or a
+  // client sending a Host that differs from its SNI); if that name belongs to another listener,
+  // say so (421) so the client opens a proper connection.
+  // The TLS handshake chose the listener (by SNI). A request for a name that belongs to another
+  // listener is misdirected (421) when the connection was made for a name this listener serves: a
+  // listener with a hostname, or a catch-all listener with a route for that name. Otherwise (an
+  // SNI nobody serves) the catch-all listener routes the request itself, so a name none of its
+  // routes serve is a 404 there (Gateway API listener isolation).
+  if (ctx.scheme === 'https') {
     const sni = (req.socket as unknown as { servername?: string | false }).servername;
-    if (sni && port.listeners.lookup(String(sni).toLowerCase()) !== listener) return { problem: PROBLEMS.misdirected };
+    const name = sni ? String(sni).toLowerCase() : '';
+    const byName = name ? port.listeners.lookup(name) : undefined;
+    if (byName && byName !== listener) {
+      if (byName.hostname || byName.router.servesHostByName(name)) return { problem: PROBLEMS.misdirected };
+      listener = byName;
+    }
   }
+  if (!listener) return { problem: PROBLEMS.notFound };
   ctx.listener = listener;
   if (listener.client) ctx.clientIp = resolveClientIp(ctx.peerIp, req.headers, listener.client);
   if (port.clientAuth) ctx.clientCert = clientCertificateOf(req);

@@ -190,6 +190,17 @@ export class HostTable<T> {
     return this.any;
   }
 
+  /** Like lookup, without the catch-all. */
+  lookupNamed(host: string): T | undefined {
+    const e = this.exactHosts.get(host);
+    if (e !== undefined) return e;
+    for (let i = host.indexOf('.'); i >= 0 && this.wildcards.size; i = host.indexOf('.', i + 1)) {
+      const w = this.wildcards.get(host.slice(i));
+      if (w !== undefined) return w;
+    }
+    return undefined;
+  }
+
   /**
    * The first non-undefined result of `fn` over every value that applies to host, most specific
    * first (fall-through between buckets). A callback rather than a generator: no allocation on
@@ -237,6 +248,11 @@ export class HttpRouter<R> {
     for (const idx of this.hosts.values()) idx.seal();
     this.sealed = true;
     return this;
+  }
+
+  /** Whether some route names this host (exactly or by a wildcard), not counting catch-all routes. */
+  servesHostByName(host: string): boolean {
+    return this.hosts.lookupNamed(host) !== undefined;
   }
 
   /** Entries in the order they are tried, per host bucket: for golden tests and `portcullis routes`. */
