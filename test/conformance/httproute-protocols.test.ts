@@ -63,7 +63,7 @@ function tlsRequest(serverName: string, host: string, path: string, ca: string):
   });
 }
 
-test('HTTPRouteHTTPSListener', { todo: 'an HTTP/1.1 request is routed by Host across the HTTPS listeners of the port: SNI unknown-example.org (listener https) with Host second-example.org gets 200 from the https-with-hostname listener\'s route, the suite expects 404 (routing stays within the listener the TLS handshake chose)' }, async (t) => {
+test('HTTPRouteHTTPSListener', async (t) => {
   const { manifest, cert } = tlsSecret(TLS_NAMES);
   await c.apply(`${httpsGateway(manifest)}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -104,7 +104,7 @@ spec:
   });
 });
 
-test('HTTPRouteHTTPSListenerDetectMisdirectedRequests', { todo: '421 is returned only for HTTP/2: over HTTP/1.1, 7 of 15 cases get 200 or 404 instead of 421 when the Host belongs to another listener than the SNI (e.g. SNI example.org, Host second-example.org: 200, want 421)' }, async () => {
+test('HTTPRouteHTTPSListenerDetectMisdirectedRequests', async () => {
   const { manifest, cert } = tlsSecret(TLS_NAMES);
   const route = (n: number, section: string | null, hostnames: string[], backend: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
