@@ -66,3 +66,17 @@ test('SIGTERM: in-flight requests finish, new connections are refused, the proce
   assert.equal(JSON.parse(done.body).upstream, 'slow');
   assert.equal(await exited, 0);
 });
+
+test('SIGTERM does not wait for idle keep-alive connections', async () => {
+  const u = await startUpstream('u');
+  cleanup.push(() => u.close());
+  const { gw, port } = await gateway(`    - backendRefs: [{ group: portcullis.dev, kind: Backend, name: u }]`, { u: u.port });
+  const { Agent } = await import('undici');
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  cleanup.push(() => agent.close());
+  const r = await request(`http://127.0.0.1:${port}/`, { dispatcher: agent });
+  await r.body.text();
+  const t0 = Date.now();
+  assert.equal(await gw.stop(), 0);
+  assert.ok(Date.now() - t0 < 3000, `stop took ${Date.now() - t0} ms with one idle keep-alive connection (drain deadline 10 s)`);
+});

@@ -266,6 +266,10 @@ export class Gateway extends EventEmitter {
       keepAliveTimeout: 65_000,
       maxHeaderSize: 32 * 1024,
     }, handler);
+    // h1 never listens itself (the accepting socket below hands it connections), so start the
+    // connection tracking that listen() would: it enforces headersTimeout/requestTimeout (slowloris)
+    // and lets close() end idle keep-alive connections at once.
+    h1.emit('listening');
     h1.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
     h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // A client that hangs up (ECONNRESET, EPIPE) sent nothing wrong: just let the socket go.
@@ -382,6 +386,9 @@ function listen(s: PortServer, host: string, port: number, reusePort: boolean): 
 function closeServer(s: PortServer): Promise<void> {
   return new Promise((resolve) => {
     s.listener.close(() => resolve());
+    // Stops h1's connection tracking and closes its idle keep-alive connections; busy ones close
+    // after their response (Node answers with Connection: close once the server is closing).
+    if (!s.tls) s.h1.close(() => {});
     s.h1.closeIdleConnections();
     for (const sess of s.sessions) sess.close(); // GOAWAY: streams in flight finish
   });
