@@ -1,17 +1,24 @@
 #!/bin/sh
-# Install Debian's nginx, haproxy and wrk, used by bench/http/run.ts (the proxy benchmark).
-# Idempotent: installs only what is missing, and runs `apt-get update` at most once.
-# Needs root (apt-get). Does NOT enable or start the packages' system services: the benchmark runs
-# its own foreground instances with temporary configs on ephemeral loopback ports.
+# Install what the benchmarks under bench/ compare Portcullis with (Debian packages):
+#   nginx, haproxy, wrk                 bench/http/run.ts (the proxy benchmark)
+#   libnginx-mod-http-modsecurity       bench/waf (nginx + ModSecurity v3; it pulls in libmodsecurity3).
+#     Only the module is used: the benchmark points ModSecurity at the CRS v4.28.0 rules in
+#     ../shared/waf/crs-v4.28.0, never at Debian's modsecurity-crs (CRS v3), which is not installed.
+# Idempotent: installs only what is missing, runs `apt-get update` only when apt has no candidate.
+# Needs root. Does NOT enable or start the packages' system services: the benchmarks run their own
+# foreground instances with temporary configs on ephemeral loopback ports.
 set -eu
+
+MODULE=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
 
 missing=""
 command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]   || missing="$missing nginx"
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"
 command -v wrk     >/dev/null 2>&1 || missing="$missing wrk"
+[ -f "$MODULE" ] || missing="$missing libnginx-mod-http-modsecurity"
 
 if [ -z "$missing" ]; then
-  echo "bench tools already installed: nginx haproxy wrk"
+  echo "bench tools already installed: nginx haproxy wrk libnginx-mod-http-modsecurity"
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
@@ -37,11 +44,16 @@ printf '#!/bin/sh\nexit 101\n' > "$POLICY"
 chmod 755 "$POLICY"
 
 echo "installing:$missing"
-apt-get update
+need_update=0
+for p in $missing; do
+  cand="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then need_update=1; fi
+done
+[ "$need_update" = 1 ] && apt-get update
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $missing
 
-# On systemd hosts the unit may still be enabled for the next boot; disable and stop it so the
+# On systemd hosts the units may still be enabled for the next boot; disable and stop them so the
 # packaged nginx/haproxy never hold :80 or run beside the benchmark. Harmless without systemd.
 for svc in nginx haproxy; do
   case "$missing" in *"$svc"*)
@@ -57,3 +69,5 @@ for bin in nginx haproxy wrk; do
   if [ -z "$p" ]; then echo "install-bench-tools.sh: $bin still missing after install" >&2; exit 1; fi
   echo "$bin: $p"
 done
+if [ ! -f "$MODULE" ]; then echo "install-bench-tools.sh: $MODULE still missing after install" >&2; exit 1; fi
+echo "modsecurity module: $MODULE ($(dpkg-query -W -f='libmodsecurity3 ${Version}' libmodsecurity3 2>/dev/null || echo 'libmodsecurity3 version unknown'))"

@@ -12,7 +12,7 @@
  * attacks by the response they got (a 200 means the WAF let it through; a 400 means the gateway's
  * HTTP parser refused the request before any rule ran; etc.).
  * --modsecurity also runs the same corpus, the same way, through nginx + ModSecurity v3 loading
- * the same CRS directory at the same level (scripts/install-modsecurity.sh installs the module),
+ * the same CRS directory at the same level (scripts/install-bench-tools.sh installs the module),
  * for a same-machine, same-run reference next to the figures in ../shared/waf/README.md.
  * --json DIR keeps waf-eval's JSON (every request's outcome) as DIR/<target>-pl<N>.json.
  * Exit code: 0 when every run completed, 1 on a failure, 2 on bad usage or a missing tool.
@@ -46,7 +46,7 @@ const SHOW = argv.show ?? '0';
 for (const f of [CORPUS, WAF_EVAL, CRS_DIR]) if (!fs.existsSync(f)) { console.error(`bench/waf/eval: missing ${f}`); process.exit(2); }
 const NGINX = findTool('nginx');
 if (argv.modsecurity && (!NGINX || !fs.existsSync(MODSEC_MODULE))) {
-  console.error(`bench/waf/eval: --modsecurity needs nginx and ${MODSEC_MODULE}; install them (Debian, as root) with:  sh scripts/install-modsecurity.sh`);
+  console.error(`bench/waf/eval: --modsecurity needs nginx and ${MODSEC_MODULE}; install them (Debian, as root) with:  sh scripts/install-bench-tools.sh`);
   process.exit(2);
 }
 

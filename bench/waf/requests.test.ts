@@ -24,7 +24,7 @@ test('luaString escapes quotes, backslashes, control and non-ASCII bytes', () =>
 
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => fs.existsSync(p));
 
-test('wrk sends exactly the request of each script (method, path, headers, body)', { skip: WRK ? false : 'wrk not installed (scripts/install-modsecurity.sh)' }, async () => {
+test('wrk sends exactly the request of each script (method, path, headers, body)', { skip: WRK ? false : 'wrk not installed (scripts/install-bench-tools.sh)' }, async () => {
   const seen = new Map<string, { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }>();
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -16,7 +16,7 @@
  * issue targets: Portcullis PL1 req/s vs nginx + ModSecurity PL1 (>= 10x), and the WAF's CPU per
  * benign request vs ModSecurity's (<= 1/8).
  *
- * Tools: nginx, wrk, the ModSecurity v3 nginx module (sh scripts/install-modsecurity.sh).
+ * Tools: nginx, wrk, the ModSecurity v3 nginx module (sh scripts/install-bench-tools.sh).
  * Exit code: 0 when every case ran without error responses, 1 otherwise, 2 when a tool is missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -65,7 +65,7 @@ if (!LEVELS.length || LEVELS.some((n) => !Number.isInteger(n) || n < 1 || n > 4)
 // ---------- tools ----------
 const NGINX = findTool('nginx'), WRK = findTool('wrk');
 if (!NGINX || !WRK || !fs.existsSync(MODSEC_MODULE)) {
-  console.error(`bench/waf: missing: ${[!NGINX && 'nginx', !WRK && 'wrk', !fs.existsSync(MODSEC_MODULE) && MODSEC_MODULE].filter(Boolean).join(', ')}.\nInstall them (Debian, as root) with:  sh scripts/install-modsecurity.sh`);
+  console.error(`bench/waf: missing: ${[!NGINX && 'nginx', !WRK && 'wrk', !fs.existsSync(MODSEC_MODULE) && MODSEC_MODULE].filter(Boolean).join(', ')}.\nInstall them (Debian, as root) with:  sh scripts/install-bench-tools.sh`);
   process.exit(2);
 }
 if (!fs.existsSync('/proc/self/stat')) { console.error('bench/waf: needs Linux /proc (CPU sampling)'); process.exit(2); }
