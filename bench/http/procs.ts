@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 export interface Started {
   name: string;
@@ -157,4 +158,50 @@ export function machineBusyTicks(): number {
 /** CPU ticks (user + system) of one process, 0 if it is gone. */
 export function processTicks(pid: number): number {
   return readStat(pid)?.ticks ?? 0;
+}
+
+/** A benchmark failure with a stable code (the scripts print `code: message`). */
+export class BenchError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) { super(message); this.code = code; }
+}
+
+/** The last `lines` lines of a process's output, indented for an error message. */
+export function tail(s: string, lines = 30): string {
+  return s.trimEnd().split('\n').slice(-lines).map((x) => '  | ' + x).join('\n');
+}
+
+/**
+ * `node src/cli/main.ts start` (run from `repo`) on a fresh config dir under `tmp` holding `files`;
+ * resolves once it logs "portcullis started", with the time that took. Waiting for it to serve is
+ * the caller's (each benchmark checks its own route and body).
+ */
+export async function launchPortcullis(name: string, repo: string, tmp: string, files: Record<string, string>, workerArgs: string[]): Promise<{ s: Started; startupMs: number }> {
+  const dir = fs.mkdtempSync(path.join(tmp, 'portcullis-'));
+  const cfg = path.join(dir, 'config');
+  fs.mkdirSync(cfg);
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(cfg, f), text);
+  const state = path.join(dir, 'state');
+  fs.mkdirSync(state, { mode: 0o700 });
+  let ready: () => void = () => {};
+  const started = new Promise<void>((r) => { ready = r; });
+  const t0 = performance.now();
+  const s = start(name, process.execPath, ['src/cli/main.ts', 'start', '--config', cfg, '--admin', '127.0.0.1:0', '--state-dir', state, '--no-access-log', ...workerArgs], {
+    cwd: repo,
+    env: { ...process.env, PORTCULLIS_DRAIN_MS: '1000' },
+    onLine: (line) => { if (line.includes('"msg":"portcullis started"')) ready(); },
+  });
+  const timeoutMs = 120_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    started.then(() => 'ready' as const),
+    s.exited.then((c) => `exited (${c})`),
+    new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'ready') {
+    await stop(s);
+    throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${name} did not log "portcullis started" (${outcome === 'timeout' ? `within ${timeoutMs} ms` : outcome}). Its output:\n${tail(s.output())}`);
+  }
+  return { s, startupMs: performance.now() - t0 };
 }

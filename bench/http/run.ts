@@ -20,15 +20,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY_100, haproxyConf, nginxProxyConf, nginxUpstreamConf, portcullisConfig, type RouteTarget } from './configs.ts';
-import { CLOCK_TICKS, freePort, killAllNow, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample } from './procs.ts';
+import { BenchError, CLOCK_TICKS, freePort, killAllNow, launchPortcullis, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, tail, type Started, type TreeSample } from './procs.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-class BenchError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) { super(message); this.code = code; }
-}
 
 // ---------- arguments ----------
 const { values: argv } = parseArgs({
@@ -149,10 +145,6 @@ async function waitReady(s: Started, port: number, target: RouteTarget, timeoutM
   throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${s.name} on 127.0.0.1:${port}${target.path} did not answer 200 with the 100-byte body within ${timeoutMs} ms; last: ${last}\nIts output:\n${tail(s.output())}`);
 }
 
-function tail(s: string, lines = 30): string {
-  const l = s.trimEnd().split('\n');
-  return l.slice(-lines).map((x) => '  | ' + x).join('\n');
-}
 
 const STATUS_LUA = `
 local threads = {}
@@ -291,34 +283,8 @@ function portcullisWorkersFlag(): { args: string[]; note: string } {
 
 async function startPortcullis(name: string, routes: number, upstreamPort: number, workerArgs: string[]): Promise<{ s: Started; port: number; target: RouteTarget; startupMs: number }> {
   const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(TMP, 'portcullis-'));
-  const cfg = path.join(dir, 'config');
-  fs.mkdirSync(cfg);
   const { files, target } = portcullisConfig(port, upstreamPort, routes);
-  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(cfg, f), text);
-  const state = path.join(dir, 'state');
-  fs.mkdirSync(state, { mode: 0o700 });
-  let ready: () => void = () => {};
-  const started = new Promise<void>((r) => { ready = r; });
-  const t0 = performance.now();
-  const s = start(name, process.execPath, ['src/cli/main.ts', 'start', '--config', cfg, '--admin', '127.0.0.1:0', '--state-dir', state, '--no-access-log', ...workerArgs], {
-    cwd: REPO,
-    env: { ...process.env, PORTCULLIS_DRAIN_MS: '1000' },
-    onLine: (line) => { if (line.includes('"msg":"portcullis started"')) ready(); },
-  });
-  const timeoutMs = 120_000;
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    started.then(() => 'ready' as const),
-    s.exited.then((c) => `exited (${c})`),
-    new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
-  ]);
-  clearTimeout(timer);
-  if (outcome !== 'ready') {
-    await stop(s);
-    throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${name} did not log "portcullis started" (${outcome === 'timeout' ? `within ${timeoutMs} ms` : outcome}). Its output:\n${tail(s.output())}`);
-  }
-  const startupMs = performance.now() - t0;
+  const { s, startupMs } = await launchPortcullis(name, REPO, TMP, files, workerArgs);
   await startAndWait(s, port, target, 10_000);
   return { s, port, target, startupMs };
 }

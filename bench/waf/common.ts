@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nginxProxyConf, portcullisConfig } from '../http/configs.ts';
-import { start, stop, type Started } from '../http/procs.ts';
+import { BenchError, launchPortcullis, start, stop, tail, type Started } from '../http/procs.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED = path.resolve(REPO, '..', 'shared');
@@ -20,17 +20,11 @@ export const CORPUS = path.join(SHARED, 'waf', 'corpus', 'crs-v4.28.0-tests.json
 export const WAF_EVAL = path.join(SHARED, 'tools', 'waf-eval.mjs');
 export const MODSEC_MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so';
 
-export class BenchError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) { super(message); this.code = code; }
-}
+export { BenchError, tail } from '../http/procs.ts';
 
 export const log = (s: string) => process.stderr.write(s + '\n');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function tail(s: string, lines = 30): string {
-  return s.trimEnd().split('\n').slice(-lines).map((x) => '  | ' + x).join('\n');
-}
 
 export function findTool(name: string): string | undefined {
   for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin']) {
@@ -157,33 +151,7 @@ export async function waitServing(s: Started, port: number, timeoutMs: number, b
 
 /** `node src/cli/main.ts start` on a fresh config dir under `tmp`; resolves once it serves. */
 export async function startPortcullis(name: string, tmp: string, port: number, upstreamPort: number, waf: WafSettings | null, workerArgs: string[], body?: string): Promise<Server> {
-  const dir = fs.mkdtempSync(path.join(tmp, 'portcullis-'));
-  const cfg = path.join(dir, 'config');
-  fs.mkdirSync(cfg);
-  for (const [f, text] of Object.entries(portcullisWafFiles(port, upstreamPort, waf))) fs.writeFileSync(path.join(cfg, f), text);
-  const state = path.join(dir, 'state');
-  fs.mkdirSync(state, { mode: 0o700 });
-  let ready: () => void = () => {};
-  const started = new Promise<void>((r) => { ready = r; });
-  const t0 = performance.now();
-  const s = start(name, process.execPath, ['src/cli/main.ts', 'start', '--config', cfg, '--admin', '127.0.0.1:0', '--state-dir', state, '--no-access-log', ...workerArgs], {
-    cwd: REPO,
-    env: { ...process.env, PORTCULLIS_DRAIN_MS: '1000' },
-    onLine: (line) => { if (line.includes('"msg":"portcullis started"')) ready(); },
-  });
-  const timeoutMs = 120_000;
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    started.then(() => 'ready' as const),
-    s.exited.then((c) => `exited (${c})`),
-    new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
-  ]);
-  clearTimeout(timer);
-  if (outcome !== 'ready') {
-    await stop(s);
-    throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${name} did not log "portcullis started" (${outcome === 'timeout' ? `within ${timeoutMs} ms` : outcome}). Its output:\n${tail(s.output())}`);
-  }
-  const startupMs = performance.now() - t0;
+  const { s, startupMs } = await launchPortcullis(name, REPO, tmp, portcullisWafFiles(port, upstreamPort, waf), workerArgs);
   await waitServing(s, port, 10_000, body);
   return { s, port, startupMs };
 }
