@@ -41,3 +41,11 @@ test('case, paths, encodings, hashes, length', () => {
   assert.equal(T.length(b('é')), '2');
   assert.equal(T.trim(' \t x \n'), 'x');
 });
+
+test('jsDecode and escapeSeqDecode: hex, octal and C escapes; what each does with an unknown escape', async () => {
+  const { jsDecode, escapeSeqDecode } = await import('./transforms.ts');
+  assert.equal(jsDecode('\\x41\\101\\u0042\\uff01\\n\\q\\'), 'AAB!\nq\\');
+  assert.equal(jsDecode('no escapes'), 'no escapes');
+  assert.equal(escapeSeqDecode('\\x41\\101\\7\\n\\\\\\?\\\'\\"\\q\\'), 'AA\x07\n\\?\'"\\q\\');
+  assert.equal(escapeSeqDecode('\\xZZ'), '\\xZZ');
+});

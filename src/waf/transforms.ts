@@ -109,6 +109,33 @@ export function htmlEntityDecode(s: string): string {
   return out;
 }
 
+// C escapes shared by jsDecode and escapeSeqDecode (the latter also takes \\ \? \' \").
+const C_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+const ESCAPE_SEQ_EXTRA: Record<string, string> = { '\\': '\\', '?': '?', "'": "'", '"': '"' };
+
+/** The character hexOrOctalEscape decoded (set on success; avoids a tuple per escape). */
+let escaped = '';
+
+/**
+ * `\xHH` or `\O`..`\OOO` starting at the backslash s[i]: the index after it, with the character in
+ * `escaped`; 0 when s[i] does not start one.
+ */
+function hexOrOctalEscape(s: string, i: number, n: number): number {
+  const d = s[i + 1];
+  if ((d === 'x' || d === 'X') && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+    escaped = String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
+    return i + 4;
+  }
+  if (d >= '0' && d <= '7') {
+    let j = i + 1;
+    let oct = '';
+    while (j < n && oct.length < 3 && s[j] >= '0' && s[j] <= '7') { oct += s[j]; j++; }
+    escaped = String.fromCharCode(parseInt(oct, 8) & 0xff);
+    return j;
+  }
+  return 0;
+}
+
 /** jsDecode: \xHH \uHHHH \OOO \n etc. */
 export function jsDecode(s: string): string {
   if (s.indexOf('\\') < 0) return s;
@@ -126,21 +153,9 @@ export function jsDecode(s: string): string {
       i += 6;
       continue;
     }
-    if ((d === 'x' || d === 'X') && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
-      out += String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
-      i += 4;
-      continue;
-    }
-    if (d >= '0' && d <= '7') {
-      let j = i + 1;
-      let oct = '';
-      while (j < n && oct.length < 3 && s[j] >= '0' && s[j] <= '7') { oct += s[j]; j++; }
-      out += String.fromCharCode(parseInt(oct, 8) & 0xff);
-      i = j;
-      continue;
-    }
-    const map: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
-    out += map[d] ?? d;
+    const end = hexOrOctalEscape(s, i, n);
+    if (end > 0) { out += escaped; i = end; continue; }
+    out += C_ESCAPES[d] ?? d;
     i += 2;
   }
   return out;
@@ -351,24 +366,13 @@ export function escapeSeqDecode(s: string): string {
   let out = '';
   const n = s.length;
   let i = 0;
-  const map: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '?': '?', "'": "'", '"': '"' };
   while (i < n) {
     if (s[i] !== '\\' || i + 1 >= n) { out += s[i]; i++; continue; }
     const d = s[i + 1];
-    if (map[d] !== undefined) { out += map[d]; i += 2; continue; }
-    if ((d === 'x' || d === 'X') && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
-      out += String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
-      i += 4;
-      continue;
-    }
-    if (d >= '0' && d <= '7') {
-      let j = i + 1;
-      let oct = '';
-      while (j < n && oct.length < 3 && s[j] >= '0' && s[j] <= '7') { oct += s[j]; j++; }
-      out += String.fromCharCode(parseInt(oct, 8) & 0xff);
-      i = j;
-      continue;
-    }
+    const c = C_ESCAPES[d] ?? ESCAPE_SEQ_EXTRA[d];
+    if (c !== undefined) { out += c; i += 2; continue; }
+    const end = hexOrOctalEscape(s, i, n);
+    if (end > 0) { out += escaped; i = end; continue; }
     out += s[i] + d;
     i += 2;
   }
