@@ -11,6 +11,7 @@ import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
 import { redact } from '../config/redact.ts';
+import { canon } from '../config/canonical.ts';
 import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
 import { WafCache, type WafRuntime } from './waf.ts';
@@ -42,15 +43,13 @@ export function buildConfig(target: string, ctx: CompileContext = {}): BuildResu
 
 export function configVersion(resources: readonly Resource[]): string {
   const h = createHash('sha256');
-  for (const r of [...resources].sort((a, b) => (a.id < b.id ? -1 : 1))) h.update(r.id).update('\0').update(canonicalJson(r.doc)).update('\0');
+  for (const r of [...resources].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const { status: _status, ...doc } = r.doc as Record<string, unknown>; // status is written by us, never read
+    h.update(r.id).update('\0').update(canon(doc)).update('\0');
+  }
   return h.digest('hex').slice(0, 16);
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => k !== 'status').map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  return JSON.stringify(v) ?? 'null';
-}
 
 export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: CompileContext = {}): Runtime {
   const sessionKey = ctx.sessionKey ?? randomBytes(32);

@@ -1,6 +1,7 @@
 // `portcullis diff OLD NEW`: what applying NEW instead of OLD would change, in the terms a gateway
 // operator thinks in (listeners, routes, matches, filters, backends, endpoints, policies), not
 // lines of YAML. Reordering documents, files or keys changes nothing here.
+import { canon } from './canonical.ts';
 import type { Resource } from './validate-schema.ts';
 import type { BackendT, GatewayT, HTTPRouteMatchT, HTTPRouteT, HTTPRouteRuleT, ListenerT } from './schema.ts';
 
@@ -139,11 +140,4 @@ function fieldChanges(a: unknown, b: unknown, prefix: string): string[] {
     return out;
   }
   return [`${prefix || 'value'} ${a === undefined ? '(unset)' : canon(a)} -> ${b === undefined ? '(unset)' : canon(b)}`];
-}
-
-export function canon(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${k}:${canon((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  return JSON.stringify(v);
 }
