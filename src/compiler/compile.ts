@@ -66,8 +66,9 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     const key = `${protocol.toLowerCase()}://${l.address}:${l.port}${cv ? `#mtls-${cv.mode}-${createHash('sha256').update(cv.ca).digest('hex').slice(0, 12)}` : ''}`;
     let port = ports.get(key) as { -readonly [K in keyof PortRuntime]: PortRuntime[K] } | undefined;
     if (!port) { port = { key, address: l.address, port: l.port, protocol, listeners: new HostTable<ListenerRuntime>(), ...(cv ? { clientAuth: cv } : {}) }; ports.set(key, port); }
-    const tls = l.tls ? secureContext(l.tls) : undefined;
-    if (tls && l.tls && (!port.defaultTls || !l.hostname)) port.defaultTls = { context: tls, cert: orderedCerts(l.tls).map((c) => c.cert), key: orderedCerts(l.tls).map((c) => c.key) };
+    const certs = l.tls && orderedCerts(l.tls);
+    const tls = certs && secureContext(certs, l.tls!.clientValidation);
+    if (tls && certs && (!port.defaultTls || !l.hostname)) port.defaultTls = { context: tls, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key) };
     const router = new HttpRouter<RuleRuntime>();
     for (const a of l.attachments) {
       const route = ir.routes.get(a.route)!;
@@ -119,9 +120,8 @@ export const TLS_DEFAULTS = {
   honorCipherOrder: true,
 } as const;
 
-function secureContext(t: ListenerTlsIR): SecureContext {
-  const certs = orderedCerts(t);
-  return createSecureContext({ ...TLS_DEFAULTS, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key), ...(t.clientValidation ? { ca: t.clientValidation.ca } : {}) });
+function secureContext(certs: ListenerTlsIR['certs'], clientValidation: ListenerTlsIR['clientValidation']): SecureContext {
+  return createSecureContext({ ...TLS_DEFAULTS, cert: certs.map((c) => c.cert), key: certs.map((c) => c.key), ...(clientValidation ? { ca: clientValidation.ca } : {}) });
 }
 
 /**
