@@ -25,9 +25,7 @@ export interface BackendRefIR {
   /** Backend id when resolved; undefined makes the ref invalid (its share of traffic gets 500). */
   readonly backend?: string;
   readonly weight: number;
-  readonly port?: number;
   readonly filters: readonly HTTPRouteFilterT[];
-  readonly invalidReason?: string;
 }
 export interface MirrorIR { readonly backend: string; readonly percent: number }
 export interface HTTPRouteRuleIR {
@@ -387,7 +385,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
           report(r, res.field ? [...bp, res.field] : bp, res.error, res.hint);
         }
         if (br.filters?.length) ruleOk = checkFilters(br.filters, [...bp, 'filters'], matches, (p, m, h) => report(r, p, m, h), true) && ruleOk;
-        backendRefs.push({ backend: res.backend, weight: br.weight ?? 1, port: br.port, filters: br.filters ?? [], invalidReason: res.error });
+        backendRefs.push({ backend: res.backend, weight: br.weight ?? 1, filters: br.filters ?? [] });
       });
       if (!ruleOk) { droppedRules++; return; }
       acceptedRules++;
