@@ -142,8 +142,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   // ---- BackendTrafficPolicy: attached to Backends by targetRefs. Two policies on one Backend:
   // the oldest (creationTimestamp, then namespace/name) wins and the other is Conflicted, as
   // Gateway API policy attachment (GEP-713) orders them.
-  const policies = byKind<BackendTrafficPolicyT>('BackendTrafficPolicy').sort((x, y) =>
-    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  const policies = byKind<BackendTrafficPolicyT>('BackendTrafficPolicy').sort(oldestFirst);
   for (const pol of policies) {
     const g = gen(pol);
     const conds: Condition[] = [];
@@ -498,8 +497,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
 
   // ---- ClientTrafficPolicy: attached to Gateways; the oldest wins on a conflict.
   const clientPolicies = new Map<string, ClientPolicyIR>();
-  const cps = byKind<ClientTrafficPolicyT>('ClientTrafficPolicy').sort((x, y) =>
-    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  const cps = byKind<ClientTrafficPolicyT>('ClientTrafficPolicy').sort(oldestFirst);
   for (const pol of cps) {
     const g = gen(pol);
     let ok = true;
@@ -520,8 +518,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
 
   // ---- WafPolicy: on a Gateway, an HTTPRoute/GRPCRoute, or one named rule of a route.
   const waf = new Map<string, WafRuntime>();
-  const wps = byKind<WafPolicyT>('WafPolicy').sort((x, y) =>
-    (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id));
+  const wps = byKind<WafPolicyT>('WafPolicy').sort(oldestFirst);
   for (const pol of wps) {
     const g = gen(pol);
     const spec = pol.doc.spec;
@@ -597,6 +594,11 @@ function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)
   if (seen.has('RequestRedirect') && seen.has('URLRewrite')) { report(p, 'RequestRedirect and URLRewrite cannot be used together', 'keep one of them'); ok = false; }
   if (seen.has('RequestRedirect') && perBackend) ok = false;
   return ok;
+}
+
+/** Policy precedence (GEP-713): the oldest creationTimestamp wins, then namespace/name. */
+function oldestFirst(x: Resource, y: Resource): number {
+  return (x.doc.metadata.creationTimestamp ?? '~').localeCompare(y.doc.metadata.creationTimestamp ?? '~') || x.id.localeCompare(y.id);
 }
 
 function checkPolicy(spec: BackendTrafficPolicyT['spec'], report: (p: (string | number)[], m: string, h?: string) => void): boolean {
