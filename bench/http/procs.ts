@@ -59,7 +59,18 @@ export async function stop(s: Started, graceMs = 3000): Promise<void> {
   await s.exited;
   clearTimeout(t);
   killGroup(s.pid, 'SIGKILL'); // stragglers in the group (workers)
+  await groupGone(s.pid, graceMs);
   live.delete(s);
+}
+
+/** Wait (up to `ms`) until no process of the group is left: SIGKILL is asynchronous. */
+async function groupGone(pgid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try { process.kill(-pgid, 0); } catch { return; } // ESRCH: the group is empty
+    if (Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 export async function stopAll(): Promise<void> {
