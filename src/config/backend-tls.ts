@@ -143,6 +143,7 @@ export function analyzeBackendTls(input: BackendTlsInput): void {
 
     // ---- targets
     const targets: BackendIR[] = [];
+    const losing: BackendIR[] = [];
     let conflicted: string | undefined;
     let notFound: string | undefined;
     spec.targetRefs.forEach((t, ti) => {
@@ -170,6 +171,7 @@ export function analyzeBackendTls(input: BackendTlsInput): void {
       if (owner) {
         report(pol, [...tp, 'name'], `Backend ${t.name} already has BackendTLSPolicy ${owner}`, 'one policy per Backend: the older one applies; remove or merge this one', 'warning');
         conflicted = owner;
+        losing.push(b);
         return;
       }
       claimed.set(b.id, pol.id);
@@ -210,13 +212,13 @@ export function analyzeBackendTls(input: BackendTlsInput): void {
       cond('ResolvedRefs', resolved.ok, resolved.reason, resolved.message, g),
     ];
     const ancestorIds = new Set<string>();
-    for (const b of targets) for (const gw of gatewaysOf.get(b.id) ?? []) ancestorIds.add(gw);
+    for (const b of [...targets, ...losing]) for (const gw of gatewaysOf.get(b.id) ?? []) ancestorIds.add(gw);
     const ancestors = [...ancestorIds].sort().map((id) => {
       const [, namespace, name] = id.split('/');
       return { ancestorRef: { group: GATEWAY_GROUP, kind: 'Gateway', namespace, name }, controllerName: input.controllerName, conditions };
     });
     if (!ancestors.length) {
-      const t = targets[0] ?? (spec.targetRefs[0] && { name: spec.targetRefs[0].name });
+      const t = targets[0] ?? losing[0] ?? { name: spec.targetRefs[0].name };
       ancestors.push({ ancestorRef: { group: PORTCULLIS_GROUP, kind: 'Backend', namespace: pol.namespace, name: t.name }, controllerName: input.controllerName, conditions });
     }
     status[pol.id] = { ancestors };
