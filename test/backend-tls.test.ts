@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
@@ -46,6 +47,18 @@ async function startTlsUpstream(chain: string, key: string, clientCa?: string): 
   return u;
 }
 
+/** An HTTPS server offering h2 and http/1.1 by ALPN; answers with the HTTP version it got. */
+async function startH2Upstream(chain: string, key: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http2.createSecureServer({ cert: chain, key, allowHTTP1: true }, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ httpVersion: req.httpVersion, alpn: (req.socket as TLSSocket).alpnProtocol }));
+  });
+  const socks = new Set<net.Socket>();
+  server.on('secureConnection', (s: net.Socket) => { socks.add(s); s.on('close', () => socks.delete(s)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((r) => { for (const s of socks) s.destroy(); server.close(() => r()); }) };
+}
+
 /** A TCP relay in front of an upstream that keeps the first byte of every connection (0x16 = a TLS handshake). */
 async function startSniffer(target: number): Promise<{ port: number; firstBytes: number[]; close(): Promise<void> }> {
   const firstBytes: number[] = [];
@@ -66,7 +79,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 let work: string, caPem: string, otherCaPem: string;
 let server: { chain: string; key: string }, client: { chain: string; key: string };
-let up: TlsUpstream, mtlsUp: TlsUpstream, sniff: Awaited<ReturnType<typeof startSniffer>>;
+let up: TlsUpstream, mtlsUp: TlsUpstream, h2Up: Awaited<ReturnType<typeof startH2Upstream>>, sniff: Awaited<ReturnType<typeof startSniffer>>;
 let gw: GatewayProc, port: number, port2: number;
 
 function backend(name: string, p: number): string {
@@ -154,6 +167,7 @@ before(async () => {
   up = await startTlsUpstream(server.chain, server.key);
   mtlsUp = await startTlsUpstream(server.chain, server.key, caPem);
   sniff = await startSniffer(up.port);
+  h2Up = await startH2Upstream(server.chain, server.key);
   port = await freePort();
   port2 = await freePort();
   const dir = path.join(work, 'cfg');
@@ -162,7 +176,7 @@ before(async () => {
     gatewayYaml('gw', port, true),
     gatewayYaml('gw2', port2, false),
     commonYaml(),
-    route('main', 'gw', [['/ok', 'good'], ['/wrong-ca', 'wrong-ca'], ['/mismatch', 'mismatch'], ['/san-ok', 'san-ok'], ['/san-wrong', 'san-wrong'], ['/mtls', 'mtls'], ['/plain', 'plain']]),
+    route('main', 'gw', [['/ok', 'good'], ['/wrong-ca', 'wrong-ca'], ['/mismatch', 'mismatch'], ['/san-ok', 'san-ok'], ['/san-wrong', 'san-wrong'], ['/mtls', 'mtls'], ['/plain', 'plain'], ['/h1', 'alpn-default'], ['/h2', 'alpn-h2']]),
     route('no-client-cert', 'gw2', [['/mtls', 'mtls-nocert']]),
     backend('good', up.port), policy('good', 'good', CA),
     backend('wrong-ca', sniff.port), policy('wrong-ca', 'wrong-ca', '{ caCertificateRefs: [{ group: "", kind: ConfigMap, name: other-ca }], hostname: api.internal.test }'),
@@ -173,6 +187,8 @@ before(async () => {
     backend('mtls', mtlsUp.port), policy('mtls', 'mtls', CA),
     backend('mtls-nocert', mtlsUp.port), policy('mtls-nocert', 'mtls-nocert', CA),
     backend('plain', up.port),
+    backend('alpn-default', h2Up.port), policy('alpn-default', 'alpn-default', CA),
+    backend('alpn-h2', h2Up.port).replace('spec: {', 'spec: { appProtocol: h2c,'), policy('alpn-h2', 'alpn-h2', CA),
     `---
 apiVersion: portcullis.dev/v1alpha1
 kind: BackendTrafficPolicy
@@ -184,7 +200,7 @@ spec:
   ].join(''));
   gw = await startGateway(dir);
 });
-after(async () => { await gw?.stop(); await up?.close(); await mtlsUp?.close(); await sniff?.close(); });
+after(async () => { await gw?.stop(); await up?.close(); await mtlsUp?.close(); await sniff?.close(); await h2Up?.close(); });
 
 async function get(p: number, pathname: string, host = 'shop.example.test'): Promise<{ status: number; type: string; body: any }> {
   // node:http, not fetch: fetch does not let a caller set Host.
@@ -258,6 +274,15 @@ test('active HTTP health checks use the same TLS (CA, SNI, client certificate)',
   assert.equal(hc.sni, 'api.internal.test');
   assert.equal(hc.host, 'api.internal.test', 'Host defaults to the policy hostname');
   assert.equal(hc.clientCN, 'portcullis-gateway');
+});
+
+test('ALPN: http/1.1 by default, so upgrades work; h2 when the Backend says appProtocol h2c', async () => {
+  const h1 = await get(port, '/h1');
+  assert.equal(h1.status, 200);
+  assert.deepEqual(h1.body, { httpVersion: '1.1', alpn: 'http/1.1' });
+  const h2 = await get(port, '/h2');
+  assert.equal(h2.status, 200);
+  assert.deepEqual(h2.body, { httpVersion: '2.0', alpn: 'h2' });
 });
 
 test('a Backend without a policy stays cleartext (a TLS upstream answers it with a handshake error)', async () => {

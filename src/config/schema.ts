@@ -261,7 +261,7 @@ export const BackendSpec = Type.Object({
     port: Type.Optional(Port),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, description: 'relative share of traffic (default 1)' })),
   }, Strict), { minItems: 1, maxItems: 1024 }),
-  appProtocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('h2c')], { description: 'how to speak to the endpoints: http (HTTP/1.1, default) or h2c (HTTP/2 cleartext, e.g. gRPC servers). GRPCRoute backends always use h2c.' })),
+  appProtocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('h2c')], { description: 'how to speak to the endpoints: http (HTTP/1.1, default) or h2c (HTTP/2 cleartext, e.g. gRPC servers; behind a BackendTLSPolicy: HTTP/2 offered by ALPN). GRPCRoute backends always use HTTP/2.' })),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev BackendTrafficPolicy
