@@ -80,7 +80,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 let work: string, caPem: string, otherCaPem: string;
 let server: { chain: string; key: string }, client: { chain: string; key: string };
 let up: TlsUpstream, mtlsUp: TlsUpstream, h2Up: Awaited<ReturnType<typeof startH2Upstream>>, sniff: Awaited<ReturnType<typeof startSniffer>>;
-let gw: GatewayProc, port: number, port2: number;
+let gw: GatewayProc, port: number, port2: number, cfgFile: string;
 
 function backend(name: string, p: number): string {
   return `---
@@ -172,7 +172,8 @@ before(async () => {
   port2 = await freePort();
   const dir = path.join(work, 'cfg');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'c.yaml'), [
+  cfgFile = path.join(dir, 'c.yaml');
+  fs.writeFileSync(cfgFile, [
     gatewayYaml('gw', port, true),
     gatewayYaml('gw2', port2, false),
     commonYaml(),
@@ -311,6 +312,23 @@ test('a WebSocket upgrade to a TLS Backend is tunnelled over TLS', async () => {
   assert.equal(seen?.sni, 'api.internal.test');
 });
 
+test('a reload that changes the trusted CA takes effect: new connections, verified against the new CA', async () => {
+  const original = fs.readFileSync(cfgFile, 'utf8');
+  const needle = 'name: good }]\n  validation: { caCertificateRefs: [{ group: "", kind: ConfigMap, name: private-ca }]';
+  assert.ok(original.includes(needle));
+  assert.equal((await get(port, '/ok/before')).status, 200, 'a pooled connection exists');
+  try {
+    let from = gw.logs.length;
+    fs.writeFileSync(cfgFile, original.replace(needle, needle.replace('private-ca', 'other-ca')));
+    await gw.waitForLog(/"msg":"config applied"/, 10_000, from);
+    assert.equal((await get(port, '/ok/after')).status, 502, 'the open connection verified by the old CA is not reused');
+    from = gw.logs.length;
+    fs.writeFileSync(cfgFile, original);
+    await gw.waitForLog(/"msg":"config applied"/, 10_000, from);
+    assert.equal((await get(port, '/ok/restored')).status, 200);
+  } finally { fs.writeFileSync(cfgFile, original); }
+});
+
 test('an invalid policy: validate names file:line:col; served with --allow-partial, its Backend fails closed with 500 and is never contacted', async () => {
   const dir = path.join(work, 'bad');
   fs.mkdirSync(dir);
@@ -328,10 +346,13 @@ data: { tls.crt: "not here" }
     backend('locked', sniff2.port),
     policy('locked', 'locked', '{ caCertificateRefs: [{ group: "", kind: ConfigMap, name: no-ca-key }], hostname: api.internal.test }'),
   ].join(''));
-  const v = runCli(['validate', '--status', dir]);
+  const v = runCli(['validate', '--json', '--status', dir]);
   assert.equal(v.code, 1);
-  assert.match(v.stderr, /c\.yaml:\d+:\d+.*ConfigMap default\/no-ca-key has no ca\.crt/);
-  const json = JSON.parse(runCli(['validate', '--json', '--status', dir]).stdout);
+  const json = JSON.parse(v.stdout);
+  const d = json.diagnostics.find((x: { message: string }) => /ConfigMap default\/no-ca-key has no ca\.crt/.test(x.message));
+  assert.ok(d, 'the missing ca.crt is reported');
+  assert.deepEqual([path.basename(d.file), d.line, d.path, d.severity], ['c.yaml', fs.readFileSync(path.join(dir, 'c.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('name: no-ca-key }]')) + 1, 'spec.validation.caCertificateRefs[0].name', 'error']);
+  assert.ok(d.col > 1 && d.hint);
   const st = json.status['BackendTLSPolicy/default/locked'];
   const conds = st.ancestors[0].conditions;
   assert.deepEqual(st.ancestors[0].ancestorRef, { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'default', name: 'gw' });
