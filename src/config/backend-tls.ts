@@ -82,7 +82,8 @@ export function analyzeBackendTls(input: BackendTlsInput): void {
       report(gw, r.field ? [...p, r.field] : p, `backend client certificate: ${r.error}`, r.hint);
       clientCerts.set(gw.id, { error: `the backend client certificate of Gateway ${gw.namespace}/${gw.name} is not usable: ${r.error}` });
       const st = status[gw.id] as { conditions?: Condition[] } | undefined;
-      st?.conditions?.push(cond('ResolvedRefs', false, 'InvalidClientCertificateRef', `spec.tls.backend.clientCertificateRef: ${r.error}`, gen(gw)));
+      // GEP-3155: RefNotPermitted for a cross-namespace Secret no ReferenceGrant allows, else InvalidClientCertificateRef.
+      st?.conditions?.push(cond('ResolvedRefs', false, r.reason === 'RefNotPermitted' ? 'RefNotPermitted' : 'InvalidClientCertificateRef', `spec.tls.backend.clientCertificateRef: ${r.error}`, gen(gw)));
     } else clientCerts.set(gw.id, r);
   }
 
