@@ -147,6 +147,10 @@ function printConditions(st: Record<string, unknown>, indent: string): void {
     console.log(`${indent}listener ${l.name} (attachedRoutes ${l.attachedRoutes}):`);
     for (const c of l.conditions) console.log('  ' + line(c));
   }
+  for (const a of (st.ancestors as any[]) ?? []) {
+    console.log(`${indent}ancestor ${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name}:`);
+    for (const c of a.conditions) console.log('  ' + line(c));
+  }
   for (const p of (st.parents as any[]) ?? []) {
     console.log(`${indent}parent ${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}:`);
     for (const c of p.conditions) console.log('  ' + line(c));

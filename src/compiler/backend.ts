@@ -5,7 +5,7 @@
 import {
   CircuitBreaker, RetryPolicy, compileHashKey, createSelector,
   type ActiveCheckSpec, type BackendHealth, type BackendHealthOptions, type CircuitBreakerLimits, type CircuitBreakerRegistry,
-  type HashKeyExtractor, type HealthRegistry, type PoolOptions, type RetryPolicyOptions, type Selector, type SelectorKind,
+  type HashKeyExtractor, type HealthRegistry, type PoolOptions, type UpstreamTlsOptions, type RetryPolicyOptions, type Selector, type SelectorKind,
 } from '../upstream/index.ts';
 import type { BackendIR } from '../config/semantic.ts';
 import type { WafCache } from './waf.ts';
@@ -64,6 +64,7 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
       ...(p?.interval ? { intervalMs: durationMs(p.interval) } : {}),
     },
   };
+  const tls = upstreamTls(b);
   const a = hc?.active;
   const common = a && {
     ...(a.interval ? { intervalMs: durationMs(a.interval) } : {}),
@@ -71,10 +72,15 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
     ...(a.healthyThreshold ? { healthyThreshold: a.healthyThreshold } : {}),
     ...(a.unhealthyThreshold ? { unhealthyThreshold: a.unhealthyThreshold } : {}),
   };
-  const activeCheck: ActiveCheckSpec | undefined = !a ? undefined : a.type === 'TCP' ? { kind: 'tcp', ...common } : {
+  // Behind a BackendTLSPolicy an HTTP check speaks TLS with the traffic's settings (same CA, name
+  // checks and client certificate) and sends the policy hostname as Host unless told otherwise; a
+  // TCP check only opens a connection, which sends nothing. A policy that failed runs no check at
+  // all: a cleartext probe is exactly what it forbids.
+  const activeCheck: ActiveCheckSpec | undefined = !a || tls === null ? undefined : a.type === 'TCP' ? { kind: 'tcp', ...common } : {
     kind: 'http', ...common, path: a.http!.path, ...(a.http!.method ? { method: a.http!.method } : {}),
-    ...(a.http!.hostname ? { host: a.http!.hostname } : {}),
+    ...(a.http!.hostname ? { host: a.http!.hostname } : tls?.servername ? { host: tls.servername } : {}),
     ...(a.http!.expectedStatuses ? { expectedStatuses: a.http!.expectedStatuses } : {}),
+    ...(tls ? { tls } : {}),
   };
 
   const r = spec?.retry;
@@ -105,9 +111,14 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
     headersTimeoutMs: 0, // the route's timeouts govern; 0 leaves it to them (and to the 60 s default below)
     bodyTimeoutMs: 0,
   };
-  const poolOptions: PoolOptions = Object.freeze({ ...base, ...(b.appProtocol === 'h2c' ? { h2c: true } : {}) });
+  // HTTP/2 to the upstream: over cleartext appProtocol h2c means prior knowledge; behind TLS it
+  // means offering h2 by ALPN (the server may still pick http/1.1). Otherwise TLS offers only
+  // http/1.1, so WebSocket upgrades keep working. gRPC always needs HTTP/2.
+  const h2: PoolOptions = tls ? { allowH2: true } : { h2c: true };
+  if (tls) base.tls = tls;
+  const poolOptions: PoolOptions = Object.freeze({ ...base, ...(b.appProtocol === 'h2c' ? h2 : {}) });
   // gRPC needs HTTP/2 to the upstream whatever the Backend says (trailers, streaming).
-  const grpcPoolOptions: PoolOptions = b.appProtocol === 'h2c' ? poolOptions : Object.freeze({ ...base, h2c: true });
+  const grpcPoolOptions: PoolOptions = b.appProtocol === 'h2c' ? poolOptions : Object.freeze({ ...base, ...h2 });
 
   const health: BackendHealth | undefined = ctx.health?.backend(b.id);
   const breaker: CircuitBreaker = ctx.breakers?.get(b.id) ?? new CircuitBreaker(breakerLimits);
@@ -125,10 +136,28 @@ export function compileBackend(b: BackendIR, endpoints: readonly EndpointRuntime
     breakerLimits,
     poolOptions,
     grpcPoolOptions,
-    pick(key?: string, exclude?: ReadonlySet<string>) {
+    pick: tls === null ? () => undefined : (key?: string, exclude?: ReadonlySet<string>) => {
       const base = health ? health.eligibility() : ALWAYS;
       const eligible = exclude ? (e: EndpointRuntime) => !exclude.has(e.id) && base(e) : base;
       return selector.pick(key === undefined ? noKey : { hashKey: key }, eligible as (e: unknown) => boolean) as EndpointRuntime | undefined;
     },
   };
+}
+
+/**
+ * The BackendTLSPolicy of a Backend as pool options: undefined for cleartext, null when the policy
+ * is invalid (the Backend fails closed: no endpoint is ever picked, no check is run).
+ */
+function upstreamTls(b: BackendIR): UpstreamTlsOptions | undefined | null {
+  const t = b.tls;
+  if (!t) return undefined;
+  if ('error' in t) return null;
+  return Object.freeze({
+    servername: t.servername,
+    ...(t.ca !== undefined ? { ca: t.ca } : {}),
+    ...(t.clientCertificate ? { cert: t.clientCertificate.cert, key: t.clientCertificate.key } : {}),
+    ...(t.subjectAltNames.length ? { subjectAltNames: t.subjectAltNames } : {}),
+    minVersion: t.minVersion,
+    rejectUnauthorized: true,
+  });
 }

@@ -54,7 +54,10 @@ export function configVersion(resources: readonly Resource[]): string {
 export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: CompileContext = {}): Runtime {
   const sessionKey = ctx.sessionKey ?? randomBytes(32);
   const backends = new Map<string, BackendRuntime>();
-  for (const b of ir.backends.values()) backends.set(b.id, compileBackend(b, b.endpoints.map((e) => endpoint(e)), ctx));
+  for (const b of ir.backends.values()) backends.set(b.id, compileBackend(b, b.endpoints.map((e) => endpoint(e, b.tls ? 'https' : 'http')), ctx));
+  // A Backend whose BackendTLSPolicy is invalid is referenced by nothing: its share of traffic is
+  // a 500 (an invalid backendRef) and it is never mirrored to. Fail closed.
+  const usable = new Map([...backends].filter(([id]) => { const t = ir.backends.get(id)?.tls; return !t || !('error' in t); }));
 
   const ports = new Map<string, PortRuntime>();
   // Routers are per listener; a route attached to several listeners is compiled into each.
@@ -74,7 +77,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
       const route = ir.routes.get(a.route)!;
       for (const rule of route.rules) {
         const waf = (rule.name ? ir.waf.get(`${route.id}#${rule.name}`) : undefined) ?? ir.waf.get(route.id) ?? ir.waf.get(l.gateway);
-        const rr = compileRule(route.id, rule, backends, route.grpc === true, sessionKey, waf);
+        const rr = compileRule(route.id, rule, usable, route.grpc === true, sessionKey, waf);
         rule.matches.forEach((m, mi) => {
           const entry: RouteEntry<RuleRuntime> = {
             rule: rr,
@@ -147,9 +150,9 @@ function anchored(src: string): RegExp {
   return new RegExp(`^(?:${src})$`);
 }
 
-function endpoint(e: { address: string; port: number; weight: number }): EndpointRuntime {
+function endpoint(e: { address: string; port: number; weight: number }, scheme: 'http' | 'https' = 'http'): EndpointRuntime {
   const host = e.address.includes(':') ? `[${e.address}]` : e.address;
-  return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `http://${host}:${e.port}` };
+  return { id: `${e.address}:${e.port}`, address: e.address, port: e.port, weight: e.weight, origin: `${scheme}://${host}:${e.port}` };
 }
 
 function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<string, BackendRuntime>, grpc: boolean, sessionKey: Uint8Array, waf: WafRuntime | undefined): RuleRuntime {
@@ -200,7 +203,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     label: `${ns}/${name}/${rule.name ?? rule.index}`,
     requestHeaders, responseHeaders, redirect, rewrite,
     backends: live,
-    mirrors: rule.mirrors.map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent, sampler: { n: 0 } })),
+    mirrors: rule.mirrors.filter((m) => backends.has(m.backend)).map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent, sampler: { n: 0 } })),
     totalWeight: choices.reduce((s, c) => s + c.weight, 0),
     requestTimeoutMs: rule.timeouts?.request ? durationMs(rule.timeouts.request) : 0,
     backendTimeoutMs: rule.timeouts?.backendRequest ? durationMs(rule.timeouts.backendRequest) : 0,

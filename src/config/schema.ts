@@ -102,6 +102,9 @@ export const GatewaySpec = Type.Object({
       default: Type.Optional(FrontendTls),
       perPort: Type.Optional(Type.Array(Type.Object({ port: Port, tls: FrontendTls }, Strict), { maxItems: 64 })),
     }, Strict)),
+    // Gateway API v1.5 (GEP-3155): the client certificate presented to backends that a
+    // BackendTLSPolicy puts behind TLS (upstream mTLS). A kubernetes.io/tls Secret.
+    backend: Type.Optional(Type.Object({ clientCertificateRef: Type.Optional(SecretObjectReference) }, Strict)),
   }, Strict)),
 }, Strict);
 
@@ -258,7 +261,7 @@ export const BackendSpec = Type.Object({
     port: Type.Optional(Port),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, description: 'relative share of traffic (default 1)' })),
   }, Strict), { minItems: 1, maxItems: 1024 }),
-  appProtocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('h2c')], { description: 'how to speak to the endpoints: http (HTTP/1.1, default) or h2c (HTTP/2 cleartext, e.g. gRPC servers). GRPCRoute backends always use h2c.' })),
+  appProtocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('h2c')], { description: 'how to speak to the endpoints: http (HTTP/1.1, default) or h2c (HTTP/2 cleartext, e.g. gRPC servers; behind a BackendTLSPolicy: HTTP/2 offered by ALPN). GRPCRoute backends always use HTTP/2.' })),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev BackendTrafficPolicy
@@ -323,6 +326,25 @@ export const BackendTrafficPolicySpec = Type.Object({
     connect: Type.Optional(Duration),
     idle: Type.Optional(Duration),
   }, Strict)),
+}, Strict);
+
+// ---------------------------------------------------------------- BackendTLSPolicy (Gateway API v1, since v1.4)
+// TLS from the gateway to a Backend: SNI and the name verified (validation.hostname), the trust
+// anchors (caCertificateRefs XOR wellKnownCACertificates), optional subjectAltNames that replace
+// the hostname check. See docs/backend-tls.md.
+export const BackendTLSPolicySpec = Type.Object({
+  targetRefs: Type.Array(TargetRef, { minItems: 1, maxItems: 16 }),
+  validation: Type.Object({
+    caCertificateRefs: Type.Optional(Type.Array(LocalObjectReference, { maxItems: 8, description: 'ConfigMaps (or Secrets) with a PEM bundle under ca.crt' })),
+    wellKnownCACertificates: Type.Optional(Type.Literal('System', { description: "trust Node's bundled public roots" })),
+    hostname: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: 'sent as SNI and, without subjectAltNames, the name the certificate must carry' }),
+    subjectAltNames: Type.Optional(Type.Array(Type.Object({
+      type: Type.Union([Type.Literal('Hostname'), Type.Literal('URI')]),
+      hostname: Type.Optional(Hostname),
+      uri: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'an absolute URI, e.g. a SPIFFE ID spiffe://example.org/ns/prod/sa/api' })),
+    }, Strict), { maxItems: 5 })),
+  }, Strict),
+  options: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'portcullis.dev/min-tls-version: TLSv1.2 (default) or TLSv1.3' })),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev ClientTrafficPolicy
@@ -415,6 +437,7 @@ export const SecretDoc = Type.Object({
 export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
 export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
 export const WafPolicyDoc = doc(PORTCULLIS_API_VERSION, 'WafPolicy', WafPolicySpec);
+export const BackendTLSPolicyDoc = doc(GATEWAY_API_VERSION, 'BackendTLSPolicy', BackendTLSPolicySpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -431,6 +454,8 @@ export const KINDS = {
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
   ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
   WafPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: WafPolicyDoc },
+  // v1 since Gateway API v1.4; v1alpha3 is the same shape.
+  BackendTLSPolicy: { apiVersions: [GATEWAY_API_VERSION, `${GATEWAY_GROUP}/v1alpha3`], schema: BackendTLSPolicyDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -453,6 +478,7 @@ export type ConfigMapT = Static<typeof ConfigMapDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 export type WafPolicyT = Static<typeof WafPolicyDoc>;
+export type BackendTLSPolicyT = Static<typeof BackendTLSPolicyDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

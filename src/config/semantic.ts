@@ -10,6 +10,7 @@ import type { WafLoad, WafRuntime } from '../compiler/waf.ts';
 import { intersectHostnames } from './hostnames.ts';
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type SecretT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
+import { analyzeBackendTls, type BackendTlsIR } from './backend-tls.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 
@@ -20,6 +21,8 @@ export interface BackendIR {
   readonly appProtocol: 'http' | 'h2c';
   /** The BackendTrafficPolicy attached to this Backend, if any. */
   policy?: { readonly id: string; readonly spec: BackendTrafficPolicyT['spec'] };
+  /** BackendTLSPolicy: TLS to the endpoints, or an error that makes every reference to it fail closed. */
+  tls?: BackendTlsIR;
 }
 export interface BackendRefIR {
   /** Backend id when resolved; undefined makes the ref invalid (its share of traffic gets 500). */
@@ -565,6 +568,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     tls: s.tls,
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
+  analyzeBackendTls({ resources, backends, listeners, routes: routeIR, status, report, resolveCaRef, resolveCertificateRef, order: oldestFirst, controllerName: CONTROLLER_NAME });
   return { ir: { listeners, routes: routeIR, backends, waf }, status, diagnostics };
 }
 

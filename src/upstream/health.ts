@@ -10,6 +10,8 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Endpoint } from './types.ts';
 import { UpstreamError, checkNumber } from './errors.ts';
+import type { UpstreamTlsOptions } from './pool.ts';
+import { tlsConnectOptions } from './tls.ts';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -60,8 +62,8 @@ export interface HttpProbeOptions {
   host?: string;
   /** Extra request headers. */
   headers?: Readonly<Record<string, string>>;
-  /** Check over TLS (BackendTLSPolicy). Default plain HTTP. */
-  tls?: { servername?: string; ca?: string | Buffer | readonly (string | Buffer)[]; rejectUnauthorized?: boolean };
+  /** Check over TLS (BackendTLSPolicy), verified exactly like the traffic's connections. Default plain HTTP. */
+  tls?: UpstreamTlsOptions;
 }
 
 /** HTTP check on a fresh connection (closed afterwards, like nginx/Envoy probes do not pool with traffic). */
@@ -104,7 +106,7 @@ export class HttpProbe implements Probe {
         signal,
       };
       const req = this.tls
-        ? https.request({ ...common, servername: this.tls.servername, ca: this.tls.ca as https.RequestOptions['ca'], rejectUnauthorized: this.tls.rejectUnauthorized ?? true })
+        ? https.request({ ...common, ...tlsConnectOptions(this.tls, e.address) } as https.RequestOptions)
         : http.request(common);
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;

@@ -166,4 +166,28 @@ describe('PoolRegistry over TLS', () => {
       server.close();
     }
   });
+
+  test('the configured SNI is sent whatever Host the requests carry, on one kept-alive connection', async () => {
+    const snis: string[] = [];
+    const server = https.createServer({ cert, key }, (q, r) => r.end(String(q.headers.host)));
+    server.on('secureConnection', (s) => { snis.push(String((s as unknown as { servername: string }).servername)); });
+    server.keepAliveTimeout = 10_000;
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const e = makeEndpoint('127.0.0.1', (server.address() as AddressInfo).port);
+    const reg = new PoolRegistry();
+    try {
+      const pool = reg.getPool(e, { connections: 1, tls: { servername: 'upstream.test', ca: cert } });
+      for (const host of ['a.example', 'b.example', 'a.example']) {
+        const res = await pool.request({ method: 'GET', path: '/', headers: { host } });
+        assert.equal(await res.body.text(), host, 'the Host header is passed through');
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.deepEqual(snis, ['upstream.test'], 'one handshake, with the configured name (undici alone would use each Host and reconnect)');
+    } finally {
+      await reg.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

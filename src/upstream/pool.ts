@@ -6,9 +6,10 @@
  * pool.close() lets requests in flight finish first.
  */
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Endpoint } from './types.ts';
 import { UpstreamError, checkNumber } from './errors.ts';
+import { tlsConnectOptions } from './tls.ts';
 
 /** TLS to the upstream (BackendTLSPolicy). Key material only ever enters a digest, never a log. */
 export interface UpstreamTlsOptions {
@@ -21,6 +22,13 @@ export interface UpstreamTlsOptions {
   key?: string | Buffer;
   /** Default true. Only tests and explicit opt-outs turn it off. */
   rejectUnauthorized?: boolean;
+  /**
+   * The certificate must carry one of these (DNS name, or URI such as a SPIFFE ID) instead of
+   * `servername` (Gateway API subjectAltNames). Data, not a callback, so it enters the pool digest.
+   */
+  subjectAltNames?: readonly { readonly type: 'Hostname' | 'URI'; readonly value: string }[];
+  /** Lowest TLS version offered. Default TLSv1.2. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export interface PoolOptions {
@@ -188,15 +196,10 @@ export class PoolRegistry {
 
   private create(e: Endpoint, o: PoolOptions): Pool {
     const tls = o.tls;
-    const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs ?? 5000, keepAlive: true, keepAliveInitialDelay: 60_000 };
-    if (tls) {
-      if (tls.servername !== undefined) connect.servername = tls.servername;
-      if (tls.ca !== undefined) connect.ca = tls.ca;
-      if (tls.cert !== undefined) connect.cert = tls.cert;
-      if (tls.key !== undefined) connect.key = tls.key;
-      connect.rejectUnauthorized = tls.rejectUnauthorized ?? true;
-    }
-    return new Pool(`${tls ? 'https' : 'http'}://${hostPort(e)}`, {
+    const tlsOptions = tls && tlsConnectOptions(tls, e.address);
+    const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs ?? 5000, keepAlive: true, keepAliveInitialDelay: 60_000, ...tlsOptions };
+    const P = tlsOptions?.servername !== undefined ? fixedServername(tlsOptions.servername) : Pool;
+    return new P(`${tls ? 'https' : 'http'}://${hostPort(e)}`, {
       connections: o.connections ?? 256,
       keepAliveTimeout: o.keepAliveTimeoutMs ?? 4000,
       keepAliveMaxTimeout: o.keepAliveMaxTimeoutMs ?? 600_000,
@@ -210,4 +213,18 @@ export class PoolRegistry {
       connect: o.h2c ? { ...connect, useH2c: true } : connect,
     });
   }
+}
+
+/**
+ * undici takes the SNI of a TLS connection from each request's Host header unless the request
+ * names a `servername`, and drops a connection when the next request's differs. Upstream TLS must
+ * send (and verify) the configured name whatever the client's Host is, so every request through
+ * this pool names it.
+ */
+function fixedServername(servername: string): typeof Pool {
+  return class TlsPool extends Pool {
+    override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      return super.dispatch((opts as { servername?: string }).servername === servername ? opts : { ...opts, servername } as Dispatcher.DispatchOptions, handler);
+    }
+  };
 }
