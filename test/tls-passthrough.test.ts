@@ -1,0 +1,287 @@
+// TLS Passthrough end to end: real TLS upstreams (node:tls with certificates issued in the test)
+// behind a Portcullis Gateway with a TLS Passthrough listener and TLSRoutes. A client verifies
+// the upstream's own certificate through the gateway (nothing is terminated), unknown or missing
+// SNI is refused with an alert, a ClientHello written one byte at a time is still routed, a reload
+// keeps open connections, and HTTPS + passthrough listeners share one port by SNI.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { KeyStore } from '../src/pki/keystore.ts';
+import { Secret } from '../src/pki/secret.ts';
+import { InternalCA } from '../src/pki/ca.ts';
+import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml } from './helpers/config.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+
+interface TlsUpstream { name: string; port: number; fingerprint: string; close(): Promise<void> }
+let gw: GatewayProc, port: number, mixedPort: number, dir: string, caPem: string;
+const ups: Record<string, TlsUpstream> = {};
+const certs: Record<string, { chain: string; key: string }> = {};
+let httpUp: Upstream;
+
+/** A TLS server that greets with its name, then echoes: a stand-in for a database or any TLS service. */
+async function tlsUpstream(name: string, c: { chain: string; key: string }): Promise<TlsUpstream> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: c.chain, key: c.key }, (s) => {
+    sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {});
+    s.write(`hello from ${name}\n`);
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const fingerprint = new (await import('node:crypto')).X509Certificate(c.chain).fingerprint256;
+  return { name, port: (server.address() as net.AddressInfo).port, fingerprint, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
+}
+
+function secret(name: string, c: { chain: string; key: string }): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: default }
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${c.chain.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+  tls.key: |
+${c.key.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+`;
+}
+
+/** `dbBackend`: which upstream the db route goes to (changed by the reload test). */
+function config(dbBackend = 'db'): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - name: tls
+      protocol: TLS
+      port: ${port}
+      tls: { mode: Passthrough }
+    - name: web
+      protocol: HTTPS
+      port: ${mixedPort}
+      hostname: web.example.test
+      tls: { certificateRefs: [{ name: web-cert }] }
+    - name: db-on-web-port
+      protocol: TLS
+      port: ${mixedPort}
+      hostname: db.example.test
+      tls: { mode: Passthrough }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: db, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }, { name: gw, sectionName: db-on-web-port }]
+  hostnames: [db.example.test]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: ${dbBackend} }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: { name: apps, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }]
+  hostnames: [app.example.test, "*.wild.example.test"]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: app }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: web, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: web }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: web }] }]
+---
+${backendYaml('db', [ups.db.port])}
+---
+${backendYaml('app', [ups.app.port])}
+---
+${backendYaml('web', [httpUp.port])}
+---
+${secret('web-cert', certs.web)}`;
+}
+
+before(async () => {
+  const work = tmpDir();
+  const keystore = await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) });
+  const ca = await InternalCA.open({ keystore, certDir: path.join(work, 'ca') });
+  const issue = async (...dnsNames: string[]) => {
+    const c = await ca.issue({ dnsNames });
+    caPem = c.caPem!;
+    return { chain: c.chainPem, key: c.keyPem.reveal() };
+  };
+  certs.db = await issue('db.example.test');
+  certs.app = await issue('app.example.test', '*.wild.example.test');
+  certs.web = await issue('web.example.test');
+  ups.db = await tlsUpstream('db', certs.db);
+  ups.app = await tlsUpstream('app', certs.app);
+  httpUp = await startUpstream('web');
+  port = await freePort();
+  mixedPort = await freePort();
+  dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config());
+  gw = await startGateway(dir);
+});
+after(async () => { await gw?.stop(); for (const u of Object.values(ups)) await u.close(); await httpUp?.close(); });
+
+/** Connect through the gateway, verify the upstream certificate for `servername`, read the greeting. */
+function connect(servername: string | undefined, opts: tls.ConnectionOptions = {}, p = port): Promise<{ s: tls.TLSSocket; greeting: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: p, ...(servername ? { servername } : {}), ca: caPem, ...opts });
+    s.once('error', reject);
+    s.once('secureConnect', () => {
+      let buf = '';
+      const onData = (d: Buffer) => { buf += d; if (buf.includes('\n')) { s.off('data', onData); resolve({ s, greeting: buf.trim() }); } };
+      s.on('data', onData);
+    });
+  });
+}
+
+function echo(s: tls.TLSSocket, msg: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => { buf += d; if (buf.length >= msg.length) { s.off('data', onData); resolve(buf); } };
+    s.on('data', onData);
+    s.once('error', reject);
+    s.write(msg);
+  });
+}
+
+test('SNI picks the TLSRoute; the client verifies the upstream\'s own certificate end to end', async () => {
+  const db = await connect('db.example.test');
+  assert.equal(db.greeting, 'hello from db');
+  assert.equal(db.s.getPeerCertificate().fingerprint256, ups.db.fingerprint, 'the db upstream\'s certificate, not one of the gateway');
+  assert.ok(db.s.authorized, 'verified for db.example.test');
+  assert.equal(await echo(db.s, 'ping db'), 'ping db');
+  const app = await connect('app.example.test');
+  assert.equal(app.greeting, 'hello from app');
+  assert.equal(app.s.getPeerCertificate().fingerprint256, ups.app.fingerprint);
+  const wild = await connect('x.wild.example.test');
+  assert.equal(wild.greeting, 'hello from app', 'a wildcard hostname');
+  // Gateway API wildcards match any depth (a certificate's only one label: skip that check here).
+  const deep = await connect('a.b.wild.example.test', { checkServerIdentity: () => undefined });
+  assert.equal(deep.greeting, 'hello from app', 'a wildcard hostname matches deeper names');
+  deep.s.destroy();
+  const from = gw.logs.length;
+  db.s.end(); app.s.destroy(); wild.s.destroy();
+  const line = await gw.waitForLog(/"sni":"db\.example\.test".*"msg":"tls passthrough connection"/, 5000, from);
+  const rec = JSON.parse(line);
+  assert.equal(rec.route, 'default/db');
+  assert.equal(rec.listener, 'default/gw/tls');
+  assert.equal(rec.endpoint, `127.0.0.1:${ups.db.port}`);
+  assert.ok(rec.bytesIn > 7 && rec.bytesOut > 7, 'bytes both ways counted');
+});
+
+test('an unknown SNI, or none, is refused with a TLS alert; not-TLS input is closed', async () => {
+  await assert.rejects(connect('other.example.test'), (e: NodeJS.ErrnoException) => /unrecognized name/i.test(e.message) || e.code === 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME');
+  await assert.rejects(connect('wild.example.test'), /unrecognized name/i, 'the wildcard does not match its own base name');
+  await assert.rejects(connect(undefined), /unrecognized name/i, 'no SNI (a connection to an IP literal)');
+  await gw.waitForLog(/"result":"no_sni"/, 5000, 0);
+  const raw = net.connect(port, '127.0.0.1');
+  raw.write('GET / HTTP/1.1\r\nHost: db.example.test\r\n\r\n');
+  const got = await new Promise<string>((resolve) => { let b = ''; raw.on('data', (d) => { b += d; }); raw.on('close', () => resolve(b)); raw.on('error', () => {}); });
+  assert.equal(got, '', 'nothing is sent back to a non-TLS client');
+  await gw.waitForLog(/"result":"not_tls"/, 5000, 0);
+  const res = await gw.admin('/metrics');
+  assert.equal(res.status, 200);
+  const metrics = await res.text();
+  assert.match(metrics, /portcullis_tcp_connections_total\{[^}]*result="no_route"[^}]*\} [1-9]/);
+  assert.match(metrics, /portcullis_tcp_connections_total\{[^}]*result="not_tls"[^}]*\} [1-9]/);
+});
+
+test('a ClientHello written one byte per TCP segment is still routed', async () => {
+  const sock = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise((r) => sock.once('connect', r));
+  let slow = true;
+  let writes = 0;
+  // A duplex for the TLS client: its first flight goes out one byte at a time, with a pause.
+  const d = new Duplex({
+    read() { sock.resume(); },
+    async write(chunk: Buffer, _enc, cb) {
+      if (!slow) { sock.write(chunk, cb); return; }
+      for (const b of chunk) { sock.write(Buffer.from([b])); writes++; await new Promise((r) => setTimeout(r, 1)); }
+      cb();
+    },
+    final(cb) { sock.end(); cb(); },
+  });
+  sock.on('data', (c) => { if (!d.push(c)) sock.pause(); });
+  sock.on('end', () => d.push(null));
+  const s = tls.connect({ socket: d, servername: 'db.example.test', ca: caPem });
+  const greeting = await new Promise<string>((resolve, reject) => {
+    s.once('error', reject);
+    s.once('secureConnect', () => { slow = false; });
+    s.on('data', (x) => resolve(String(x).trim()));
+  });
+  assert.equal(greeting, 'hello from db');
+  assert.ok(writes > 100, `the hello went out in ${writes} one-byte writes`);
+  assert.equal(s.getPeerCertificate().fingerprint256, ups.db.fingerprint);
+  s.destroy(); sock.destroy();
+});
+
+test('a reload keeps open passthrough connections; new connections follow the new config', async () => {
+  const open = await connect('db.example.test');
+  assert.equal(open.greeting, 'hello from db');
+  const from = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config('app')); // db.example.test now goes to the app upstream
+  await gw.waitForLog(/"msg":"config applied"/, 5000, from);
+  assert.equal(await echo(open.s, 'still there'), 'still there', 'the connection opened before the reload still works');
+  assert.ok(!open.s.destroyed);
+  // The app upstream's certificate does not cover db.example.test: verification fails, which is
+  // what a client of a misrouted passthrough must see.
+  await assert.rejects(connect('db.example.test'), /altnames|does not match/i);
+  const fresh = await connect('db.example.test', { checkServerIdentity: () => undefined });
+  assert.equal(fresh.greeting, 'hello from app', 'the new route');
+  open.s.destroy(); fresh.s.destroy();
+  const back = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config());
+  await gw.waitForLog(/"msg":"config applied"/, 5000, back);
+});
+
+test('HTTPS and TLS Passthrough listeners share a port: SNI decides between terminating and passing through', async () => {
+  const db = await connect('db.example.test', {}, mixedPort);
+  assert.equal(db.greeting, 'hello from db');
+  assert.equal(db.s.getPeerCertificate().fingerprint256, ups.db.fingerprint);
+  db.s.destroy();
+  const res = await new Promise<{ status: number; body: string; cert: string }>((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port: mixedPort, servername: 'web.example.test', headers: { host: 'web.example.test' }, path: '/x', ca: caPem, agent: false }, (r) => {
+      let body = '';
+      r.on('data', (c) => { body += c; });
+      r.on('end', () => resolve({ status: r.statusCode!, body, cert: (r.socket as tls.TLSSocket).getPeerCertificate().subjectaltname ?? '' }));
+    });
+    req.on('error', reject);
+  });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.cert, 'DNS:web.example.test', 'terminated by the gateway with the listener certificate');
+});
+
+test('config errors: Terminate on a TLS listener, TLSRoute on an HTTP listener, a v1 TLSRoute without hostnames', () => {
+  const bad = tmpDir();
+  fs.writeFileSync(path.join(bad, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  listeners:
+    - { name: term, protocol: TLS, port: 9443, tls: { mode: Terminate, certificateRefs: [{ name: x }] } }
+    - { name: http, protocol: HTTP, port: 9080 }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: http }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: nope }] }]
+`);
+  const r = runCli(['validate', bad]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /c\.yaml:7:\d+: Gateway\/default\/gw: spec\.listeners\[0\]\.tls\.mode: TLS listeners in Terminate mode are not supported.*use mode: Passthrough/);
+  assert.match(r.stderr, /c\.yaml:\d+:\d+: TLSRoute\/default\/r: spec: a TLSRoute \(v1\) needs hostnames/);
+  assert.match(r.stderr, /TLSRoute\/default\/r: spec\.parentRefs\[0\]: no listener of Gateway default\/gw named "http" accepts TLSRoutes/);
+  assert.match(r.stderr, /TLSRoute\/default\/r: spec\.rules\[0\]\.backendRefs\[0\]\.name: Backend default\/nope not found/);
+});
