@@ -24,6 +24,7 @@ let gw: GatewayProc, port: number, mixedPort: number, dir: string, caPem: string
 const ups: Record<string, TlsUpstream> = {};
 const certs: Record<string, { chain: string; key: string }> = {};
 let httpUp: Upstream;
+let deadPort: number;
 
 /** A TLS server that greets with its name, then echoes: a stand-in for a database or any TLS service. */
 async function tlsUpstream(name: string, c: { chain: string; key: string }): Promise<TlsUpstream> {
@@ -92,6 +93,19 @@ spec:
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: app }] }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: flaky, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }]
+  hostnames: [flaky.example.test]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: flaky }] }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Backend
+metadata: { name: flaky, namespace: default }
+spec: { endpoints: [{ address: 127.0.0.1, port: ${deadPort} }, { address: 127.0.0.1, port: ${ups.db.port} }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: web, namespace: default }
 spec:
@@ -124,6 +138,7 @@ before(async () => {
   httpUp = await startUpstream('web');
   port = await freePort();
   mixedPort = await freePort();
+  deadPort = await freePort(); // nothing listens there
   dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   gw = await startGateway(dir);
@@ -284,4 +299,35 @@ spec:
   assert.match(r.stderr, /c\.yaml:\d+:\d+: TLSRoute\/default\/r: spec: a TLSRoute \(v1\) needs hostnames/);
   assert.match(r.stderr, /TLSRoute\/default\/r: spec\.parentRefs\[0\]: no listener of Gateway default\/gw named "http" accepts TLSRoutes/);
   assert.match(r.stderr, /TLSRoute\/default\/r: spec\.rules\[0\]\.backendRefs\[0\]\.name: Backend default\/nope not found/);
+});
+
+test('a connect failure is retried on another endpoint of the backend (no byte was sent yet)', async () => {
+  for (let i = 0; i < 4; i++) {
+    const c = await connect('flaky.example.test', { checkServerIdentity: () => undefined });
+    assert.equal(c.greeting, 'hello from db', `connection ${i}`);
+    c.s.destroy();
+  }
+  const metrics = await (await gw.admin('/metrics')).text();
+  assert.match(metrics, /portcullis_upstream_errors_total\{backend="Backend\/default\/flaky",kind="connect"\} [1-9]/, 'the dead endpoint was tried and counted');
+});
+
+test('SIGTERM: an open passthrough connection keeps working during the drain and is closed at its deadline', async () => {
+  const d = tmpDir();
+  const prev = process.env.PORTCULLIS_DRAIN_MS;
+  process.env.PORTCULLIS_DRAIN_MS = '1500';
+  // Other ports: the main gateway holds these.
+  const savedPort = port, savedMixed = mixedPort;
+  port = await freePort(); mixedPort = await freePort();
+  fs.writeFileSync(path.join(d, 'c.yaml'), config());
+  let g2: GatewayProc;
+  try { g2 = await startGateway(d); } finally { if (prev === undefined) delete process.env.PORTCULLIS_DRAIN_MS; else process.env.PORTCULLIS_DRAIN_MS = prev; }
+  const p2 = port;
+  port = savedPort; mixedPort = savedMixed;
+  const open = await connect('db.example.test', {}, p2);
+  const closed = new Promise<void>((r) => open.s.once('close', () => r()));
+  const exited = g2.stop();
+  await g2.waitForLog(/draining in-flight requests/, 5000, 0);
+  assert.equal(await echo(open.s, 'during drain'), 'during drain', 'the connection still works while draining');
+  await closed;
+  assert.equal(await exited, 0);
 });
