@@ -367,7 +367,9 @@ export class Gateway extends EventEmitter {
       Promise.all(servers.map(closeServer)),
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
-    for (const s of servers) { s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
+    // An HTTPS port's h1 is the HTTP/2 secure server, which has no closeAllConnections: calling
+    // it threw, and the tunnels (WebSockets, TLS passthrough) below were never closed.
+    for (const s of servers) { if (!s.tls) s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
     for (const t of this.tunnels) t.destroy();
     await this.pools.close();
     this.health.close();
