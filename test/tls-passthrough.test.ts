@@ -53,7 +53,7 @@ ${c.key.trim().split('\n').map((l) => `    ${l}`).join('\n')}
 }
 
 /** `dbBackend`: which upstream the db route goes to (changed by the reload test). */
-function config(dbBackend = 'db'): string {
+function config(dbBackend = 'db', httpsOnTlsPort = false): string {
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
@@ -75,7 +75,12 @@ spec:
       port: ${mixedPort}
       hostname: db.example.test
       tls: { mode: Passthrough }
----
+${httpsOnTlsPort ? `    - name: web-on-tls-port
+      protocol: HTTPS
+      port: ${port}
+      hostname: web.example.test
+      tls: { certificateRefs: [{ name: web-cert }] }
+` : ''}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
 metadata: { name: db, namespace: default }
@@ -109,7 +114,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: web, namespace: default }
 spec:
-  parentRefs: [{ name: gw, sectionName: web }]
+  parentRefs: [{ name: gw, sectionName: web }${httpsOnTlsPort ? ', { name: gw, sectionName: web-on-tls-port }' : ''}]
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: web }] }]
 ---
 ${backendYaml('db', [ups.db.port])}
@@ -256,6 +261,40 @@ test('a reload keeps open passthrough connections; new connections follow the ne
   const back = gw.logs.length;
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   await gw.waitForLog(/"msg":"config applied"/, 5000, back);
+});
+
+test('adding an HTTPS listener to a passthrough port by reload keeps the socket and its open connections', async () => {
+  const open = await connect('db.example.test');
+  const from = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config('db', true));
+  await gw.waitForLog(/"msg":"config applied"/, 5000, from);
+  assert.equal(await echo(open.s, 'after adding https'), 'after adding https');
+  // The HTTPS listener answers HTTP, not a greeting: check the certificate only.
+  const cert = await new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'web.example.test', ca: caPem }, () => { resolve(s.getPeerCertificate().subjectaltname ?? ''); s.destroy(); });
+    s.once('error', reject);
+  });
+  assert.equal(cert, 'DNS:web.example.test', 'terminated by the new HTTPS listener on the same port');
+  const app = await connect('app.example.test');
+  assert.equal(app.greeting, 'hello from app', 'other names still pass through');
+  app.s.destroy();
+  const back = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config());
+  await gw.waitForLog(/"msg":"config applied"/, 5000, back);
+  assert.equal(await echo(open.s, 'after removing it'), 'after removing it');
+  open.s.destroy();
+});
+
+test('8 MiB each way through a passthrough connection arrive intact (backpressure, no loss)', async () => {
+  const { s } = await connect('db.example.test');
+  const payload = randomBytes(8 * 1024 * 1024);
+  const received: Buffer[] = [];
+  let n = 0;
+  const done = new Promise<void>((resolve) => s.on('data', (c: Buffer) => { received.push(c); n += c.length; if (n >= payload.length) resolve(); }));
+  s.write(payload);
+  await done;
+  assert.ok(Buffer.concat(received).equals(payload));
+  s.destroy();
 });
 
 test('HTTPS and TLS Passthrough listeners share a port: SNI decides between terminating and passing through', async () => {
