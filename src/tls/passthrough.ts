@@ -80,7 +80,7 @@ export function acceptPassthrough(deps: PassthroughDeps, portKey: string, client
       return;
     }
     if (sel.kind === 'no-route') {
-      refuse(deps, m, client, started, { listener: '', route: '', result: result.sni === undefined ? 'no_sni' : 'no_route' }, result, ALERT.unrecognized_name);
+      refuse(deps, m, client, started, { listener: sel.listener?.id ?? '', route: '', result: result.sni === undefined ? 'no_sni' : 'no_route' }, result, ALERT.unrecognized_name);
       return;
     }
     forward(deps, m, client, buffered, result, sel.listener.id, sel.route, started);
