@@ -29,6 +29,8 @@ export interface PassthroughDeps {
   readonly metrics: Metrics;
   /** Long-lived connections of the gateway: a drain closes what is left at its deadline. */
   readonly connections: Set<Duplex>;
+  /** false (--no-access-log): no line per forwarded connection; refusals are still logged. */
+  readonly accessLog?: boolean;
 }
 
 /** TLS alert descriptions (RFC 8446 §6). */
@@ -188,7 +190,7 @@ function splice(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, upstre
     m.bytes.inc({ listener: info.listener, direction: 'in' }, bytesIn);
     m.bytes.inc({ listener: info.listener, direction: 'out' }, bytesOut);
     m.connections.inc({ listener: info.listener, route: info.route, result: 'forwarded' });
-    deps.logger.info({ ...info, result: 'forwarded', bytesIn, bytesOut, durationMs: Math.round(performance.now() - started), ...(ended ? { closedBy: ended } : {}) }, 'tls passthrough connection');
+    if (deps.accessLog !== false) deps.logger.info({ ...info, result: 'forwarded', bytesIn, bytesOut, durationMs: Math.round(performance.now() - started), ...(ended ? { closedBy: ended } : {}) }, 'tls passthrough connection');
   };
   client.once('close', onClose(upstream));
   upstream.once('close', onClose(client));
