@@ -131,6 +131,10 @@ test('malformed and oversized hellos get clear results', () => {
   assert.equal(parseClientHello(Buffer.from([22, 3, 1, 0x50, 0x00])).kind, 'malformed', 'record over 2^14');
   // A hello announcing 1 MiB is refused from its header, before the bytes arrive.
   assert.equal(parseClientHello(Buffer.from([22, 3, 1, 0x01, 0x00, 1, 0x10, 0x00, 0x00])).kind, 'too-large');
+  const rd = new ClientHelloReader();
+  for (const b of [22, 3, 1, 0x40, 0x00, 1, 0x10]) assert.equal(rd.push(Buffer.from([b])), undefined);
+  assert.equal(rd.push(Buffer.from([0x00]))?.kind, undefined, 'header not complete yet');
+  assert.equal(rd.push(Buffer.from([0x00]))?.kind, 'too-large', 'read byte by byte: refused as soon as the handshake header is in');
   // Two SNI extensions / a bad host name.
   const withSni = (names: Buffer[]) => {
     const list = Buffer.concat(names.map((n) => Buffer.concat([Buffer.from([0, n.length >> 8, n.length & 255]), n])));

@@ -122,7 +122,9 @@ function scan(buf: Buffer, maxHello: number, maxRecords: number): HelloResult | 
       const h = hs.length === 1 ? hs[0] : Buffer.concat(hs, hsLen);
       return parseHelloBody(h.subarray(4, 4 + msgLen));
     }
-    if (end < off + 5 + len) return off + 5 + len; // record still arriving
+    // Record still arriving: scan again at its end, or sooner to read the handshake header (so an
+    // oversized hello is refused from its first bytes).
+    if (end < off + 5 + len) return msgLen < 0 ? Math.min(off + 5 + len, buf.length + 4 - hsLen) : off + 5 + len;
     off = end;
   }
   // A partial record header: check what is there already, so garbage fails at once.
