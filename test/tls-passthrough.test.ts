@@ -11,10 +11,11 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
+import { ClientHelloReader } from '../src/tls/client-hello.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -25,6 +26,7 @@ const ups: Record<string, TlsUpstream> = {};
 const certs: Record<string, { chain: string; key: string }> = {};
 let httpUp: Upstream;
 let deadPort: number;
+let rawUp: { port: number; close(): void };
 
 /** A TLS server that greets with its name, then echoes: a stand-in for a database or any TLS service. */
 async function tlsUpstream(name: string, c: { chain: string; key: string }): Promise<TlsUpstream> {
@@ -111,6 +113,33 @@ metadata: { name: flaky, namespace: default }
 spec: { endpoints: [{ address: 127.0.0.1, port: ${deadPort} }, { address: 127.0.0.1, port: ${ups.db.port} }] }
 ---
 apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: idle, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }]
+  hostnames: [idle.example.test]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: idle }] }]
+---
+${backendYaml('idle', [ups.db.port])}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: idle, namespace: default }
+spec:
+  targetRefs: [{ group: portcullis.dev, kind: Backend, name: idle }]
+  timeout: { idle: 1s }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: raw, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }]
+  hostnames: [raw.example.test]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: raw }] }]
+---
+${backendYaml('raw', [rawUp.port])}
+---
+apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: web, namespace: default }
 spec:
@@ -144,11 +173,21 @@ before(async () => {
   port = await freePort();
   mixedPort = await freePort();
   deadPort = await freePort(); // nothing listens there
+  // A plain TCP upstream that reads everything until the client's FIN, then answers with the
+  // SHA-256 of what it got: proves the bytes are untouched and that half-close is passed on.
+  const raw = net.createServer({ allowHalfOpen: true }, (s) => {
+    const h = createHash('sha256');
+    s.on('data', (d) => h.update(d));
+    s.on('end', () => s.end(h.digest('hex')));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  rawUp = { port: (raw.address() as net.AddressInfo).port, close: () => raw.close() };
   dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   gw = await startGateway(dir);
 });
-after(async () => { await gw?.stop(); for (const u of Object.values(ups)) await u.close(); await httpUp?.close(); });
+after(async () => { rawUp?.close(); await gw?.stop(); for (const u of Object.values(ups)) await u.close(); await httpUp?.close(); });
 
 /** Connect through the gateway, verify the upstream certificate for `servername`, read the greeting. */
 function connect(servername: string | undefined, opts: tls.ConnectionOptions = {}, p = port): Promise<{ s: tls.TLSSocket; greeting: string }> {
@@ -295,6 +334,38 @@ test('8 MiB each way through a passthrough connection arrive intact (backpressur
   await done;
   assert.ok(Buffer.concat(received).equals(payload));
   s.destroy();
+});
+
+test('the bytes reach the backend unchanged, and a half-close (client FIN) still lets the backend answer', async () => {
+  // A real ClientHello for raw.example.test, captured from node:tls.
+  const cap = net.createServer();
+  await new Promise<void>((r) => cap.listen(0, '127.0.0.1', r));
+  const hello = await new Promise<Buffer>((resolve) => {
+    cap.once('connection', (s) => {
+      const rd = new ClientHelloReader();
+      s.on('data', (d: Buffer) => { if (rd.push(d)) { resolve(rd.buffered); s.destroy(); } });
+    });
+    const t = tls.connect({ host: '127.0.0.1', port: (cap.address() as net.AddressInfo).port, servername: 'raw.example.test' });
+    t.on('error', () => {});
+  });
+  cap.close();
+  const payload = Buffer.concat([hello, randomBytes(300_000)]);
+  const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  let answer = '';
+  c.on('data', (d) => { answer += d; });
+  const ended = new Promise<void>((r) => c.on('end', () => r()));
+  c.end(payload); // FIN after the payload: the backend answers only after it sees it
+  await ended;
+  assert.equal(answer, createHash('sha256').update(payload).digest('hex'));
+  c.destroy();
+});
+
+test('the idle timeout (BackendTrafficPolicy timeout.idle) closes a connection with no traffic', async () => {
+  const { s } = await connect('idle.example.test', { checkServerIdentity: () => undefined });
+  const from = gw.logs.length;
+  await new Promise<void>((r) => s.once('close', () => r()));
+  const line = await gw.waitForLog(/"sni":"idle\.example\.test".*"msg":"tls passthrough connection"/, 5000, from);
+  assert.equal(JSON.parse(line).closedBy, 'idle timeout');
 });
 
 test('HTTPS and TLS Passthrough listeners share a port: SNI decides between terminating and passing through', async () => {
