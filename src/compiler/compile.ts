@@ -15,6 +15,7 @@ import { canon } from '../config/canonical.ts';
 import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
 import { WafCache, type WafRuntime } from './waf.ts';
+import { compilePassthrough, describePassthrough } from '../tls/compile.ts';
 
 export interface BuildResult {
   /** Present when there is no error-level diagnostic. */
@@ -62,6 +63,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
   const ports = new Map<string, PortRuntime>();
   // Routers are per listener; a route attached to several listeners is compiled into each.
   for (const l of ir.listeners) {
+    if (l.protocol === 'TLS') continue; // TLS Passthrough: compilePassthrough below
     const protocol = l.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
     // Client-certificate settings are fixed when a TLS server is created, so they are part of the
     // socket's identity: changing them replaces the socket.
@@ -99,6 +101,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
     const [, ns, gw] = l.gateway.split('/');
     port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client), tls }));
   }
+  compilePassthrough(ir, ports, backends);
   return Object.freeze({
     version: configVersion(resources),
     createdAt: new Date().toISOString(),
@@ -242,5 +245,6 @@ export function describeRoutes(rt: Runtime): unknown {
         ].filter(Boolean).join(' ')),
       })),
     })),
+    ...(p.passthrough ? { passthrough: describePassthrough(p.passthrough) } : {}),
   }));
 }

@@ -248,6 +248,25 @@ export const GRPCRouteSpec = Type.Object({
   }, Strict), { maxItems: 16 })),
 }, Strict);
 
+// ---------------------------------------------------------------- TLSRoute
+// SNI routing for TLS listeners in Passthrough mode (src/tls). v1 (Gateway API v1.5) requires
+// hostnames and exactly one rule; v1alpha2 documents load too (checked in src/tls/semantic.ts).
+export const TLSRouteSpec = Type.Object({
+  parentRefs: Type.Optional(Type.Array(ParentReference, { maxItems: 32 })),
+  hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 1024, description: 'SNI names this route serves (exact or *.suffix)' })),
+  rules: Type.Array(Type.Object({
+    name: Type.Optional(SectionName),
+    backendRefs: Type.Array(Type.Object({
+      group: Type.Optional(Type.String()),
+      kind: Type.Optional(Type.String()),
+      name: Name,
+      namespace: Type.Optional(Name),
+      port: Type.Optional(Port),
+      weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
+    }, Strict), { minItems: 1, maxItems: 16 }),
+  }, Strict), { minItems: 1, maxItems: 16 }),
+}, Strict);
+
 // ---------------------------------------------------------------- ReferenceGrant, Namespace
 export const ReferenceGrantSpec = Type.Object({
   from: Type.Array(Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), namespace: Name }, Strict), { minItems: 1, maxItems: 16 }),
@@ -409,6 +428,7 @@ export const GatewayClassDoc = doc(GATEWAY_API_VERSION, 'GatewayClass', GatewayC
 export const GatewayDoc = doc(GATEWAY_API_VERSION, 'Gateway', GatewaySpec);
 export const HTTPRouteDoc = doc(GATEWAY_API_VERSION, 'HTTPRoute', HTTPRouteSpec);
 export const GRPCRouteDoc = doc(GATEWAY_API_VERSION, 'GRPCRoute', GRPCRouteSpec);
+export const TLSRouteDoc = doc(GATEWAY_API_VERSION, 'TLSRoute', TLSRouteSpec);
 export const ReferenceGrantDoc = doc(`${GATEWAY_GROUP}/v1beta1`, 'ReferenceGrant', ReferenceGrantSpec);
 export const NamespaceDoc = Type.Object({
   apiVersion: Type.Literal('v1'),
@@ -445,6 +465,8 @@ export const KINDS = {
   Gateway: { apiVersions: [GATEWAY_API_VERSION], schema: GatewayDoc },
   HTTPRoute: { apiVersions: [GATEWAY_API_VERSION], schema: HTTPRouteDoc },
   GRPCRoute: { apiVersions: [GATEWAY_API_VERSION], schema: GRPCRouteDoc },
+  // TLSRoute is v1 since Gateway API v1.5; v1alpha2 (and v1alpha3) are what older configs use.
+  TLSRoute: { apiVersions: [GATEWAY_API_VERSION, `${GATEWAY_GROUP}/v1alpha2`, `${GATEWAY_GROUP}/v1alpha3`], schema: TLSRouteDoc },
   // ReferenceGrant is v1 since Gateway API v1.5; v1beta1 is still served.
   ReferenceGrant: { apiVersions: [`${GATEWAY_GROUP}/v1beta1`, GATEWAY_API_VERSION], schema: ReferenceGrantDoc },
   Namespace: { apiVersions: ['v1'], schema: NamespaceDoc },
@@ -465,6 +487,7 @@ export type GatewayT = Static<typeof GatewayDoc>;
 export type ListenerT = Static<typeof Listener>;
 export type HTTPRouteT = Static<typeof HTTPRouteDoc>;
 export type GRPCRouteT = Static<typeof GRPCRouteDoc>;
+export type TLSRouteT = Static<typeof TLSRouteDoc>;
 export type HTTPRouteRuleT = Static<typeof HTTPRouteRule>;
 export type HTTPRouteMatchT = Static<typeof HTTPRouteMatch>;
 export type HTTPRouteFilterT = Static<typeof HTTPRouteFilter>;

@@ -11,6 +11,7 @@ import { intersectHostnames } from './hostnames.ts';
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type SecretT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 import { analyzeBackendTls, type BackendTlsIR } from './backend-tls.ts';
+import { analyzeTlsRoutes, checkTlsListener, type TLSRouteIR } from '../tls/semantic.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 
@@ -77,6 +78,8 @@ export interface GatewayIR {
   readonly listeners: readonly ListenerIR[];
   readonly routes: ReadonlyMap<string, HTTPRouteIR>;
   readonly backends: ReadonlyMap<string, BackendIR>;
+  /** TLSRoutes (Passthrough), by id; listeners of protocol TLS attach them (src/tls). */
+  readonly tlsRoutes?: ReadonlyMap<string, TLSRouteIR>;
 }
 
 export interface Condition { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; observedGeneration: number }
@@ -84,7 +87,7 @@ export type StatusMap = Record<string, Record<string, unknown>>;
 
 export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics: Diagnostic[] }
 
-const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS']);
 const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
 const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
@@ -267,6 +270,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
           tls = { certs, ...(clientValidation ? { clientValidation } : {}) };
         }
       }
+      if (l.protocol === 'TLS' && !checkTlsListener(gw, l, p, g, report, (c) => conds.set(c.type, c))) usable = false;
       if (l.hostname && (l.protocol === 'TCP' || l.protocol === 'UDP')) {
         report(gw, [...p, 'hostname'], `hostname is not allowed on a ${l.protocol} listener`, 'remove hostname');
         usable = false;
@@ -472,6 +476,9 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     status[r.id] = { parents };
   }
 
+  // ---- TLSRoutes (src/tls): attach to TLS Passthrough listeners by SNI hostname.
+  const tlsRoutes = analyzeTlsRoutes({ resources, listeners: lstates, gateways, backends, status, report, gen, nsAllowed, grantAllows });
+
   // ---- Gateway status
   for (const gw of gateways) {
     const g = gen(gw);
@@ -569,7 +576,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
   analyzeBackendTls({ resources, backends, listeners, routes: routeIR, status, report, resolveCaRef, resolveCertificateRef, order: oldestFirst, controllerName: CONTROLLER_NAME });
-  return { ir: { listeners, routes: routeIR, backends, waf }, status, diagnostics };
+  return { ir: { listeners, routes: routeIR, backends, waf, tlsRoutes }, status, diagnostics };
 }
 
 function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string) => void, perBackend = false): boolean {

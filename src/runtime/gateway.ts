@@ -20,6 +20,7 @@ import { RuntimeHolder, type Runtime } from './runtime.ts';
 import { WafCache } from '../compiler/waf.ts';
 import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
+import { acceptPassthrough, registerPassthroughMetrics } from '../tls/passthrough.ts';
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -174,7 +175,8 @@ export class Gateway extends EventEmitter {
           const oldPort = Number(oldKey.slice(oldKey.lastIndexOf(':') + 1));
           if (oldPort === port.port && !next.ports.has(oldKey)) { await closeServer(s); this.servers.delete(oldKey); }
         }
-        const server = port.protocol === 'HTTPS' ? this.createTlsServer(key, port) : this.createServer(key);
+        // TLS (passthrough only) ports get the HTTPS server too: one socket whether or not HTTPS listeners sit beside them.
+        const server = port.protocol === 'HTTPS' || port.protocol === 'TLS' ? this.createTlsServer(key, port) : this.createServer(key);
         await listen(server, port.address, port.port, this.opts.reusePort === true);
         this.servers.set(key, server);
         opened.push(key);
@@ -225,8 +227,7 @@ export class Gateway extends EventEmitter {
       ...TLS_DEFAULTS,
       allowHTTP1: true,
       ALPNProtocols: ['h2', 'http/1.1'],
-      cert: [...port.defaultTls!.cert],
-      key: [...port.defaultTls!.key],
+      ...(port.defaultTls ? { cert: [...port.defaultTls.cert], key: [...port.defaultTls.key] } : {}),
       // Client mTLS (Gateway API frontend validation): AllowValidOnly fails the handshake without
       // a certificate from the configured CAs; AllowInsecureFallback asks but lets it through.
       ...(port.clientAuth ? { requestCert: true, rejectUnauthorized: port.clientAuth.mode === 'AllowValidOnly', ca: port.clientAuth.ca } : {}),
@@ -249,7 +250,14 @@ export class Gateway extends EventEmitter {
       this.opts.logger.warn({ code: err.code, reason: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
     });
     // The accepting socket hands TCP connections to the TLS server (one place owns listen/close).
-    const listener = net.createServer({ noDelay: true }, (socket) => { tls.emit('connection', socket); });
+    // TLS Passthrough listeners on the port (src/tls): the ClientHello's SNI decides between them
+    // and this TLS server, per connection, from the current Runtime.
+    if (port.passthrough) registerPassthroughMetrics(this.opts.metrics);
+    const pdeps = { holder, logger: this.opts.logger, metrics: this.opts.metrics, connections: this.tunnels, accessLog: this.opts.accessLog ?? true };
+    const listener = net.createServer({ noDelay: true }, (socket) => {
+      if (holder.current?.ports.get(key)?.passthrough) acceptPassthrough(pdeps, key, socket, (s, first) => tls.emit('connection', replayStream(s, first)));
+      else tls.emit('connection', socket);
+    });
     return { listener, h1: tls as unknown as http.Server, h2: tls, sessions, tls };
   }
 
@@ -359,7 +367,9 @@ export class Gateway extends EventEmitter {
       Promise.all(servers.map(closeServer)),
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
-    for (const s of servers) { s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
+    // An HTTPS port's h1 is the HTTP/2 secure server, which has no closeAllConnections: calling
+    // it threw, and the tunnels (WebSockets, TLS passthrough) below were never closed.
+    for (const s of servers) { if (!s.tls) s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
     for (const t of this.tunnels) t.destroy();
     await this.pools.close();
     this.health.close();

@@ -7,6 +7,7 @@ import type { Diagnostic } from '../config/diagnostics.ts';
 import type { WafRuntime } from '../compiler/waf.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
+import type { PassthroughRuntime } from '../tls/compile.ts';
 import type { SessionPersistence, ActiveCheckSpec, BackendHealth, BackendHealthOptions, CircuitBreaker, CircuitBreakerLimits, HashKeyExtractor, PoolOptions, RetryPolicy, Selector } from '../upstream/index.ts';
 
 export interface HeaderMods {
@@ -121,12 +122,15 @@ export interface PortRuntime {
   readonly key: string;
   readonly address: string;
   readonly port: number;
-  readonly protocol: 'HTTP' | 'HTTPS';
+  /** TLS: only TLS Passthrough listeners (src/tls); an HTTPS port may have them too (`passthrough`). */
+  readonly protocol: 'HTTP' | 'HTTPS' | 'TLS';
   /** HTTPS: the context for clients that send no SNI (the listener without hostname, else the first). */
   readonly defaultTls?: { readonly context: SecureContext; readonly cert: readonly string[]; readonly key: readonly string[] };
   /** Client certificates: requested on this port, required unless AllowInsecureFallback, verified against `ca`. */
   readonly clientAuth?: { readonly ca: string; readonly mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
   readonly listeners: HostTable<ListenerRuntime>;
+  /** TLS Passthrough listeners of this port: connections routed by the ClientHello's SNI. */
+  readonly passthrough?: PassthroughRuntime;
 }
 
 export interface Runtime {
