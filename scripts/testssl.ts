@@ -13,6 +13,7 @@
  *   [test cert]   caused by the self-signed throw-away certificate, not by Portcullis (untrusted
  *                 chain, no OCSP/CRL/CT/CAA, short validity, ...): a real deployment's certificate
  *                 from a CA does not have it;
+ *   [test app]    about the test upstream's bare response (security headers an application sends);
  *   [portcullis]  caused by how Portcullis speaks TLS or HTTP: to be fixed or explained in docs/tls.md.
  * The severity filter is applied here, not with testssl's --severity, so that the JSON (--json
  * PATH) also keeps the OK/INFO results that show what is right (e.g. the HSTS header).
@@ -65,8 +66,27 @@ export const CAUSED_BY_TEST_CERT: readonly { prefix: string; why: string }[] = [
   { prefix: 'scanProblem', why: 'a testssl limitation on this machine, not a property of the server' },
 ];
 
-export function causedByTestCert(id: string): string | undefined {
-  return CAUSED_BY_TEST_CERT.find((c) => id === c.prefix || id.startsWith(c.prefix + ' ') || id.startsWith(c.prefix + '_') || id.startsWith(c.prefix + ' <'))?.why;
+/**
+ * testssl ids that judge the application's HTTP response, not TLS: the test upstream answers a bare
+ * "ok". Security headers (X-Frame-Options, Content-Security-Policy, ...) are the application's to
+ * send; like Envoy Gateway, Traefik and Caddy, Portcullis does not invent them (a route adds them
+ * with a ResponseHeaderModifier filter). HSTS, the one that is about transport, is the Gateway's.
+ */
+export const CAUSED_BY_TEST_APP: readonly { prefix: string; why: string }[] = [
+  { prefix: 'security_headers', why: 'the test upstream sends no X-Frame-Options/CSP/...: the application\'s headers (ResponseHeaderModifier can add them)' },
+  { prefix: 'cookie_', why: 'the test upstream sets no cookies' },
+];
+
+function lookup(list: readonly { prefix: string; why: string }[], id: string): string | undefined {
+  return list.find((c) => id === c.prefix || id.startsWith(c.prefix + ' ') || id.startsWith(c.prefix + '_') || (c.prefix.endsWith('_') && id.startsWith(c.prefix)))?.why;
+}
+
+/** Why a finding is not Portcullis's ([test cert] or [test app]), or undefined when it is. */
+export function explain(id: string): { tag: string; why: string } | undefined {
+  const cert = lookup(CAUSED_BY_TEST_CERT, id);
+  if (cert) return { tag: '[test cert] ', why: cert };
+  const app = lookup(CAUSED_BY_TEST_APP, id);
+  return app ? { tag: '[test app]  ', why: app } : undefined;
 }
 
 function parseArgs(argv: string[]): { minSeverity: string; json?: string; keep: boolean } {
@@ -127,8 +147,8 @@ async function main(): Promise<number> {
 /** Print the findings at or above `min` (then the LOW ones), marked; 1 if one is Portcullis's. */
 export function report(all: readonly TestsslFinding[], min: string): number {
   const rows = (f: TestsslFinding) => {
-    const why = causedByTestCert(f.id);
-    return `  ${f.severity.padEnd(8)} ${why ? '[test cert] ' : '[portcullis]'} ${f.id}: ${f.finding}${f.cve ? ` (${f.cve})` : ''}${why ? `\n             -> ${why}` : ''}`;
+    const e = explain(f.id);
+    return `  ${f.severity.padEnd(8)} ${e ? e.tag : '[portcullis]'} ${f.id}: ${f.finding}${f.cve ? ` (${f.cve})` : ''}${e ? `\n             -> ${e.why}` : ''}`;
   };
   const above = all.filter((f) => RANK[f.severity] >= RANK[min] && f.severity !== 'WARN');
   const low = all.filter((f) => f.severity === 'LOW' && RANK[min] > RANK.LOW);
@@ -137,10 +157,14 @@ export function report(all: readonly TestsslFinding[], min: string): number {
   for (const f of above) console.log(rows(f));
   if (low.length) { console.log(`\nLOW findings: ${low.length}`); for (const f of low) console.log(rows(f)); }
   if (warn.length) { console.log(`\ntestssl warnings (the scan, not the server): ${warn.length}`); for (const f of warn) console.log(`  WARN     ${f.id}: ${f.finding}`); }
-  const hsts = all.find((f) => f.id === 'HSTS');
-  console.log(`\nHSTS: ${hsts ? `${hsts.severity} ${hsts.finding}` : 'not reported'}`);
-  const ours = above.filter((f) => !causedByTestCert(f.id));
-  console.log(`\n${ours.length} finding(s) at or above ${min} caused by Portcullis, ${above.length - ours.length} by the test certificate`);
+  // What is right matters too: the properties the issue asks about, as testssl saw them.
+  console.log('\nselected OK/INFO results:');
+  for (const id of ['TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3', 'ALPN_HTTP2', 'ALPN', 'PFS_ECDHE_curves', 'cipherorder_TLSv1_2', 'cipherorder_TLSv1_3', 'HSTS', 'HSTS_time', 'HSTS_subdomains', 'HSTS_preload', 'secure_renego', 'secure_client_renego', 'CRIME_TLS', 'BREACH', 'fallback_SCSV', 'sessionresumption_ticket', 'sessionresumption_ID']) {
+    const f = all.find((x) => x.id === id);
+    if (f) console.log(`  ${f.severity.padEnd(8)} ${id}: ${f.finding}`);
+  }
+  const ours = above.filter((f) => !explain(f.id));
+  console.log(`\n${ours.length} finding(s) at or above ${min} caused by Portcullis, ${above.length - ours.length} by the test certificate or the test application`);
   return ours.length ? 1 : 0;
 }
 
