@@ -42,7 +42,7 @@ export function makeCert(dir: string, kind: KeyKind): TestCert {
  * listener: its certificates are the server's own context, so RSA and ECDSA are both selectable),
  * one Backend, one HTTPRoute `/`. With `hsts`, a ClientTrafficPolicy sets Strict-Transport-Security.
  */
-export function portcullisTlsConfig(port: number, upstreamPort: number, certs: readonly TestCert[], opts: { hsts?: string } = {}): Record<string, string> {
+export function portcullisTlsConfig(port: number, upstreamPort: number, certs: readonly TestCert[], opts: { hsts?: string; plainPort?: number } = {}): Record<string, string> {
   const secrets = certs.map((c) => `apiVersion: v1
 kind: Secret
 metadata: { name: ${c.name}, namespace: default }
@@ -67,7 +67,7 @@ spec:
       protocol: HTTPS
       port: ${port}
       tls: { certificateRefs: [${certs.map((c) => `{ name: ${c.name} }`).join(', ')}] }
-${opts.hsts ? `---
+${opts.plainPort ? `    - { name: http, protocol: HTTP, port: ${opts.plainPort} }\n` : ''}${opts.hsts ? `---
 apiVersion: portcullis.dev/v1alpha1
 kind: ClientTrafficPolicy
 metadata: { name: tls, namespace: default }
@@ -106,8 +106,11 @@ export function nginxTlsDirectives(ciphers: string, curves: string): string {
     ssl_ecdh_curve ${curves.replace(/P-256/g, 'prime256v1').replace(/P-384/g, 'secp384r1')};`;
 }
 
-/** nginx as the TLS-terminating proxy: the bench/http nginx proxy with `listen ... ssl http2`. */
-export function nginxTlsProxyConf(dir: string, port: number, upstreamPort: number, certs: readonly TestCert[], tlsDirectives: string): string {
+/**
+ * nginx as the TLS-terminating proxy: the bench/http nginx proxy with `listen ... ssl http2`
+ * (and, with `plainPort`, the same server on a plain HTTP port too).
+ */
+export function nginxTlsProxyConf(dir: string, port: number, upstreamPort: number, certs: readonly TestCert[], tlsDirectives: string, plainPort?: number): string {
   return `# bench TLS proxy: nginx
 worker_processes 2;
 daemon off;
@@ -126,7 +129,7 @@ ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_p
   }
   server {
     listen 127.0.0.1:${port} ssl http2 backlog=4096;
-${certs.map((c) => `    ssl_certificate ${c.certFile};\n    ssl_certificate_key ${c.keyFile};`).join('\n')}
+${plainPort ? `    listen 127.0.0.1:${plainPort} backlog=4096;\n` : ''}${certs.map((c) => `    ssl_certificate ${c.certFile};\n    ssl_certificate_key ${c.keyFile};`).join('\n')}
 ${tlsDirectives}
     location / {
       proxy_pass http://bench_upstream;

@@ -12,7 +12,9 @@
  * X25519/P-256/P-384, server order, ALPN h2 + http/1.1). nginx runs 2 workers, Portcullis
  * `--workers 2`. Measured:
  *   ka  keep-alive HTTPS req/s: `wrk -t2 -c64 --latency` (ECDSA certificate only: once a connection
- *       is up, the key type no longer matters). wrk negotiates TLS 1.2 here.
+ *       is up, the key type no longer matters). wrk negotiates TLS 1.2 here. Then the same server
+ *       over plain HTTP on a second port: HTTPS minus HTTP is what TLS itself costs per request,
+ *       apart from the proxying (bench/http measures that alone).
  *   hs  new full handshakes per second: `--clients` parallel `openssl s_time -new` processes, each
  *       opening connection after connection with a full handshake (no session resumption, which
  *       `wrk -H 'Connection: close'` would do: wrk keeps the session of a closed connection and
@@ -151,23 +153,25 @@ function servedKeyType(port: number): string {
 }
 
 // ---------- servers ----------
-async function startNginx(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number }> {
+async function startNginx(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number; plainPort: number }> {
   const port = await freePort();
+  const plainPort = await freePort();
   const dir = fs.mkdtempSync(path.join(TMP, 'nginx-'));
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, `${t}_temp`));
   fs.chmodSync(dir, 0o755);
   const file = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(file, nginxTlsProxyConf(dir, port, upstreamPort, [cert], nginxTlsDirectives(TLS_DEFAULTS.ciphers, TLS_DEFAULTS.ecdhCurve)));
+  fs.writeFileSync(file, nginxTlsProxyConf(dir, port, upstreamPort, [cert], nginxTlsDirectives(TLS_DEFAULTS.ciphers, TLS_DEFAULTS.ecdhCurve), plainPort));
   const s = start(`nginx (${cert.kind})`, NGINX, ['-p', dir, '-c', file, '-e', 'stderr']);
   try { await waitReady(s, port, 10_000); } catch (e) { await stop(s); throw e; }
-  return { s, port };
+  return { s, port, plainPort };
 }
 
-async function startPortcullis(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number }> {
+async function startPortcullis(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number; plainPort: number }> {
   const port = await freePort();
-  const { s } = await launchPortcullis(`portcullis (${cert.kind})`, REPO, TMP, portcullisTlsConfig(port, upstreamPort, [cert]), ['--workers', '2']);
+  const plainPort = await freePort();
+  const { s } = await launchPortcullis(`portcullis (${cert.kind})`, REPO, TMP, portcullisTlsConfig(port, upstreamPort, [cert], { plainPort }), ['--workers', '2']);
   try { await waitReady(s, port, 15_000); } catch (e) { await stop(s, 5000); throw e; }
-  return { s, port };
+  return { s, port, plainPort };
 }
 
 // ---------- measurements ----------
@@ -192,18 +196,18 @@ function treeTicks(pids: number[]): number {
   return t;
 }
 
-interface KaRow { kind: 'ka'; server: string; keyKind: KeyKind; rps: number; p50Ms: number; p99Ms: number; errors: number; cpuPct: number; otherCpuPct: number; cpuUsPerUnit: number }
+interface KaRow { kind: 'ka' | 'ka-plain'; server: string; keyKind: KeyKind; rps: number; p50Ms: number; p99Ms: number; errors: number; cpuPct: number; otherCpuPct: number; cpuUsPerUnit: number }
 interface HsRow { kind: 'hs'; server: string; keyKind: KeyKind; hps: number; handshakes: number; errors: number; cpuPct: number; otherCpuPct: number; cpuUsPerUnit: number }
 type Row = KaRow | HsRow;
 
-async function keepAlive(name: string, keyKind: KeyKind, server: Started, port: number): Promise<KaRow> {
-  const url = `https://127.0.0.1:${port}/`;
-  log(`  ${name}: keep-alive warm-up ${WARMUP}s, then wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s`);
+async function keepAlive(name: string, keyKind: KeyKind, server: Started, port: number, plain = false): Promise<KaRow> {
+  const url = `${plain ? 'http' : 'https'}://127.0.0.1:${port}/`;
+  log(`  ${name}: keep-alive ${plain ? 'plain HTTP ' : ''}warm-up ${WARMUP}s, then wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s`);
   await runWrk({ bin: WRK, url, threads: THREADS, connections: CONNECTIONS, seconds: WARMUP });
   let wrkPid = 0;
   const { value: r, usage } = await sampled(server, () => (wrkPid ? treeTicks([wrkPid]) : 0), () => runWrk({ bin: WRK, url, threads: THREADS, connections: CONNECTIONS, seconds: DURATION }, (pid) => { wrkPid = pid; }));
   const errors = r.non2xx3xx + r.socketErrors.connect + r.socketErrors.read + r.socketErrors.write + r.socketErrors.timeout;
-  return { kind: 'ka', server: name, keyKind, rps: r.rps, p50Ms: r.p50, p99Ms: r.p99, errors, cpuPct: usage.cpuPct, otherCpuPct: usage.otherCpuPct, cpuUsPerUnit: usage.cpuPct / 100 / r.rps * 1e6 };
+  return { kind: plain ? 'ka-plain' : 'ka', server: name, keyKind, rps: r.rps, p50Ms: r.p50, p99Ms: r.p99, errors, cpuPct: usage.cpuPct, otherCpuPct: usage.otherCpuPct, cpuUsPerUnit: usage.cpuPct / 100 / r.rps * 1e6 };
 }
 
 /** `openssl s_time -new` x CLIENTS for `seconds`: full handshakes (TLS 1.3, X25519), summed. */
@@ -242,7 +246,7 @@ function table(head: string[], body: string[][]): string {
 }
 
 function median<T extends Row>(rows: T[]): T & { rounds: number[] } {
-  const val = (r: Row) => (r.kind === 'ka' ? r.rps : r.hps);
+  const val = (r: Row) => (r.kind === 'hs' ? r.hps : r.rps);
   const sorted = [...rows].sort((a, b) => val(a) - val(b));
   return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: rows.map((r) => Math.round(val(r))) };
 }
@@ -283,11 +287,13 @@ async function main(): Promise<number> {
         const label = `${name} ${kind === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}`;
         try {
           log(`${label}: starting${ROUNDS > 1 ? ` (round ${round})` : ''}`);
-          const { s, port } = await launch(upstreamPort, certs[kind]);
+          const { s, port, plainPort } = await launch(upstreamPort, certs[kind]);
           try {
             log(`  ${label}: serves ${servedKeyType(port)}`);
             const rows: Row[] = [];
             if (ONLY.includes('ka') && kind === 'ecdsa') rows.push(await keepAlive(name, kind, s, port));
+            // the same server over plain HTTP: what TLS adds per request, apart from the proxying
+            if (ONLY.includes('ka') && kind === 'ecdsa') rows.push(await keepAlive(name, kind, s, plainPort, true));
             if (ONLY.includes('hs')) rows.push(await handshakes(name, kind, s, port));
             for (const r of rows) { const k = `${r.kind} ${r.server} ${r.keyKind}`; results.set(k, [...(results.get(k) ?? []), r]); }
           } finally { await stop(s, 5000); }
@@ -303,20 +309,23 @@ async function main(): Promise<number> {
   await stop(upstream);
 
   const get = <K extends Row['kind']>(kind: K, server: string, key: KeyKind) => {
-    const rows = results.get(`${kind} ${server} ${key}`) as Extract<Row, { kind: K }>[] | undefined;
+    const rows = results.get(`${kind} ${server} ${key}`) as (K extends 'hs' ? HsRow : KaRow)[] | undefined;
     return rows && median(rows);
   };
   const out: string[] = [''];
   out.push(`TLS benchmark, ${new Date().toISOString()}, ${m.cpus} CPU(s) (${m.cpuModel}), git ${m.gitCommit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; nginx 2 workers, Portcullis --workers 2${ROUNDS > 1 ? `; ${ROUNDS} rounds, median shown` : ''}`);
   const kaN = get('ka', 'nginx', 'ecdsa'), kaP = get('ka', 'portcullis', 'ecdsa');
+  const plN = get('ka-plain', 'nginx', 'ecdsa'), plP = get('ka-plain', 'portcullis', 'ecdsa');
   const summary: string[] = [];
   if (kaN || kaP) {
-    out.push('', `(a) keep-alive HTTPS, ECDSA P-256: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s after ${WARMUP}s warm-up`);
-    const rows = [kaN, kaP].filter((r): r is NonNullable<typeof r> => !!r);
-    out.push(table(['server', 'req/s', 'p50', 'p99', 'CPU %', 'CPU us/req', 'other CPU %', 'x nginx', 'errors'], rows.map((r) => [
-      r.server, Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms), r.cpuPct.toFixed(0), r.cpuUsPerUnit.toFixed(1), r.otherCpuPct.toFixed(0), kaN ? (r.rps / kaN.rps).toFixed(2) : '-', String(r.errors),
-    ])));
-    if (kaN && kaP) summary.push(`keep-alive req/s: portcullis ${(kaP.rps / kaN.rps).toFixed(2)}x nginx (target >= 0.70), ${(kaP.cpuUsPerUnit / kaN.cpuUsPerUnit).toFixed(1)}x the CPU per request`);
+    out.push('', `(a) keep-alive HTTPS, ECDSA P-256 (and the same servers over plain HTTP, for reference): wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s after ${WARMUP}s warm-up`);
+    const rows = [kaN, kaP, plN, plP].filter((r): r is NonNullable<typeof r> => !!r);
+    out.push(table(['server', 'scheme', 'req/s', 'p50', 'p99', 'CPU %', 'CPU us/req', 'other CPU %', 'x nginx', 'errors'], rows.map((r) => {
+      const n = r.kind === 'ka' ? kaN : plN;
+      return [r.server, r.kind === 'ka' ? 'https' : 'http', Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms), r.cpuPct.toFixed(0), r.cpuUsPerUnit.toFixed(1), r.otherCpuPct.toFixed(0), n ? (r.rps / n.rps).toFixed(2) : '-', String(r.errors)];
+    })));
+    if (kaN && kaP) summary.push(`keep-alive HTTPS req/s: portcullis ${(kaP.rps / kaN.rps).toFixed(2)}x nginx (target >= 0.70), ${(kaP.cpuUsPerUnit / kaN.cpuUsPerUnit).toFixed(1)}x the CPU per request`);
+    if (kaN && kaP && plN && plP) summary.push(`TLS adds per request: nginx ${(kaN.cpuUsPerUnit - plN.cpuUsPerUnit).toFixed(1)} us CPU, portcullis ${(kaP.cpuUsPerUnit - plP.cpuUsPerUnit).toFixed(1)} us (HTTPS minus plain HTTP, same servers); plain HTTP req/s: portcullis ${(plP.rps / plN.rps).toFixed(2)}x nginx`);
   }
   const hs = (['ecdsa', 'rsa'] as const).flatMap((k) => [get('hs', 'nginx', k), get('hs', 'portcullis', k)]).filter((r): r is NonNullable<typeof r> => !!r);
   if (hs.length) {
