@@ -22,6 +22,8 @@ export interface CertificateInventory {
   readonly generatedAt: string;
   /** Every certificate of every served chain (leaf first, then the chain as configured). */
   readonly certificates: readonly ServedCertificate[];
+  /** Chains that could not be inspected (the rest of the inventory is still there). */
+  readonly errors: readonly { readonly listener: string; readonly ref: string; readonly code: string; readonly message: string }[];
   /** Certificates per finding code, and the worst severity seen (null: no finding). */
   readonly summary: { readonly certificates: number; readonly findings: Partial<Record<FindingCode, number>>; readonly worst: string | null };
 }
@@ -36,13 +38,20 @@ const SEVERITY_ORDER = ['low', 'medium', 'high', 'critical'];
  */
 export function servedCertificates(rt: Runtime | null, now = new Date()): CertificateInventory {
   const certificates: ServedCertificate[] = [];
+  const errors: { listener: string; ref: string; code: string; message: string }[] = [];
   for (const port of rt?.ports.values() ?? []) {
     if (port.protocol !== 'HTTPS') continue;
     for (const [, l] of port.listeners.entriesWithKeys()) {
       for (const c of l.certificates ?? []) {
         const expectedHostname = l.hostname ? l.hostname.replace(/^\*\./, 'wildcard-name-check.') : undefined;
-        for (const e of inspectPem(c.chain, { now, source: c.ref, ...(expectedHostname ? { expectedHostname } : {}) })) {
-          certificates.push({ listener: l.id, socket: port.key, hostname: l.hostname ?? null, ref: c.ref, ...e });
+        try {
+          for (const e of inspectPem(c.chain, { now, source: c.ref, ...(expectedHostname ? { expectedHostname } : {}) })) {
+            certificates.push({ listener: l.id, socket: port.key, hostname: l.hostname ?? null, ref: c.ref, ...e });
+          }
+        } catch (err) {
+          // The leaf was parsed when the config was checked; a broken later block in the chain
+          // must not take the inventory (or the metrics update at a swap) down with it.
+          errors.push({ listener: l.id, ref: c.ref, code: (err as { code?: string }).code ?? 'PCS_ERR_CERT_PARSE', message: (err as Error).message });
         }
       }
     }
@@ -55,7 +64,7 @@ export function servedCertificates(rt: Runtime | null, now = new Date()): Certif
       worst = Math.max(worst, SEVERITY_ORDER.indexOf(f.severity));
     }
   }
-  return { version: rt?.version ?? null, generatedAt: now.toISOString(), certificates, summary: { certificates: certificates.length, findings, worst: worst < 0 ? null : SEVERITY_ORDER[worst] } };
+  return { version: rt?.version ?? null, generatedAt: now.toISOString(), certificates, errors, summary: { certificates: certificates.length, findings, worst: worst < 0 ? null : SEVERITY_ORDER[worst] } };
 }
 
 /** One gauge series per served certificate: labels and its notAfter (ms since the epoch). */
