@@ -164,7 +164,14 @@ test('TLS 1.0 and 1.1 are refused; TLS 1.3 is preferred', async () => {
   }
   const s = await handshake();
   assert.equal(s.getProtocol(), 'TLSv1.3');
+  // Node's client offers AES-256 first; the server's order (AES-128 first, as Mozilla's) wins
+  assert.equal(s.getCipher().name, 'TLS_AES_128_GCM_SHA256');
   s.destroy();
+  for (const suite of ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']) {
+    const t = await handshake({ ciphers: suite });
+    assert.equal(t.getCipher().name, suite, `${suite} is accepted`);
+    t.destroy();
+  }
 });
 
 test('TLS 1.2: only forward-secret AEAD suites are accepted', async () => {

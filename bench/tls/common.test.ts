@@ -28,7 +28,9 @@ test('the Portcullis config of the TLS benchmark (ECDSA + RSA, hsts) passes vali
 
 test('nginx gets the same suites and groups as Portcullis, in its own curve names', () => {
   const d = nginxTlsDirectives(TLS_DEFAULTS.ciphers, TLS_DEFAULTS.ecdhCurve);
-  assert.match(d, new RegExp(`ssl_ciphers ${TLS_DEFAULTS.ciphers};`));
+  assert.match(d, /ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:[A-Z0-9:-]*CHACHA20-POLY1305;/);
+  assert.doesNotMatch(d, /ssl_ciphers [^;]*TLS_/, 'TLS 1.3 suites are not ssl_ciphers in nginx');
+  assert.match(d, /ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;/);
   assert.match(d, /ssl_ecdh_curve X25519:prime256v1:secp384r1;/);
   assert.match(d, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
 });

@@ -96,13 +96,17 @@ spec:
 
 /**
  * The TLS settings Portcullis uses (src/compiler/compile.ts TLS_DEFAULTS), in nginx's words: TLS
- * 1.2 and 1.3, the same six ECDHE AEAD suites for 1.2 in the same order (OpenSSL's default 1.3
- * suites on both), X25519/P-256/P-384, server order.
+ * 1.2 and 1.3, the same suites in the same order (six ECDHE AEAD suites for 1.2, the three 1.3
+ * suites AES-128 first), X25519/P-256/P-384, server order.
  */
 export function nginxTlsDirectives(ciphers: string, curves: string): string {
+  // Node takes the TLS 1.3 suites (TLS_*) in the same list; nginx needs them apart (ssl_conf_command).
+  const all = ciphers.split(':');
+  const v12 = all.filter((c) => !c.startsWith('TLS_')).join(':');
+  const v13 = all.filter((c) => c.startsWith('TLS_')).join(':');
   return `    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ${ciphers};
-    ssl_prefer_server_ciphers on;
+    ssl_ciphers ${v12};
+${v13 ? `    ssl_conf_command Ciphersuites ${v13};\n` : ''}    ssl_prefer_server_ciphers on;
     ssl_ecdh_curve ${curves.replace(/P-256/g, 'prime256v1').replace(/P-384/g, 'secp384r1')};`;
 }
 
