@@ -314,6 +314,16 @@ async function main(): Promise<number> {
   };
   const out: string[] = [''];
   out.push(`TLS benchmark, ${new Date().toISOString()}, ${m.cpus} CPU(s) (${m.cpuModel}), git ${m.gitCommit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; nginx 2 workers, Portcullis --workers 2${ROUNDS > 1 ? `; ${ROUNDS} rounds, median shown` : ''}`);
+  // With several rounds: the ratio within each round (nginx and Portcullis measured back to back),
+  // steadier than the ratio of the medians when the machine's load drifts.
+  const perRound = (kind: 'ka' | 'hs', key: KeyKind) => {
+    const n = results.get(`${kind} nginx ${key}`) ?? [], p = results.get(`${kind} portcullis ${key}`) ?? [];
+    if (ROUNDS < 2 || n.length !== p.length) return '';
+    const v = (r: Row) => (r.kind === 'hs' ? r.hps : r.rps);
+    const ratios = n.map((r, i) => v(p[i]) / v(r));
+    const cpu = n.map((r, i) => p[i].cpuUsPerUnit / r.cpuUsPerUnit);
+    return `; per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}x req/s or handshakes/s, ${cpu.map((x) => x.toFixed(1)).join(', ')}x CPU`;
+  };
   const kaN = get('ka', 'nginx', 'ecdsa'), kaP = get('ka', 'portcullis', 'ecdsa');
   const plN = get('ka-plain', 'nginx', 'ecdsa'), plP = get('ka-plain', 'portcullis', 'ecdsa');
   const summary: string[] = [];
@@ -324,7 +334,7 @@ async function main(): Promise<number> {
       const n = r.kind === 'ka' ? kaN : plN;
       return [r.server, r.kind === 'ka' ? 'https' : 'http', Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms), r.cpuPct.toFixed(0), r.cpuUsPerUnit.toFixed(1), r.otherCpuPct.toFixed(0), n ? (r.rps / n.rps).toFixed(2) : '-', String(r.errors)];
     })));
-    if (kaN && kaP) summary.push(`keep-alive HTTPS req/s: portcullis ${(kaP.rps / kaN.rps).toFixed(2)}x nginx (target >= 0.70), ${(kaP.cpuUsPerUnit / kaN.cpuUsPerUnit).toFixed(1)}x the CPU per request`);
+    if (kaN && kaP) summary.push(`keep-alive HTTPS req/s: portcullis ${(kaP.rps / kaN.rps).toFixed(2)}x nginx (target >= 0.70), ${(kaP.cpuUsPerUnit / kaN.cpuUsPerUnit).toFixed(1)}x the CPU per request${perRound('ka', 'ecdsa')}`);
     if (kaN && kaP && plN && plP) summary.push(`TLS adds per request: nginx ${(kaN.cpuUsPerUnit - plN.cpuUsPerUnit).toFixed(1)} us CPU, portcullis ${(kaP.cpuUsPerUnit - plP.cpuUsPerUnit).toFixed(1)} us (HTTPS minus plain HTTP, same servers); plain HTTP req/s: portcullis ${(plP.rps / plN.rps).toFixed(2)}x nginx`);
   }
   const hs = (['ecdsa', 'rsa'] as const).flatMap((k) => [get('hs', 'nginx', k), get('hs', 'portcullis', k)]).filter((r): r is NonNullable<typeof r> => !!r);
@@ -336,7 +346,7 @@ async function main(): Promise<number> {
     })));
     for (const k of ['ecdsa', 'rsa'] as const) {
       const n = get('hs', 'nginx', k), p = get('hs', 'portcullis', k);
-      if (n && p) summary.push(`handshakes/s ${k === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}: portcullis ${(p.hps / n.hps).toFixed(2)}x nginx (target >= 0.90), ${(p.cpuUsPerUnit / n.cpuUsPerUnit).toFixed(1)}x the CPU per handshake`);
+      if (n && p) summary.push(`handshakes/s ${k === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}: portcullis ${(p.hps / n.hps).toFixed(2)}x nginx (target >= 0.90), ${(p.cpuUsPerUnit / n.cpuUsPerUnit).toFixed(1)}x the CPU per handshake${perRound('hs', k)}`);
     }
   }
   out.push('', ...summary);
