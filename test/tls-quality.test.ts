@@ -260,3 +260,25 @@ test('GET /certificates and the certificate gauges show the served certificates,
   const noToken = await fetch(`http://127.0.0.1:${gw.adminPort}/certificates`);
   assert.equal(noToken.status, 401, 'the inventory needs the admin token');
 });
+
+test('with --workers 2 the primary exports the certificate gauges once (the workers\' empty copies are left out)', async () => {
+  const wport = await freePort();
+  const wdir = tmpDir();
+  fs.writeFileSync(path.join(wdir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: w, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners: [{ name: https, protocol: HTTPS, port: ${wport}, tls: { certificateRefs: [{ name: web-ec }] } }]
+${secret('web-ec', issued.webEc)}`);
+  const wgw = await startGateway(wdir, ['--workers', '2']);
+  try {
+    const m = await (await wgw.admin('/metrics')).text();
+    assert.equal(m.split('\n').filter((l) => l === '# TYPE portcullis_certificate_expiry_timestamp_seconds gauge').length, 1, m);
+    const series = m.split('\n').filter((l) => l.startsWith('portcullis_certificate_expiry_timestamp_seconds{'));
+    assert.ok(series.length >= 1 && series.every((l) => l.includes('listener="default/w/https"') && l.includes('ref="default/web-ec"')), series.join('\n'));
+    const inv = await (await wgw.admin('/certificates')).json() as Inventory;
+    assert.ok(inv.certificates.some((c) => c.role === 'leaf' && c.serialNumber.toUpperCase() === issued.webEc.serial.toUpperCase()));
+  } finally { await wgw.stop(); }
+});
