@@ -61,6 +61,13 @@ spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
   hsts: ${o.hsts ?? HSTS}
 ---
+apiVersion: portcullis.dev/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: api-tls, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw, sectionName: api }]
+  hsts: { maxAge: 600 }
+---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: r, namespace: default }
@@ -143,6 +150,23 @@ test('HSTS: the precompiled header on HTTPS responses (HTTP/1.1, HTTP/2, redirec
     http.get({ host: '127.0.0.1', port: httpPort, path: '/', agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.headers)); }).on('error', reject);
   });
   assert.equal(plain['strict-transport-security'], undefined, 'RFC 6797 §7.2: not over plain HTTP');
+  // a policy on one listener (sectionName) replaces the Gateway's there
+  const api = await httpsGet('/', { servername: 'api.example.test', headers: { host: 'api.example.test' }, checkServerIdentity: () => undefined });
+  assert.equal(api.status, 200);
+  assert.equal(api.headers['strict-transport-security'], 'max-age=600');
+});
+
+test('ClientTrafficPolicy sectionName must name a listener; hsts on a plain HTTP listener is a warning', () => {
+  const bad = tmpDir();
+  fs.writeFileSync(path.join(bad, 'c.yaml'), config().replace('name: gw, sectionName: api }', 'name: gw, sectionName: nope }'));
+  const r = runCli(['validate', bad]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /spec\.targetRefs\[0\]\.sectionName: Gateway gw has no listener named "nope"/);
+  const warn = tmpDir();
+  fs.writeFileSync(path.join(warn, 'c.yaml'), config().replace('name: gw, sectionName: api }', 'name: gw, sectionName: http }'));
+  const w = runCli(['validate', warn]);
+  assert.equal(w.code, 0, w.stdout + w.stderr);
+  assert.match(w.stdout + w.stderr, /Listener gw\/http is not an HTTPS listener, so hsts has no effect on it/);
 });
 
 test('HSTS preload without a 1-year maxAge and includeSubDomains is refused by validate, with the fix', () => {

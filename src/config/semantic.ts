@@ -497,7 +497,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     };
   }
 
-  // ---- ClientTrafficPolicy: attached to Gateways; the oldest wins on a conflict.
+  // ---- ClientTrafficPolicy: attached to Gateways or one listener (sectionName); the oldest wins on a conflict.
   const clientPolicies = new Map<string, ClientPolicyIR>();
   const cps = byKind<ClientTrafficPolicyT>('ClientTrafficPolicy').sort(oldestFirst);
   for (const pol of cps) {
@@ -512,9 +512,14 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
       if (t.group !== GATEWAY_GROUP || t.kind !== 'Gateway') { report(pol, tp, `targetRef ${t.group}/${t.kind} is not supported`, `target a Gateway: { group: ${GATEWAY_GROUP}, kind: Gateway, name: ... }`); ok = false; return; }
       const gwId = resourceId('Gateway', pol.namespace, t.name);
       if (!gateways.some((x) => x.id === gwId)) { report(pol, [...tp, 'name'], `Gateway ${pol.namespace}/${t.name} not found`, 'policies attach to Gateways in their own namespace'); ok = false; return; }
-      if (clientPolicies.has(gwId)) { report(pol, [...tp, 'name'], `Gateway ${t.name} already has ClientTrafficPolicy ${clientPolicies.get(gwId)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
-      if (hsts && ok && !gateways.find((x) => x.id === gwId)!.doc.spec.listeners.some((l) => l.protocol === 'HTTPS')) report(pol, ['spec', 'hsts'], `Gateway ${t.name} has no HTTPS listener, so hsts has no effect on it`, 'Strict-Transport-Security is only sent over HTTPS (RFC 6797); add an HTTPS listener, or remove hsts', 'warning');
-      if (ok) clientPolicies.set(gwId, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false, xfcc: pol.doc.spec.headers?.xForwardedClientCert?.mode ?? 'Sanitize', ...(hsts ? { hsts } : {}) });
+      // sectionName targets one listener (GEP-713); that policy replaces the Gateway's on it, as in Envoy Gateway.
+      const gwListeners = gateways.find((x) => x.id === gwId)!.doc.spec.listeners.filter((l) => !t.sectionName || l.name === t.sectionName);
+      if (!gwListeners.length) { report(pol, [...tp, 'sectionName'], `Gateway ${t.name} has no listener named "${t.sectionName}"`, 'name one of its listeners, or remove sectionName to target the whole Gateway'); ok = false; return; }
+      const key = t.sectionName ? `${gwId}#${t.sectionName}` : gwId;
+      const what = t.sectionName ? `Listener ${t.name}/${t.sectionName}` : `Gateway ${t.name}`;
+      if (clientPolicies.has(key)) { report(pol, [...tp, 'name'], `${what} already has ClientTrafficPolicy ${clientPolicies.get(key)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
+      if (hsts && ok && !gwListeners.some((l) => l.protocol === 'HTTPS')) report(pol, ['spec', 'hsts'], `${what} ${t.sectionName ? 'is not an HTTPS listener' : 'has no HTTPS listener'}, so hsts has no effect on it`, 'Strict-Transport-Security is only sent over HTTPS (RFC 6797); add an HTTPS listener, or remove hsts', 'warning');
+      if (ok) clientPolicies.set(key, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false, xfcc: pol.doc.spec.headers?.xForwardedClientCert?.mode ?? 'Sanitize', ...(hsts ? { hsts } : {}) });
     });
     if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? 'policy attached' : 'policy is not valid', g));
     status[pol.id] = { conditions: conds };
@@ -565,7 +570,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   }
 
   const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
-    client: clientPolicies.get(s.gw.id),
+    client: clientPolicies.get(`${s.gw.id}#${s.l.name}`) ?? clientPolicies.get(s.gw.id),
     tls: s.tls,
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
