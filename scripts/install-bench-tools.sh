@@ -4,6 +4,8 @@
 #   libnginx-mod-http-modsecurity       bench/waf (nginx + ModSecurity v3; it pulls in libmodsecurity3).
 #     Only the module is used: the benchmark points ModSecurity at the CRS v4.28.0 rules in
 #     ../shared/waf/crs-v4.28.0, never at Debian's modsecurity-crs (CRS v3), which is not installed.
+#   testssl.sh                          scripts/testssl.ts (TLS configuration scan of an HTTPS listener;
+#     it pulls in bsdextrautils etc. and uses the system openssl; bench/tls/run.ts uses openssl too)
 # Idempotent: installs only what is missing, runs `apt-get update` only when apt has no candidate.
 # Needs root. Does NOT enable or start the packages' system services: the benchmarks run their own
 # foreground instances with temporary configs on ephemeral loopback ports.
@@ -15,10 +17,12 @@ missing=""
 command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]   || missing="$missing nginx"
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"
 command -v wrk     >/dev/null 2>&1 || missing="$missing wrk"
+command -v testssl >/dev/null 2>&1 || command -v testssl.sh >/dev/null 2>&1 || missing="$missing testssl.sh"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -f "$MODULE" ] || missing="$missing libnginx-mod-http-modsecurity"
 
 if [ -z "$missing" ]; then
-  echo "bench tools already installed: nginx haproxy wrk libnginx-mod-http-modsecurity"
+  echo "bench tools already installed: nginx haproxy wrk libnginx-mod-http-modsecurity testssl.sh openssl"
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
@@ -69,5 +73,8 @@ for bin in nginx haproxy wrk; do
   if [ -z "$p" ]; then echo "install-bench-tools.sh: $bin still missing after install" >&2; exit 1; fi
   echo "$bin: $p"
 done
+p="$(command -v testssl 2>/dev/null || command -v testssl.sh 2>/dev/null || true)"
+if [ -z "$p" ]; then echo "install-bench-tools.sh: testssl still missing after install" >&2; exit 1; fi
+echo "testssl: $p"
 if [ ! -f "$MODULE" ]; then echo "install-bench-tools.sh: $MODULE still missing after install" >&2; exit 1; fi
 echo "modsecurity module: $MODULE ($(dpkg-query -W -f='libmodsecurity3 ${Version}' libmodsecurity3 2>/dev/null || echo 'libmodsecurity3 version unknown'))"

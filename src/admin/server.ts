@@ -13,6 +13,7 @@ import type { Gateway } from '../runtime/gateway.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { PROBLEMS, sendProblem } from '../dataplane/problem.ts';
 import { requestIdFor } from '../dataplane/context.ts';
+import { certificateSeries, servedCertificates } from '../observability/certificates.ts';
 
 export interface AdminOptions {
   readonly host: string;
@@ -100,6 +101,10 @@ export async function startAdmin(opts: AdminOptions): Promise<http.Server> {
     return crypto.timingSafeEqual(got, expected);
   };
   const { gateway, metrics } = opts;
+  // Certificate gauges follow the served Runtime: set now, after every swap, and checked at scrape.
+  const syncCertificates = () => metrics.setCertificates(certificateSeries(gateway.runtime));
+  syncCertificates();
+  gateway.on('reload', syncCertificates);
 
   const server = http.createServer(async (req, res) => {
     const id = requestIdFor(undefined);
@@ -138,7 +143,9 @@ export async function startAdmin(opts: AdminOptions): Promise<http.Server> {
           resources: gateway.status,
         });
       }
+      if (req.method === 'GET' && url.pathname === '/certificates') return json(200, servedCertificates(rt));
       if (req.method === 'GET' && url.pathname === '/metrics') {
+        syncCertificates();
         const text = opts.metricsText ? await opts.metricsText() : await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         return res.end(text);
@@ -147,12 +154,13 @@ export async function startAdmin(opts: AdminOptions): Promise<http.Server> {
         const rec = await gateway.reload('admin-api');
         return json(rec.result === 'failure' ? 422 : 200, rec);
       }
-      return sendProblem(res, PROBLEMS.notFound, id, 'admin endpoints: GET /healthz /readyz /config /status /metrics, POST /reload');
+      return sendProblem(res, PROBLEMS.notFound, id, 'admin endpoints: GET /healthz /readyz /config /status /certificates /metrics, POST /reload');
     } catch (err) {
       opts.logger.error({ err }, 'admin request failed');
       return sendProblem(res, PROBLEMS.internal, id);
     }
   });
+  server.once('close', () => gateway.off('reload', syncCertificates));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.host.replace(/^\[|\]$/g, ''), port: opts.port }, () => { server.off('error', reject); resolve(); });

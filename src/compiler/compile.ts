@@ -1,12 +1,12 @@
 // Config -> Runtime. Pure: the same input gives the same Runtime (and version). All the expensive
 // work (regexes, route tables, header lists) happens here, once, never on the request path.
-import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { constants as cryptoConstants, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { RetryPolicy, SessionPersistence } from '../upstream/index.ts';
 import { loadConfigPath, type LoadResult } from '../config/load.ts';
 import { validateSchema, type Resource } from '../config/validate-schema.ts';
 import { BlockList } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { analyze, durationMs, parseCidr, type ClientPolicyIR, type GatewayIR, type ListenerTlsIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
+import { analyze, durationMs, parseCidr, type ClientPolicyIR, type HstsIR, type GatewayIR, type ListenerTlsIR, type HTTPRouteRuleIR, type StatusMap } from '../config/semantic.ts';
 import { sortDiagnostics, type Diagnostic } from '../config/diagnostics.ts';
 import type { HTTPRouteFilterT } from '../config/schema.ts';
 import { HostTable, HttpRouter, type RouteEntry } from '../router/http-router.ts';
@@ -99,7 +99,12 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
       }
     }
     const [, ns, gw] = l.gateway.split('/');
-    port.listeners.getOrCreate(l.hostname ?? '', () => ({ id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client), tls }));
+    port.listeners.getOrCreate(l.hostname ?? '', () => ({
+      id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, router: router.seal(), client: l.client && compileClient(l.client), tls,
+      // RFC 6797 §7.2: a Strict-Transport-Security header over plain HTTP must be ignored, so it is never sent there.
+      ...(protocol === 'HTTPS' && l.client?.hsts ? { hsts: hstsValue(l.client.hsts) } : {}),
+      ...(l.tls ? { certificates: l.tls.certs.map((c) => ({ ref: c.ref, chain: c.cert })) } : {}),
+    }));
   }
   compilePassthrough(ir, ports, backends);
   return Object.freeze({
@@ -118,12 +123,22 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
 /**
  * TLS settings for every HTTPS listener: TLS 1.2 minimum (1.3 preferred by OpenSSL), forward-secret
  * AEAD suites only for 1.2, X25519 then P-256 for key exchange. TLS 1.3 suites are all AEAD.
+ * docs/tls.md lists them; test/tls-quality.test.ts checks them.
+ * Renegotiation is refused outright (SSL_OP_NO_RENEGOTIATION): Node would otherwise accept up to 3
+ * client-initiated renegotiations per 10 minutes per connection, a CPU cost a client can impose
+ * (testssl: "secure client-initiated renegotiation ... mitigated"); nothing we serve needs it (no
+ * per-path client certificates; HTTP/2 forbids it; TLS 1.3 has none). See docs/tls.md.
  */
 export const TLS_DEFAULTS = {
   minVersion: 'TLSv1.2',
-  ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+  // TLS 1.3 suites (Node takes them in the same list, by their TLS_ names) in Mozilla's order,
+  // AES-128 first as for 1.2: OpenSSL's default puts AES-256-GCM-SHA384 first, whose SHA-384 key
+  // schedule costs more per handshake (measured: about 10% of a full ECDSA handshake's CPU, see
+  // bench/README.md) for no practical gain in strength.
+  ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
   ecdhCurve: 'X25519:P-256:P-384',
   honorCipherOrder: true,
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
 } as const;
 
 function secureContext(certs: ListenerTlsIR['certs'], clientValidation: ListenerTlsIR['clientValidation']): SecureContext {
@@ -140,6 +155,11 @@ function secureContext(certs: ListenerTlsIR['certs'], clientValidation: Listener
 function orderedCerts(t: ListenerTlsIR): ListenerTlsIR['certs'] {
   const isEc = (c: { key: string }) => createPrivateKey(c.key).asymmetricKeyType === 'ec';
   return [...t.certs].sort((a, b) => Number(isEc(a)) - Number(isEc(b)));
+}
+
+/** The Strict-Transport-Security value (RFC 6797 §6.1), directives in the order browsers' docs show. */
+export function hstsValue(h: HstsIR): string {
+  return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
 }
 
 function compileClient(c: ClientPolicyIR): ClientRuntime {

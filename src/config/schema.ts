@@ -382,6 +382,12 @@ export const ClientTrafficPolicySpec = Type.Object({
       mode: Type.Union([Type.Literal('Sanitize'), Type.Literal('SanitizeSet')], { description: 'Sanitize (default): drop it; SanitizeSet: replace it with the verified client certificate' }),
     }, Strict)),
   }, Strict)),
+  // HTTP Strict Transport Security (RFC 6797) on the Gateway's HTTPS listeners only (docs/tls.md).
+  hsts: Type.Optional(Type.Object({
+    maxAge: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'seconds browsers remember to use HTTPS only (31536000 = 1 year; 0 tells them to forget)' }),
+    includeSubDomains: Type.Optional(Type.Boolean({ description: 'also every subdomain of the host (default false)' })),
+    preload: Type.Optional(Type.Boolean({ description: 'ask for the browsers\' preload list (default false): needs maxAge >= 31536000 and includeSubDomains' })),
+  }, Strict)),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev WafPolicy

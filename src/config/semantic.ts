@@ -54,7 +54,9 @@ export interface HTTPRouteIR {
   readonly rules: readonly HTTPRouteRuleIR[];
 }
 export interface AttachmentIR { readonly route: string; readonly hostnames: readonly string[] }
-export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean; readonly xfcc: 'Sanitize' | 'SanitizeSet' }
+export interface ClientPolicyIR { readonly id: string; readonly trustedCIDRs: readonly string[]; readonly forwarded: boolean; readonly xfcc: 'Sanitize' | 'SanitizeSet'; readonly hsts?: HstsIR }
+/** Strict-Transport-Security for the Gateway's HTTPS listeners (never sent on plain HTTP, RFC 6797 §7.2). */
+export interface HstsIR { readonly maxAge: number; readonly includeSubDomains: boolean; readonly preload: boolean }
 /** PEM certificate chains and keys a TLS listener serves (RSA and ECDSA may sit side by side). */
 export interface ListenerTlsIR {
   readonly certs: readonly { readonly cert: string; readonly key: string; readonly ref: string }[];
@@ -505,7 +507,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     };
   }
 
-  // ---- ClientTrafficPolicy: attached to Gateways; the oldest wins on a conflict.
+  // ---- ClientTrafficPolicy: attached to Gateways or one listener (sectionName); the oldest wins on a conflict.
   const clientPolicies = new Map<string, ClientPolicyIR>();
   const cps = byKind<ClientTrafficPolicyT>('ClientTrafficPolicy').sort(oldestFirst);
   for (const pol of cps) {
@@ -513,14 +515,21 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     let ok = true;
     const cidrs = pol.doc.spec.clientIPDetection?.xForwardedFor?.trustedCIDRs ?? [];
     cidrs.forEach((c, ci) => { if (!parseCidr(c)) { report(pol, ['spec', 'clientIPDetection', 'xForwardedFor', 'trustedCIDRs', ci], `"${c}" is not a CIDR`, 'write an address and a prefix length, e.g. 10.0.0.0/8 or 2001:db8::/32'); ok = false; } });
+    const hsts = checkHsts(pol.doc.spec.hsts, (hp, m, h) => { report(pol, ['spec', 'hsts', ...hp], m, h); ok = false; });
     const conds: Condition[] = [];
     pol.doc.spec.targetRefs.forEach((t, ti) => {
       const tp = ['spec', 'targetRefs', ti];
       if (t.group !== GATEWAY_GROUP || t.kind !== 'Gateway') { report(pol, tp, `targetRef ${t.group}/${t.kind} is not supported`, `target a Gateway: { group: ${GATEWAY_GROUP}, kind: Gateway, name: ... }`); ok = false; return; }
       const gwId = resourceId('Gateway', pol.namespace, t.name);
       if (!gateways.some((x) => x.id === gwId)) { report(pol, [...tp, 'name'], `Gateway ${pol.namespace}/${t.name} not found`, 'policies attach to Gateways in their own namespace'); ok = false; return; }
-      if (clientPolicies.has(gwId)) { report(pol, [...tp, 'name'], `Gateway ${t.name} already has ClientTrafficPolicy ${clientPolicies.get(gwId)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
-      if (ok) clientPolicies.set(gwId, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false, xfcc: pol.doc.spec.headers?.xForwardedClientCert?.mode ?? 'Sanitize' });
+      // sectionName targets one listener (GEP-713); that policy replaces the Gateway's on it, as in Envoy Gateway.
+      const gwListeners = gateways.find((x) => x.id === gwId)!.doc.spec.listeners.filter((l) => !t.sectionName || l.name === t.sectionName);
+      if (!gwListeners.length) { report(pol, [...tp, 'sectionName'], `Gateway ${t.name} has no listener named "${t.sectionName}"`, 'name one of its listeners, or remove sectionName to target the whole Gateway'); ok = false; return; }
+      const key = t.sectionName ? `${gwId}#${t.sectionName}` : gwId;
+      const what = t.sectionName ? `Listener ${t.name}/${t.sectionName}` : `Gateway ${t.name}`;
+      if (clientPolicies.has(key)) { report(pol, [...tp, 'name'], `${what} already has ClientTrafficPolicy ${clientPolicies.get(key)!.id}`, 'merge the two policies; the older one applies', 'warning'); conds.push(cond('Accepted', false, 'Conflicted', 'superseded by an older policy', g)); return; }
+      if (hsts && ok && !gwListeners.some((l) => l.protocol === 'HTTPS')) report(pol, ['spec', 'hsts'], `${what} ${t.sectionName ? 'is not an HTTPS listener' : 'has no HTTPS listener'}, so hsts has no effect on it`, 'Strict-Transport-Security is only sent over HTTPS (RFC 6797); add an HTTPS listener, or remove hsts', 'warning');
+      if (ok) clientPolicies.set(key, { id: pol.id, trustedCIDRs: cidrs, forwarded: pol.doc.spec.headers?.forwarded ?? false, xfcc: pol.doc.spec.headers?.xForwardedClientCert?.mode ?? 'Sanitize', ...(hsts ? { hsts } : {}) });
     });
     if (!conds.length) conds.push(cond('Accepted', ok, ok ? 'Accepted' : 'Invalid', ok ? 'policy attached' : 'policy is not valid', g));
     status[pol.id] = { conditions: conds };
@@ -571,7 +580,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   }
 
   const listeners: ListenerIR[] = lstates.filter((s) => s.usable).map((s) => ({
-    client: clientPolicies.get(s.gw.id),
+    client: clientPolicies.get(`${s.gw.id}#${s.l.name}`) ?? clientPolicies.get(s.gw.id),
     tls: s.tls,
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
@@ -626,6 +635,20 @@ function checkPolicy(spec: BackendTrafficPolicyT['spec'], report: (p: (string | 
   if (a?.type === 'TCP' && a.http) { report(['healthCheck', 'active', 'http'], 'http settings on a TCP health check', 'remove http or use type: HTTP'); ok = false; }
   return ok;
 }
+
+/**
+ * HSTS settings. `preload` is a request to be put on the browsers' built-in list, which accepts
+ * only max-age >= 1 year with includeSubDomains (hstspreload.org): a header that asks for it
+ * without them would be refused there, so the config is refused here, with the fix.
+ */
+function checkHsts(h: ClientTrafficPolicyT['spec']['hsts'], report: (p: (string | number)[], m: string, h?: string) => void): HstsIR | undefined {
+  if (!h) return undefined;
+  const v: HstsIR = { maxAge: h.maxAge, includeSubDomains: h.includeSubDomains ?? false, preload: h.preload ?? false };
+  if (v.preload && v.maxAge < HSTS_PRELOAD_MIN_AGE) report(['maxAge'], `preload needs maxAge of at least ${HSTS_PRELOAD_MIN_AGE} (1 year), got ${v.maxAge}`, `set maxAge: ${HSTS_PRELOAD_MIN_AGE} (or more), or remove preload`);
+  if (v.preload && !v.includeSubDomains) report(['includeSubDomains'], 'preload needs includeSubDomains: true', 'set includeSubDomains: true (every subdomain must serve HTTPS), or remove preload');
+  return v;
+}
+const HSTS_PRELOAD_MIN_AGE = 31_536_000;
 
 function checkRegex(src: string, onError: () => void): boolean {
   try { new RegExp(src); return true; } catch { onError(); return false; }

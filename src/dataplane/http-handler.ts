@@ -188,6 +188,7 @@ function redirect(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string,
   const location = `${scheme}://${host}${showPort ? `:${port}` : ''}${path}${ctx.query ? `?${ctx.query}` : ''}`;
   ctx.status = r.statusCode;
   const headers: OutgoingHttpHeaders = { location, 'content-length': 0, 'x-request-id': ctx.id };
+  if (ctx.listener?.hsts) headers['strict-transport-security'] = ctx.listener.hsts;
   if (rule.responseHeaders) applyMods(headers, rule.responseHeaders);
   ctx.res.writeHead(r.statusCode, headers);
   ctx.res.end();
@@ -328,6 +329,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       const out: Record<string, string | string[] | undefined> = {};
       for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
       out['x-request-id'] = ctx.id;
+      if (ctx.listener?.hsts) out['strict-transport-security'] = ctx.listener.hsts; // HTTPS listeners only; replaces the upstream's
       if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
       if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
       if (session && (pinned !== ep)) {

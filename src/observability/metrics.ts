@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), one registry per gateway process. Label sets are bounded:
 // routes and listeners come from config, status codes are grouped by class.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CertificateSeries } from './certificates.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -12,6 +13,18 @@ export class Metrics {
   readonly upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by backend and kind (connect, timeout, reset).', labelNames: ['backend', 'kind'] as const, registers: [this.registry] });
   readonly securityEvents = new Counter({ name: 'portcullis_security_events_total', help: 'Security events by kind (waf-match, waf-block, ...).', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly tlsHandshakeErrors = new Counter({ name: 'portcullis_tls_handshake_errors_total', help: 'Failed TLS handshakes (bad client hello, no shared cipher or version, bad client certificate).', registers: [this.registry] });
+  // Served certificates (src/observability/certificates.ts), replaced as a whole on every swap. The
+  // admin side (single process or primary) sets them; 'omit' keeps workers' empty copies out of the
+  // primary's aggregated output.
+  private certs: readonly CertificateSeries[] = [];
+  readonly certificateExpiry = new Gauge({ name: 'portcullis_certificate_expiry_timestamp_seconds', help: 'notAfter of every certificate served by an HTTPS listener (leaf and chain), in seconds since the epoch.', labelNames: ['listener', 'ref', 'subject', 'serial'] as const, aggregator: 'omit', registers: [this.registry] });
+  readonly certificateDaysLeft = new Gauge({
+    name: 'portcullis_certificate_days_left', help: 'Days until notAfter of every certificate served by an HTTPS listener (negative once expired), at scrape time.', labelNames: ['listener', 'ref', 'subject', 'serial'] as const, aggregator: 'omit', registers: [this.registry],
+    collect: () => {
+      const now = Date.now();
+      for (const c of this.certs) this.certificateDaysLeft.set({ listener: c.listener, ref: c.ref, subject: c.subject, serial: c.serial }, Math.round((c.notAfterMs - now) / 864e5 * 100) / 100);
+    },
+  });
   readonly badRequests = new Counter({ name: 'portcullis_http_bad_requests_total', help: 'Requests refused before routing because they could not be parsed safely.', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -31,6 +44,15 @@ export class Metrics {
     let h = this.durChildren.get(listener);
     if (!h) { h = this.requestDuration.labels(listener); this.durChildren.set(listener, h); }
     h.observe(seconds);
+  }
+
+  /** The certificates of the Runtime now served: series of certificates no longer served go away. */
+  setCertificates(certs: readonly CertificateSeries[]): void {
+    if (certs === this.certs) return;
+    this.certs = certs;
+    this.certificateExpiry.reset();
+    this.certificateDaysLeft.reset();
+    for (const c of certs) this.certificateExpiry.set({ listener: c.listener, ref: c.ref, subject: c.subject, serial: c.serial }, Math.floor(c.notAfterMs / 1000));
   }
 
   setConfigVersion(version: string): void {

@@ -115,6 +115,10 @@ export interface ListenerRuntime {
   readonly client?: ClientRuntime;
   readonly hostname?: string;
   readonly router: HttpRouter<RuleRuntime>;
+  /** HTTPS listeners with a ClientTrafficPolicy hsts: the Strict-Transport-Security value, built once. */
+  readonly hsts?: string;
+  /** HTTPS listeners: the PEM chains served, with the certificateRef each came from (inventory, metrics). */
+  readonly certificates?: readonly { readonly ref: string; readonly chain: string }[];
 }
 
 export interface PortRuntime {
