@@ -5,6 +5,7 @@
 // Gateway API shapes follow gateway.networking.k8s.io/v1 (v1.6.1); see
 // ../shared/reference/gateway-api.md. Portcullis's own kinds live in portcullis.dev/v1alpha1.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { CertificateSpec, IssuerSpec } from '../certs/schema.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const PORTCULLIS_GROUP = 'portcullis.dev';
@@ -371,6 +372,11 @@ export const WafPolicySpec = Type.Object({
   }, Strict)),
 }, Strict);
 
+// ---------------------------------------------------------------- portcullis.dev Issuer, Certificate
+// Certificate lifecycle, shaped like cert-manager's (cert-manager.io/v1) so Kubernetes users
+// recognise it; see docs/certificates.md. Semantics live in src/certs/config.ts.
+// (the spec schemas are in src/certs/schema.ts)
+
 // ---------------------------------------------------------------- documents
 function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
   return Type.Object({
@@ -415,6 +421,8 @@ export const SecretDoc = Type.Object({
 export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTrafficPolicy', BackendTrafficPolicySpec);
 export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
 export const WafPolicyDoc = doc(PORTCULLIS_API_VERSION, 'WafPolicy', WafPolicySpec);
+export const IssuerDoc = doc(PORTCULLIS_API_VERSION, 'Issuer', IssuerSpec);
+export const CertificateDoc = doc(PORTCULLIS_API_VERSION, 'Certificate', CertificateSpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -431,6 +439,8 @@ export const KINDS = {
   BackendTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: BackendTrafficPolicyDoc },
   ClientTrafficPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: ClientTrafficPolicyDoc },
   WafPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: WafPolicyDoc },
+  Issuer: { apiVersions: [PORTCULLIS_API_VERSION], schema: IssuerDoc },
+  Certificate: { apiVersions: [PORTCULLIS_API_VERSION], schema: CertificateDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -453,6 +463,8 @@ export type ConfigMapT = Static<typeof ConfigMapDoc>;
 export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 export type WafPolicyT = Static<typeof WafPolicyDoc>;
+export type IssuerT = Static<typeof IssuerDoc>;
+export type CertificateT = Static<typeof CertificateDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

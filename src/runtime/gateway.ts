@@ -20,6 +20,8 @@ import { RuntimeHolder, type Runtime } from './runtime.ts';
 import { WafCache } from '../compiler/waf.ts';
 import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
+import { CertificateService } from '../certs/service.ts';
+import { withAcmeHttp01 } from '../certs/http01.ts';
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -53,6 +55,10 @@ export interface GatewayOptions {
   readonly listen?: boolean;
   /** Open listening sockets with SO_REUSEPORT, so several worker processes share a port. */
   readonly reusePort?: boolean;
+  /** Keys and issued certificates of Certificate resources (src/certs); without it they stay pending. */
+  readonly stateDir?: string;
+  /** 'load': read certificates another process issues (multi-worker workers); default 'manage'. */
+  readonly certificates?: 'manage' | 'load';
 }
 
 export class ReloadError extends Error {
@@ -76,6 +82,8 @@ export class Gateway extends EventEmitter {
   readonly health: HealthRegistry;
   readonly breakers: CircuitBreakerRegistry;
   readonly wafCache = new WafCache();
+  /** Issues and renews Certificate resources; outlives reloads (src/certs/service.ts). */
+  readonly certs: CertificateService;
   private readonly poolProvider: PoolProvider;
   /** Upgraded connections (WebSocket tunnels): they outlive reloads; a drain closes them at its deadline. */
   readonly tunnels = new Set<import('node:stream').Duplex>();
@@ -88,6 +96,7 @@ export class Gateway extends EventEmitter {
     this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
     const pools = this.pools;
     this.poolProvider = { get: (ep, backend, grpc) => pools.getPool(ep, grpc ? backend.grpcPoolOptions : backend.poolOptions) };
+    this.certs = new CertificateService({ stateDir: opts.stateDir, logger: opts.logger, metrics: opts.metrics, mode: opts.certificates, onChange: () => { if (!this.stopping) void this.reload('certificate'); } });
     this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
   }
 
@@ -125,8 +134,10 @@ export class Gateway extends EventEmitter {
   private async doReload(trigger: string): Promise<ReloadRecord> {
     const t0 = performance.now();
     const { logger, metrics } = this.opts;
-    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey, wafCache: this.wafCache };
-    const build = buildConfig(this.opts.configPath, ctx);
+    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey, wafCache: this.wafCache, issued: this.certs };
+    let build = buildConfig(this.opts.configPath, ctx);
+    // Certificates stored by an earlier run are served at once: load them, then build again.
+    if (await this.certs.prepare(build.ir?.certificates)) build = buildConfig(this.opts.configPath, ctx);
     const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
     let record: ReloadRecord;
     const base = { at: new Date().toISOString(), trigger };
@@ -140,10 +151,12 @@ export class Gateway extends EventEmitter {
       if (this.holder.current && this.holder.current.version === runtime.version) {
         record = { ...base, result: 'unchanged', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
         this.lastBuild = build;
+        this.certs.sync(build.ir?.certificates);
       } else {
         try {
           await this.apply(runtime);
           this.lastBuild = build;
+          this.certs.sync(build.ir?.certificates); // after apply: HTTP-01 needs the listeners up
           record = { ...base, result: 'success', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
           for (const w of runtime.warnings) logger.warn({ diagnostic: formatDiagnostic(w) }, 'config warning');
           logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), durationMs: Math.round(record.durationMs) }, 'config applied');
@@ -189,7 +202,7 @@ export class Gateway extends EventEmitter {
     // new Runtime at each handshake anyway). Ticket keys are passed again so sessions resume.
     for (const [key, s] of this.servers) {
       const p = next.ports.get(key);
-      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}) });
+      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ticketKeys: this.opts.ticketKeys ?? s.tls.getTicketKeys() });
     }
     for (const [key, s] of this.servers) {
       if (next.ports.has(key)) continue;
@@ -255,7 +268,7 @@ export class Gateway extends EventEmitter {
 
   private createServer(key: string): PortServer {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
-    const handler = createHttpHandler(deps, key);
+    const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
     const h1 = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
       // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
@@ -351,6 +364,7 @@ export class Gateway extends EventEmitter {
   /** Stop accepting, let in-flight requests finish up to `drainMs`, then close what is left. */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.certs.stop();
     for (const w of this.watchers) w.close();
     if (this.debounce) clearTimeout(this.debounce);
     const servers = [...this.servers.values()];
