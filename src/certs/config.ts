@@ -66,7 +66,7 @@ export interface CertificatesIR {
 /** What the running certificate service knows; semantic analysis reads it (never writes). */
 export interface IssuedLookup {
   /** The issued chain and key for a Certificate, when there is one. */
-  get(storeName: string): { readonly chainPem: string; readonly keyPem: string; readonly serialNumber: string } | undefined;
+  get(storeName: string): { readonly chainPem: string; readonly keyPem: string; readonly serialNumber: string; readonly notAfter: Date } | undefined;
   /** Why there is none yet (or the last renewal error), for the status. */
   state(storeName: string): { readonly reason: string; readonly message: string } | undefined;
 }
@@ -162,9 +162,13 @@ export function analyzeCertificates(resources: readonly Resource[], report: Repo
     const have = issued?.get(c.storeName);
     const st = issued?.state(c.storeName);
     status[r.id] = {
-      conditions: [have
-        ? cond('Ready', true, 'Ready', `serial ${have.serialNumber}${st ? `; ${st.message}` : ''}`, gen(r))
-        : cond('Ready', false, st?.reason ?? 'Pending', st?.message ?? 'not issued yet', gen(r))],
+      // cert-manager's conditions: Ready (a valid certificate is served), Issuing (False with the
+      // reason after a failed issuance or renewal attempt).
+      conditions: [
+        have ? cond('Ready', true, 'Ready', `serving serial ${have.serialNumber}, valid until ${have.notAfter.toISOString()}`, gen(r))
+          : cond('Ready', false, st?.reason ?? 'Pending', st?.message ?? 'not issued yet', gen(r)),
+        ...(st ? [cond('Issuing', false, st.reason, st.message, gen(r))] : []),
+      ],
     };
   }
   return { certificates, bySecret };

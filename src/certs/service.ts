@@ -164,11 +164,15 @@ export class CertificateService implements IssuedLookup {
   async #start(c: CertificateIR): Promise<void> {
     const stores = await this.#openStores([c]);
     if (!stores || this.#stopped || this.#managed.has(c.storeName)) return;
-    const mgr = new CertificateManager({ store: stores.store, renewFraction: c.renewFraction, backoff: this.#o.backoff });
+    // Jitter (spreads renewals of many certificates) only moves a renewal earlier: at most 5% of
+    // the lifetime and at most a tenth of the time to the renewal point, so a small
+    // renewAtFraction is not swallowed by it.
+    const mgr = new CertificateManager({ store: stores.store, renewFraction: c.renewFraction, jitterFraction: Math.min(0.05, c.renewFraction / 10), backoff: this.#o.backoff });
     const m: Managed = { ir: c, mgr, stopped: false, attempt: 0 };
     this.#managed.set(c.storeName, m);
     mgr.onCertificate((_name, cert) => { if (!m.stopped) this.#hold(c, cert, true); });
     mgr.on('renewal_failed', (ev: RenewalFailedEvent) => { if (!m.stopped) this.#alert(c, ev.error, ev.attempt, ev.nextRetryAt, ev.notAfter); });
+    mgr.on('scheduled', (ev: { at: Date }) => this.#o.logger.info({ certificate: c.id, at: ev.at.toISOString() }, 'certificate renewal scheduled'));
     mgr.on('renewed', (ev: { serialNumber: string; notAfter: Date }) => this.#o.logger.info({ certificate: c.id, issuer: c.issuer.id, serialNumber: ev.serialNumber, notAfter: ev.notAfter.toISOString() }, 'certificate renewed'));
     mgr.on('expiring', (ev: { notAfter: Date; expired: boolean }) => this.#o.logger.warn({ certificate: c.id, issuer: c.issuer.id, notAfter: ev.notAfter.toISOString(), expired: ev.expired }, ev.expired ? 'certificate expired' : 'certificate expiring and not renewed yet'));
     await this.#ensure(m, stores);
@@ -237,7 +241,7 @@ export class CertificateService implements IssuedLookup {
       ...(a.eab ? { externalAccountBinding: { kid: a.eab.keyID, hmacKey: a.eab.hmacKey } } : {}),
       challengePriority: [...a.challenges],
       ...(a.caBundle ? { caCertificates: a.caBundle } : {}),
-      polling: { attempts: 20, minMs: 500, maxMs: 10_000 },
+      polling: { attempts: 12, minMs: 500, maxMs: 8_000 },
     });
   }
 
