@@ -96,22 +96,43 @@ before(async () => {
   assert.match(pebbleRoot, /BEGIN CERTIFICATE/);
 
   up = await startUpstream('up');
-  const dir = tmpDir();
+  dir = tmpDir();
+  cfg = { httpPort, acmePort, tlsCa, upPort: up.port };
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config(false));
+  process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = randomBytes(32).toString('hex');
+  gw = await startGateway(dir);
+});
+
+after(async () => {
+  await gw?.stop();
+  await up?.close();
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+});
+
+
+let dir = '';
+let cfg = { httpPort: 0, acmePort: 0, tlsCa: '', upPort: 0 };
+function config(alpn: boolean): string {
   const indent = (s: string) => s.trim().split('\n').map((l) => `      ${l}`).join('\n');
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+  return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
 spec:
   gatewayClassName: portcullis
   addresses: [{ type: IPAddress, value: 127.0.0.1 }]
   listeners:
-    - { name: http, protocol: HTTP, port: ${httpPort} }
+    - { name: http, protocol: HTTP, port: ${cfg.httpPort} }
     - name: https
       protocol: HTTPS
       port: ${httpsPort}
       hostname: www.portcullis.test
       tls: { certificateRefs: [{ name: www-tls }] }
----
+${alpn ? `    - name: alpn
+      protocol: HTTPS
+      port: ${httpsPort}
+      hostname: alpn.portcullis.test
+      tls: { certificateRefs: [{ name: alpn-tls }] }
+` : ''}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: r, namespace: default }
@@ -119,17 +140,17 @@ spec:
   parentRefs: [{ name: gw }]
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
 ---
-${backendYaml('up', [up.port])}
+${backendYaml('up', [cfg.upPort])}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Issuer
 metadata: { name: pebble, namespace: default }
 spec:
   acme:
-    server: https://127.0.0.1:${acmePort}/dir
+    server: https://127.0.0.1:${cfg.acmePort}/dir
     email: ops@portcullis.test
     caBundle: |
-${indent(tlsCa)}
+${indent(cfg.tlsCa)}
     solvers: [{ http01: {} }]
 ---
 apiVersion: portcullis.dev/v1alpha1
@@ -141,20 +162,31 @@ spec:
   dnsNames: [www.portcullis.test]
   # Pebble issues for 1 h here: renew after ~4 s, so the test sees a renewal attempt soon
   renewAtFraction: 0.001
-`);
-  process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = randomBytes(32).toString('hex');
-  gw = await startGateway(dir);
-});
+${alpn ? `---
+apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: pebble-alpn, namespace: default }
+spec:
+  acme:
+    server: https://127.0.0.1:${cfg.acmePort}/dir
+    email: alpn@portcullis.test
+    caBundle: |
+${indent(cfg.tlsCa)}
+    solvers: [{ tlsAlpn01: {} }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Certificate
+metadata: { name: alpn, namespace: default }
+spec:
+  secretName: alpn-tls
+  issuerRef: { name: pebble-alpn }
+  dnsNames: [alpn.portcullis.test]
+` : ''}`;
+}
 
-after(async () => {
-  await gw?.stop();
-  await up?.close();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-});
-
-function served(): Promise<tls.PeerCertificate & { authorized: boolean }> {
+function served(servername = 'www.portcullis.test'): Promise<tls.PeerCertificate & { authorized: boolean }> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: 'www.portcullis.test', ca: pebbleRoot }, () => {
+    const s = tls.connect({ host: '127.0.0.1', port: httpsPort, servername, ca: pebbleRoot }, () => {
       resolve({ ...s.getPeerCertificate(), authorized: s.authorized });
       s.end();
     });
@@ -162,13 +194,29 @@ function served(): Promise<tls.PeerCertificate & { authorized: boolean }> {
   });
 }
 
-test('ACME: issued by Pebble over HTTP-01 answered by the gateway\'s own listener, served on HTTPS; a failed renewal raises the alert', { skip }, async () => {
+let cert: Awaited<ReturnType<typeof served>> | undefined;
+
+test('ACME: issued by Pebble over HTTP-01 answered by the gateway\'s own listener, served on HTTPS', { skip }, async () => {
   await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate issued"/, 30_000, 0);
-  let cert: Awaited<ReturnType<typeof served>> | undefined;
   await until('the HTTPS listener serving the ACME certificate', async () => { cert = await served(); return true; }, 10_000, () => gw!.logs.join('\n'));
   assert.equal(cert!.authorized, true, 'verifies against Pebble\'s root with hostname checks');
   assert.match(String(cert!.subjectaltname), /DNS:www\.portcullis\.test/);
+});
 
+test('ACME TLS-ALPN-01: answered on the gateway\'s HTTPS port (acme-tls/1), for a Certificate added by a reload', { skip }, async () => {
+  const from = gw!.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config(true));
+  await gw!.waitForLog(/"certificate":"Certificate\/default\/alpn".*"certificate issued"/, 30_000, from);
+  let c: Awaited<ReturnType<typeof served>> | undefined;
+  await until('the alpn listener', async () => { c = await served('alpn.portcullis.test'); return true; }, 10_000, () => gw!.logs.join('\n'));
+  assert.equal(c!.authorized, true);
+  assert.match(String(c!.subjectaltname), /DNS:alpn\.portcullis\.test/);
+  // ordinary clients of the port were never served a challenge certificate
+  assert.equal((await served()).authorized, true);
+});
+
+test('ACME: a failed renewal raises the alert; the working certificate stays', { skip }, async () => {
+  cert = await served();
   // The name now resolves where the gateway does not listen: the next renewal's HTTP-01
   // validation fails at Pebble, and that is an alert, long before expiry. (A CA that is down
   // works the same way, after acme-client's own retries of network errors, about a minute.)

@@ -230,8 +230,9 @@ export class CertificateService implements IssuedLookup {
     return AcmeIssuer.create({
       directoryUrl: a.server,
       keystore,
-      // one account per ACME server; with external account binding one per binding
-      ...(a.eab ? { accountKeyName: `acme-eab-${createHash('sha256').update(`${a.server}\0${a.eab.keyID}`).digest('hex').slice(0, 24)}` } : {}),
+      // One ACME account per Issuer (and server and binding), as cert-manager keeps one per
+      // Issuer: two Issuers never share (and re-register) one account key.
+      accountKeyName: `acme-account-${createHash('sha256').update(`${i.id}\0${a.server}\0${a.eab?.keyID ?? ''}`).digest('hex').slice(0, 24)}`,
       ...(a.email ? { email: a.email } : {}),
       // Like Caddy and cert-manager: configuring an ACME issuer is agreeing to its terms.
       termsOfServiceAgreed: true,

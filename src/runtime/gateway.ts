@@ -22,6 +22,7 @@ import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 import { CertificateService } from '../certs/service.ts';
 import { withAcmeHttp01 } from '../certs/http01.ts';
+import { ACME_TLS_ALPN_PROTOCOL } from '../pki/acme.ts';
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -234,10 +235,13 @@ export class Gateway extends EventEmitter {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'https' as const };
     const handler = createHttpHandler(deps, key);
     const holder = this.holder;
+    const alpn01 = this.certs.tlsAlpn01;
     const tls = http2.createSecureServer({
       ...TLS_DEFAULTS,
       allowHTTP1: true,
-      ALPNProtocols: ['h2', 'http/1.1'],
+      // h2 then http/1.1, as ALPNProtocols would (same refusal when nothing matches), plus ACME
+      // TLS-ALPN-01: acme-tls/1 for a name with a pending challenge (src/certs).
+      ALPNCallback: alpn01.alpnCallback(['h2', 'http/1.1']),
       cert: [...port.defaultTls!.cert],
       key: [...port.defaultTls!.key],
       // Client mTLS (Gateway API frontend validation): AllowValidOnly fails the handshake without
@@ -245,14 +249,16 @@ export class Gateway extends EventEmitter {
       ...(port.clientAuth ? { requestCert: true, rejectUnauthorized: port.clientAuth.mode === 'AllowValidOnly', ca: port.clientAuth.ca } : {}),
       ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}),
       settings: { maxConcurrentStreams: 256 },
-      SNICallback: (servername, cb) => {
+      SNICallback: alpn01.sniCallback((servername, cb) => {
         const p = holder.current?.ports.get(key);
         const l = p?.listeners.lookup(servername.toLowerCase());
         // The default listener's own certificates are the server context (undefined = use it):
         // that keeps RSA/ECDSA selection working for it (see orderedCerts in compile.ts).
         cb(null, !l?.tls || l.tls === p?.defaultTls?.context ? undefined : l.tls);
-      },
+      }, { alpnAware: true }),
     });
+    // A TLS-ALPN-01 validation ends with the handshake: close it before HTTP sees it.
+    tls.prependListener('secureConnection', (socket: import('node:tls').TLSSocket) => { if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.destroy(); });
     tls.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     const sessions = new Set<http2.Http2Session>();
     tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
