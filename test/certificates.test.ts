@@ -10,10 +10,13 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { InternalCA } from '../src/pki/ca.ts';
+import { KeyStore } from '../src/pki/keystore.ts';
+import { Secret } from '../src/pki/secret.ts';
 import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
-let gw: GatewayProc, up: Upstream, port: number, dir: string;
+let gw: GatewayProc, up: Upstream, port: number, dir: string, staticSerial: string;
 const KEY = randomBytes(32).toString('base64');
 
 function config(): string {
@@ -29,6 +32,11 @@ spec:
       port: ${port}
       hostname: app.example.test
       tls: { certificateRefs: [{ kind: Secret, name: app-tls }] }
+    - name: files
+      protocol: HTTPS
+      port: ${port}
+      hostname: static.example.test
+      tls: { certificateRefs: [{ name: files-tls }] }
     - name: short
       protocol: HTTPS
       port: ${port}
@@ -69,14 +77,36 @@ spec:
   issuerRef: { name: internal }
   dnsNames: [short.example.test]
   duration: 15s
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: files, namespace: default }
+spec:
+  static: { certFile: static.crt, keyFile: static.key }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Certificate
+metadata: { name: files, namespace: default }
+spec:
+  secretName: files-tls
+  issuerRef: { name: files }
+  dnsNames: [static.example.test]
 `;
 }
 
 before(async () => {
   process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = KEY; // inherited by the gateway process
+  process.env.PORTCULLIS_DRAIN_MS = '500'; // stop (the restart test) without the 10 s drain
   up = await startUpstream('up');
   port = await freePort();
   dir = tmpDir();
+  // files for the static Issuer, from a CA of our own
+  const work = tmpDir();
+  const other = await InternalCA.open({ keystore: await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) }), certDir: work, name: 'files' });
+  const f = await other.issue({ dnsNames: ['static.example.test'] });
+  staticSerial = f.serialNumber;
+  fs.writeFileSync(path.join(dir, 'static.crt'), f.chainPem);
+  fs.writeFileSync(path.join(dir, 'static.key'), f.keyPem.reveal(), { mode: 0o600 });
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   gw = await startGateway(dir);
 });
@@ -177,6 +207,15 @@ test('renewal at 2/3 of the lifetime: new handshakes get the new certificate, an
   assert.equal(resumed.reused, true, 'the session resumed across the certificate rotation');
 });
 
+test('static Issuer: the listener serves the certificate from the files', async () => {
+  await gw.waitForLog(/"certificate":"Certificate\/default\/files".*"certificate issued"/, 15_000, 0);
+  const s = await waitFor('the files listener', () => new Promise<string>((resolve, reject) => {
+    const c = tls.connect({ host: '127.0.0.1', port, servername: 'static.example.test', rejectUnauthorized: false }, () => { resolve(c.getPeerCertificate().serialNumber.toLowerCase()); c.end(); });
+    c.on('error', reject);
+  }));
+  assert.equal(s, staticSerial);
+});
+
 test('a restart serves the stored certificate instead of issuing again; keys are stored encrypted and 0600', async () => {
   const root = await rootPem();
   const before1 = await handshake('app.example.test', root);
@@ -194,6 +233,58 @@ test('a restart serves the stored certificate instead of issuing again; keys are
   assert.equal(after1.cert.serialNumber, before1.cert.serialNumber, 'the stored certificate is served');
   assert.ok(gw.logs.some((l) => /"certificate":"Certificate\/default\/app".*"certificate loaded"/.test(l)));
   assert.ok(!gw.logs.some((l) => /"certificate":"Certificate\/default\/app".*"certificate issued"/.test(l)), 'not issued again');
+  // the inventory of the state directory lists it
+  const inv = runCli(['certs', 'list', '--state-dir', stateDir, '--json']);
+  assert.equal(inv.code, 0, inv.stderr);
+  assert.ok(inv.stdout.toLowerCase().includes(before1.cert.serialNumber.toLowerCase()), 'certs list --state-dir shows the issued certificate');
+});
+
+test('without a key encryption key the gateway serves the rest and the Certificate fails closed, with the reason in its status', async () => {
+  const p2 = await freePort();
+  const d2 = tmpDir();
+  fs.writeFileSync(path.join(d2, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: http, protocol: HTTP, port: ${p2} }
+    - { name: https, protocol: HTTPS, port: ${await freePort()}, tls: { certificateRefs: [{ name: x-tls }] } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+---
+${backendYaml('up', [up.port])}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: internal, namespace: default }
+spec: { ca: {} }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Certificate
+metadata: { name: x, namespace: default }
+spec: { secretName: x-tls, issuerRef: { name: internal }, dnsNames: [x.example.test] }
+`);
+  delete process.env.PORTCULLIS_KEY_ENCRYPTION_KEY;
+  let g2: GatewayProc | undefined;
+  try {
+    g2 = await startGateway(d2);
+    await g2.waitForLog(/certificate key store unavailable/, 10_000, 0);
+    assert.equal((await fetch(`http://127.0.0.1:${p2}/`)).status, 200, 'the HTTP listener serves');
+    const st = JSON.stringify(await (await g2.admin('/status')).json());
+    assert.match(st, /"reason":"KeyStoreUnavailable","message":"[^"]*PORTCULLIS_KEY_ENCRYPTION_KEY/);
+    assert.match(st, /"Programmed","status":"False","reason":"Pending"/);
+    assert.ok(!fs.readdirSync(path.join(g2.proc.spawnargs[g2.proc.spawnargs.indexOf('--state-dir') + 1])).includes('keys'), 'no key was written');
+  } finally {
+    process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = KEY;
+    await g2?.stop();
+  }
 });
 
 test('validate: Certificate and Issuer errors name the file, line and field', () => {

@@ -58,6 +58,8 @@ export class CertificateService implements IssuedLookup {
   #stores: Promise<Stores> | null = null;
   #changeTimer: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** Bumped by every change of a Certificate's state (what the status shows). */
+  #stateVersion = 0;
   readonly #failures: Counter<'certificate' | 'issuer'>;
 
   constructor(o: CertificateServiceOptions) {
@@ -73,12 +75,14 @@ export class CertificateService implements IssuedLookup {
   /**
    * Before a build: load stored certificates that are not in memory yet (a restart serves them at
    * once instead of issuing again). In 'load' mode every stored certificate is read again, since
-   * the primary may have renewed it. Resolves true when something new was loaded.
+   * the primary may have renewed it. Resolves true when something new was loaded or a
+   * Certificate's state changed (build again, so the status shows it).
    */
   async prepare(ir: CertificatesIR | undefined): Promise<boolean> {
     if (!ir?.certificates.length) return false;
+    const states = this.#stateVersion;
     const stores = await this.#openStores(ir.certificates);
-    if (!stores) return false;
+    if (!stores) return this.#stateVersion !== states;
     let changed = false;
     const now = Date.now();
     for (const c of ir.certificates) {
@@ -95,7 +99,7 @@ export class CertificateService implements IssuedLookup {
         this.#o.logger.error({ certificate: c.id, code: (err as { code?: string }).code, error: (err as Error).message }, 'stored certificate refused');
       }
     }
-    return changed;
+    return changed || this.#stateVersion !== states;
   }
 
   /** After a build is applied: manage exactly the Certificates of the config. Never blocks. */
@@ -283,6 +287,7 @@ export class CertificateService implements IssuedLookup {
     const prev = this.#states.get(c.storeName);
     if (prev?.reason === reason && prev.message === message) return false;
     this.#states.set(c.storeName, { reason, message });
+    this.#stateVersion++;
     return true;
   }
 
