@@ -110,6 +110,7 @@ before(async () => {
   cfg = { httpPort, acmePort, tlsCa, upPort: up.port };
   fs.writeFileSync(path.join(dir, 'c.yaml'), config(false));
   process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = randomBytes(32).toString('hex');
+  process.env.PORTCULLIS_DRAIN_MS = '500';
   gw = await startGateway(dir);
 });
 
@@ -307,3 +308,53 @@ test('ACME: a failed renewal raises the alert; the working certificate stays', {
   // the status says so (Issuing False, reason RenewalFailed) while Ready stays True
   await until('the status to show the failure', async () => /"type":"Issuing","status":"False","reason":"RenewalFailed"/.test(JSON.stringify(await (await gw!.admin('/status')).json())), 5000);
 });
+
+test('with --workers 2: the primary orders, a worker answers HTTP-01 from the state directory, the workers serve the certificate', { skip }, async () => {
+  const [hp, sp] = [await freePort(), await freePort()];
+  const pb = await startPebble({ httpPort: hp, tlsPort: sp });
+  const d = tmpDir();
+  const indent = (x: string) => x.trim().split('\n').map((l) => `      ${l}`).join('\n');
+  fs.writeFileSync(path.join(d, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: http, protocol: HTTP, port: ${hp} }
+    - { name: https, protocol: HTTPS, port: ${sp}, hostname: workers.portcullis.test, tls: { certificateRefs: [{ name: w-tls }] } }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: pebble, namespace: default }
+spec:
+  acme:
+    server: https://127.0.0.1:${pb.acmePort}/dir
+    email: workers@portcullis.test
+    caBundle: |
+${indent(cfg.tlsCa)}
+    solvers: [{ http01: {} }]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Certificate
+metadata: { name: w, namespace: default }
+spec: { secretName: w-tls, issuerRef: { name: pebble }, dnsNames: [workers.portcullis.test] }
+`);
+  // the workers' HTTP listener must answer, which needs the primary's tokens: the name resolves to 127.0.0.1 again
+  await fetch(`${challMgmtUrl}/set-default-ipv4`, { method: 'POST', body: JSON.stringify({ ip: '127.0.0.1' }) });
+  const g = await startGateway(d, ['--workers', '2']);
+  try {
+    await g.waitForLog(/"certificate":"Certificate\/default\/w".*"certificate issued"/, 30_000, 0);
+    const get1 = () => new Promise<{ authorized: boolean; san: string }>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: sp, servername: 'workers.portcullis.test', ca: pb.root }, () => { resolve({ authorized: s.authorized, san: String(s.getPeerCertificate().subjectaltname) }); s.end(); });
+      s.on('error', reject);
+    });
+    await until('the workers to serve the certificate', async () => (await get1()).authorized, 15_000, () => g.logs.join('\n'));
+    // several connections (the kernel spreads them over both workers) all verify
+    for (let i = 0; i < 6; i++) assert.equal((await get1()).authorized, true);
+    assert.ok(!g.logs.some((l) => l.includes('certificate-renewal-failed')), 'the first order succeeded: the primary waited for its workers');
+  } finally {
+    await g.stop();
+  }
+});
+

@@ -7,8 +7,10 @@ import type { CertificateService } from './service.ts';
 
 export function withAcmeHttp01(certs: CertificateService, handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   const store = certs.http01;
+  // Workers of a multi-worker gateway read the primary's tokens from the state directory.
+  const shared = certs.sharedChallengeDir !== undefined;
   return function handle(req, res) {
-    if (store.size !== 0 && (req.method === 'GET' || req.method === 'HEAD')) {
+    if ((store.size !== 0 || shared) && (req.method === 'GET' || req.method === 'HEAD')) {
       const body = certs.answerHttp01(req.url ?? '/');
       if (body !== undefined) {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

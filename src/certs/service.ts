@@ -9,6 +9,7 @@
 // State directory (--state-dir): keys/ (private keys, AES-256-GCM, 0600, master key from
 // PORTCULLIS_KEY_ENCRYPTION_KEY or PORTCULLIS_KEY_ENCRYPTION_KEY_FILE), certs/ (issued chains),
 // ca/ (the built-in CAs' root and intermediate certificates). A restart reuses what is stored.
+import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
@@ -37,6 +38,32 @@ export interface CertificateServiceOptions {
   readonly mode?: 'manage' | 'load';
   /** Retry policy of failed issuance and renewals (default 30 s doubling up to 1 h). */
   readonly backoff?: BackoffPolicy;
+  /**
+   * Multi-worker gateways: the primary ('manage', no listeners) also writes pending HTTP-01
+   * tokens to <stateDir>/acme-http01/, and workers ('load') answer from there.
+   */
+  readonly shareChallenges?: boolean;
+  /** Hold issuance until resume() (a primary waits for the workers that answer challenges). */
+  readonly paused?: boolean;
+}
+
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** An Http01Store that also writes each pending token to a directory other processes read. */
+class SharedHttp01Store extends Http01Store {
+  readonly #dir: string;
+  constructor(dir: string) { super(); this.#dir = dir; }
+  override set(token: string, keyAuthorization: string): void {
+    super.set(token, keyAuthorization); // validates the token
+    fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.#dir, `.${token}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, keyAuthorization, { mode: 0o644 });
+    fs.renameSync(tmp, path.join(this.#dir, token));
+  }
+  override delete(token: string): void {
+    super.delete(token);
+    if (TOKEN_RE.test(token)) fs.rmSync(path.join(this.#dir, token), { force: true });
+  }
 }
 
 interface Held { readonly chainPem: string; readonly keyPem: string; readonly serialNumber: string; readonly notAfter: Date }
@@ -47,7 +74,9 @@ const FAILURES_METRIC = 'portcullis_certificate_renewal_failures_total';
 
 export class CertificateService implements IssuedLookup {
   /** Pending HTTP-01 challenges, answered by the gateway's HTTP listeners (see answerHttp01). */
-  readonly http01 = new Http01Store();
+  readonly http01: Http01Store;
+  /** 'load' mode with shared challenges: where the primary writes HTTP-01 tokens. */
+  readonly sharedChallengeDir?: string;
   /** Pending TLS-ALPN-01 challenges (library-level; see docs/certificates.md). */
   readonly tlsAlpn01 = new TlsAlpn01Store();
   readonly #o: CertificateServiceOptions;
@@ -58,12 +87,18 @@ export class CertificateService implements IssuedLookup {
   #stores: Promise<Stores> | null = null;
   #changeTimer: NodeJS.Timeout | null = null;
   #stopped = false;
+  #paused: boolean;
+  #lastIr: CertificatesIR | undefined;
   /** Bumped by every change of a Certificate's state (what the status shows). */
   #stateVersion = 0;
   readonly #failures: Counter<'certificate' | 'issuer'>;
 
   constructor(o: CertificateServiceOptions) {
     this.#o = o;
+    this.#paused = o.paused === true;
+    const dir = o.stateDir ? path.join(o.stateDir, 'acme-http01') : undefined;
+    this.http01 = dir && o.shareChallenges && o.mode !== 'load' ? new SharedHttp01Store(dir) : new Http01Store();
+    if (dir && o.mode === 'load') this.sharedChallengeDir = dir;
     this.#failures = (o.metrics.registry.getSingleMetric(FAILURES_METRIC) as Counter<'certificate' | 'issuer'> | undefined)
       ?? new Counter({ name: FAILURES_METRIC, help: 'Failed certificate issuance and renewal attempts, by Certificate and Issuer (each also logs an alert).', labelNames: ['certificate', 'issuer'] as const, registers: [o.metrics.registry] });
   }
@@ -105,6 +140,7 @@ export class CertificateService implements IssuedLookup {
   /** After a build is applied: manage exactly the Certificates of the config. Never blocks. */
   sync(ir: CertificatesIR | undefined): void {
     if (this.#stopped) return;
+    this.#lastIr = ir;
     const want = new Map((ir?.certificates ?? []).map((c) => [c.storeName, c]));
     for (const [name, m] of this.#managed) {
       if (want.get(name)?.hash === m.ir.hash) continue;
@@ -113,16 +149,28 @@ export class CertificateService implements IssuedLookup {
       if (!want.has(name)) { this.#issued.delete(name); this.#states.delete(name); }
     }
     for (const name of [...this.#issued.keys()]) if (!want.has(name)) { this.#issued.delete(name); this.#states.delete(name); }
-    if (this.#o.mode === 'load') return;
+    if (this.#o.mode === 'load' || this.#paused) return;
     for (const c of want.values()) {
       if (this.#managed.has(c.storeName)) continue;
       void this.#start(c);
     }
   }
 
+  /** Start issuing (after `paused`). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.sync(this.#lastIr);
+  }
+
   /** The body of a pending HTTP-01 challenge for `url`, or undefined (route the request as usual). */
   answerHttp01(url: string): string | undefined {
-    return url.startsWith(HTTP01_PATH_PREFIX) ? this.http01.handleHttp01(url) : undefined;
+    if (!url.startsWith(HTTP01_PATH_PREFIX)) return undefined;
+    const own = this.http01.handleHttp01(url);
+    if (own !== undefined || !this.sharedChallengeDir) return own;
+    const token = url.split('?')[0].slice(HTTP01_PATH_PREFIX.length);
+    if (!TOKEN_RE.test(token)) return undefined;
+    try { return fs.readFileSync(path.join(this.sharedChallengeDir, token), 'utf8'); } catch { return undefined; }
   }
 
   /** Managed certificates, for the admin API and `certs list`. */

@@ -111,6 +111,8 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     throw new ReloadError('workers failed to start', [(failed as PromiseRejectedResult).reason.message]);
   }
+  // Certificates: the workers answer ACME challenges, so the primary orders only now.
+  gateway.certs.resume();
   cluster.on('exit', (w, code, signal) => {
     if (stopping) return;
     // A worker that died is replaced; repeated deaths back off (1 s, 2 s, ... up to 30 s).

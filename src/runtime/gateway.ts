@@ -97,7 +97,7 @@ export class Gateway extends EventEmitter {
     this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
     const pools = this.pools;
     this.poolProvider = { get: (ep, backend, grpc) => pools.getPool(ep, grpc ? backend.grpcPoolOptions : backend.poolOptions) };
-    this.certs = new CertificateService({ stateDir: opts.stateDir, logger: opts.logger, metrics: opts.metrics, mode: opts.certificates, onChange: () => { if (!this.stopping) void this.reload('certificate'); } });
+    this.certs = new CertificateService({ stateDir: opts.stateDir, logger: opts.logger, metrics: opts.metrics, mode: opts.certificates, shareChallenges: opts.listen === false, paused: opts.listen === false, onChange: () => { if (!this.stopping) void this.reload('certificate'); } });
     this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
   }
 
