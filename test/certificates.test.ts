@@ -319,4 +319,8 @@ spec:
   assert.match(r.stderr, /c\.yaml:16:\d+.*spec\.ipAddresses.*ACME issuer issues DNS names only/);
   assert.match(r.stderr, /c\.yaml:\d+:\d+.*spec\.dnsNames.*wildcard.*DNS-01/);
   assert.match(r.stderr, /c\.yaml:23:\d+.*spec\.issuerRef\.name.*Issuer default\/missing not found/);
+  // the example is valid; its HTTPS listener waits for the certificate (validate runs no issuer)
+  const ex = runCli(['validate', 'examples/certificates', '--status']);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.match(ex.stdout, /Programmed=False \(Pending\): waiting for its certificate/);
 });

@@ -21,6 +21,7 @@ import { KeyStore, loadEncryptionKey } from '../pki/keystore.ts';
 import { CertificateManager, matchesRequest } from '../pki/manager.ts';
 import { backoffDelay, type BackoffPolicy, type RenewalFailedEvent } from '../pki/renewal.ts';
 import { StaticFileIssuer } from '../pki/static.ts';
+import { PkiError } from '../pki/errors.ts';
 import { CertificateStore } from '../pki/store.ts';
 import { backdateMs, type CertificateIR, type CertificatesIR, type IssuedLookup, type IssuerIR } from './config.ts';
 
@@ -71,6 +72,17 @@ interface Managed { readonly ir: CertificateIR; readonly mgr: CertificateManager
 interface Stores { readonly keystore: KeyStore; readonly store: CertificateStore }
 
 const FAILURES_METRIC = 'portcullis_certificate_renewal_failures_total';
+/** An issuance that takes longer counts as failed (and is retried), as a renewal attempt does in src/pki. */
+const ATTEMPT_TIMEOUT_MS = 10 * 60_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new PkiError('PCS_ERR_RENEWAL', `${what} took longer than ${Math.round(ms / 1000)} s`)), ms);
+    t.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
 
 export class CertificateService implements IssuedLookup {
   /** Pending HTTP-01 challenges, answered by the gateway's HTTP listeners (see answerHttp01). */
@@ -255,7 +267,7 @@ export class CertificateService implements IssuedLookup {
     const key = i.type === 'static' ? `${i.hash}:${c.storeName}:${c.renewFraction}` : i.hash;
     let p = this.#issuers.get(key);
     if (!p) {
-      p = this.#createIssuer(i, c, stores);
+      p = this.#createIssuer(i, c, stores).then((inner) => ({ issue: (req: CertificateRequest) => withTimeout(inner.issue(req), ATTEMPT_TIMEOUT_MS, `issuing from ${i.id}`) }));
       p.catch(() => this.#issuers.delete(key));
       this.#issuers.set(key, p);
     }

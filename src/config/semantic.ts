@@ -495,7 +495,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
       c.set('Programmed', cond('Programmed', s.usable, s.usable ? 'Programmed' : s.pending ? 'Pending' : 'Invalid', s.usable ? 'listener programmed' : s.pending ? `waiting for its certificate: ${s.pending}` : 'listener not programmed', g));
       return { name: s.l.name, supportedKinds: s.kinds.map((k) => ({ group: GATEWAY_GROUP, kind: k })), attachedRoutes: s.attached, conditions: [...c.values()] };
     });
-    const allOk = ls.every((s) => s.usable);
+    const allOk = ls.every((s) => s.usable || s.pending); // waiting for a certificate is not invalid
     const anyOk = ls.some((s) => s.usable);
     const f = gw.doc.spec.tls?.frontend;
     const insecure = [f?.default, ...(f?.perPort ?? []).map((x) => x.tls)].some((t) => t?.validation?.mode === 'AllowInsecureFallback');
