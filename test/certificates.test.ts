@@ -239,6 +239,18 @@ test('a restart serves the stored certificate instead of issuing again; keys are
   assert.ok(inv.stdout.toLowerCase().includes(before1.cert.serialNumber.toLowerCase()), 'certs list --state-dir shows the issued certificate');
 });
 
+test('changing a Certificate (another name) issues a new one at once, served after the reload', async () => {
+  const root = await rootPem();
+  const from = gw.logs.length;
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config().replace('dnsNames: [app.example.test]', 'dnsNames: [app.example.test, api.example.test]'));
+  await gw.waitForLog(/"certificate":"Certificate\/default\/app".*"certificate replaced"/, 15_000, from);
+  const h = await waitFor('the new certificate', async () => {
+    const x = await handshake('app.example.test', root);
+    return String(x.cert.subjectaltname).includes('DNS:api.example.test') ? x : undefined;
+  });
+  assert.match(String(h.cert.subjectaltname), /DNS:app\.example\.test/);
+});
+
 test('without a key encryption key the gateway serves the rest and the Certificate fails closed, with the reason in its status', async () => {
   const p2 = await freePort();
   const d2 = tmpDir();
