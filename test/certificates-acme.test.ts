@@ -3,7 +3,7 @@
 // certificate, Pebble validates HTTP-01 against the gateway's own HTTP listener, the HTTPS
 // listener serves the result; then Pebble goes away and the next renewal raises the alert event
 // while the working certificate stays in place.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,8 @@ import { startUpstream, type Upstream } from './helpers/upstream.ts';
 const children: ChildProcess[] = [];
 let gw: GatewayProc | undefined, up: Upstream | undefined;
 let skip: string | false = false;
+let dir = '';
+let cfg = { httpPort: 0, acmePort: 0, tlsCa: '', upPort: 0 };
 let challMgmtUrl = '';
 let startPebble: (extra?: Record<string, unknown>) => Promise<{ acmePort: number; root: string }>;
 let pebbleRoot = '';
@@ -59,7 +61,8 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
   }
 }
 
-before(async () => {
+// Set up before the tests are declared, so that `skip` is known when they are.
+async function setup(): Promise<void> {
   let pebbleBin = which('pebble');
   let challBin = which('pebble-challtestsrv');
   if ((!pebbleBin || !challBin) && process.getuid?.() === 0 && process.env.PORTCULLIS_TEST_INSTALL_PEBBLE !== '0') {
@@ -112,7 +115,9 @@ before(async () => {
   process.env.PORTCULLIS_KEY_ENCRYPTION_KEY = randomBytes(32).toString('hex');
   process.env.PORTCULLIS_DRAIN_MS = '500';
   gw = await startGateway(dir);
-});
+}
+await setup();
+if (skip) console.log(`# SKIP ACME certificate tests: ${skip}`);
 
 after(async () => {
   await gw?.stop();
@@ -121,8 +126,6 @@ after(async () => {
 });
 
 
-let dir = '';
-let cfg = { httpPort: 0, acmePort: 0, tlsCa: '', upPort: 0 };
 function config(alpn: boolean, eab?: { acmePort: number; hmac: string; hook: string }): string {
   const indent = (s: string) => s.trim().split('\n').map((l) => `      ${l}`).join('\n');
   return `apiVersion: gateway.networking.k8s.io/v1
