@@ -74,6 +74,8 @@ interface Stores { readonly keystore: KeyStore; readonly store: CertificateStore
 const FAILURES_METRIC = 'portcullis_certificate_renewal_failures_total';
 /** An issuance that takes longer counts as failed (and is retried), as a renewal attempt does in src/pki. */
 const ATTEMPT_TIMEOUT_MS = 10 * 60_000;
+/** The built-in CA's default longest leaf (90 days): the intermediate must outlive it. */
+const INTERMEDIATE_MIN_LEFT_MS = 90 * 86_400_000;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -279,10 +281,19 @@ export class CertificateService implements IssuedLookup {
     if (i.type === 'ca') {
       const ca = await InternalCA.open({ keystore, certDir: path.join(dir, 'ca'), name: `ca-${i.namespace}_${i.name}`, ...i.ca });
       this.#o.logger.info({ issuer: i.id, root: path.join(dir, 'ca', `ca-${i.namespace}_${i.name}-root.pem`) }, 'built-in CA ready');
+      // A gateway that runs for months: replace the intermediate before it gets shorter than the
+      // longest leaf (open() does the same at start).
+      let rotating: Promise<void> | null = null;
+      const fresh = async () => {
+        if (ca.intermediate.cert.notAfter.getTime() - Date.now() >= INTERMEDIATE_MIN_LEFT_MS) return;
+        rotating ??= ca.rotateIntermediate().then(() => this.#o.logger.info({ issuer: i.id }, 'built-in CA intermediate replaced')).finally(() => { rotating = null; });
+        await rotating;
+      };
       // Backdate each leaf a little for clock skew (at most a tenth of its lifetime, so 30 s
       // test certificates work), keeping notAfter = now + duration.
       return {
-        issue: (req: CertificateRequest) => {
+        issue: async (req: CertificateRequest) => {
+          await fresh();
           const life = req.lifetimeMs ?? 86_400_000;
           const back = backdateMs(life);
           return ca.issue({ ...req, notBefore: new Date(Date.now() - back), lifetimeMs: life + back });
