@@ -241,11 +241,15 @@ function served(servername = 'www.portcullis.test'): Promise<tls.PeerCertificate
 
 let cert: Awaited<ReturnType<typeof served>> | undefined;
 
-test('ACME: issued by Pebble over HTTP-01 answered by the gateway\'s own listener, served on HTTPS', { skip }, async () => {
+test('ACME: issued by Pebble over HTTP-01 answered by the gateway\'s own listener, served on HTTPS, renewed', { skip }, async () => {
   await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate issued"/, 30_000, 0);
   await until('the HTTPS listener serving the ACME certificate', async () => { cert = await served(); return true; }, 10_000, () => gw!.logs.join('\n'));
   assert.equal(cert!.authorized, true, 'verifies against Pebble\'s root with hostname checks');
   assert.match(String(cert!.subjectaltname), /DNS:www\.portcullis\.test/);
+  // renewal at renewAtFraction (a few seconds here): a new order, validated again over HTTP-01
+  const first = cert!.serialNumber;
+  await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate renewed"/, 20_000, 0);
+  await until('the renewed certificate to be served', async () => { const c = await served(); return c.authorized && c.serialNumber !== first; }, 10_000);
 });
 
 test('ACME TLS-ALPN-01: answered on the gateway\'s HTTPS port (acme-tls/1), for a Certificate added by a reload', { skip }, async () => {
