@@ -116,6 +116,9 @@ stringData: { secret: hmac-value-123 }
   assert.equal(a.eab!.hmacKey.reveal(), 'hmac-value-123');
   assert.equal(String(a.eab!.hmacKey), '[redacted]');
   assert.doesNotMatch(JSON.stringify(ir.certificates[0]), /hmac-value-123/);
+  const wh = run(acme('[{ dns01: { webhook: { url: "https://dns.internal/acme", timeout: 30s } } }]') + cert('{ secretName: a, issuerRef: { name: le }, dnsNames: [a.example] }'));
+  assert.deepEqual(wh.reports, []);
+  assert.deepEqual(wh.ir.certificates[0].issuer.acme!.dns01, { hook: { type: 'webhook', url: 'https://dns.internal/acme', timeoutMs: 30_000 } });
 });
 
 test('listener refs: pending until issued, then the issued chain; the fingerprint changes with the serial', () => {
