@@ -17,7 +17,7 @@ Usage:
   portcullis validate PATH [--status] [--json]
   portcullis diff OLD NEW [--json]
   portcullis schema
-  portcullis certs list [--config PATH] [PEM-FILE|DIR ...] [--json] [--trust PEM] [--expires-soon-days N] [--fail-on low|medium|high|critical]
+  portcullis certs list [--config PATH] [--state-dir DIR] [PEM-FILE|DIR ...] [--json] [--trust PEM] [--expires-soon-days N] [--fail-on low|medium|high|critical]
   portcullis certs scan HOST:PORT ... [--servername NAME] [--json] [--trust PEM] [--fail-on ...]
   portcullis demo                 the quickstart: demo upstreams + the gateway on :8080
 
@@ -101,6 +101,7 @@ async function certs(args: string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     json: { type: 'boolean' }, trust: { type: 'string', multiple: true }, 'expires-soon-days': { type: 'string' },
     'fail-on': { type: 'string' }, config: { type: 'string' }, servername: { type: 'string' }, hostname: { type: 'string' },
+    'state-dir': { type: 'string' },
   });
   const { certsList, certsScan } = await import('../pki/commands.ts');
   const common = {
@@ -118,6 +119,11 @@ async function certs(args: string[]): Promise<number> {
   }
   if (sub !== 'list') throw new UsageError('certs takes list or scan');
   const paths = [...positionals];
+  // Certificates the gateway issued (Certificate resources, src/certs): chains only, keys stay encrypted.
+  if (values['state-dir']) {
+    const issued = path.join(String(values['state-dir']), 'certs');
+    if (fs.existsSync(issued)) paths.push(issued);
+  }
   let tmp: string | undefined;
   if (values.config) {
     // The certificates (never the keys) of every Secret the config holds, as PEM files to inventory.

@@ -56,7 +56,7 @@ async function runSingle(o: RunOptions): Promise<Gateway> {
   // Check everything that can be checked before any socket is opened.
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   assertLoopback(admin.host);
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o) });
   await gateway.start();
   const adminServer = await startAdminOrStop(o, admin, gateway, metrics, logger);
   announce(o, gateway, adminServer, logger, 1);
@@ -75,7 +75,7 @@ async function runWorker(o: RunOptions): Promise<Gateway> {
   AggregatorRegistry.setRegistries([metrics.registry]);
   new AggregatorRegistry();
   // The primary watches the config and validates it first; a worker only reloads when told.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o), certificates: 'load' });
   await gateway.start();
   process.on('message', (m: PrimaryMsg) => {
     if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
@@ -95,7 +95,7 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
   assertLoopback(admin.host);
   // The primary builds every config too (without sockets): the admin API shows it, and a config
   // it refuses is never sent to the workers.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o) });
   await gateway.start();
   let stopping = false;
   const restarts: number[] = [];
@@ -111,6 +111,8 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     throw new ReloadError('workers failed to start', [(failed as PromiseRejectedResult).reason.message]);
   }
+  // Certificates: the workers answer ACME challenges, so the primary orders only now.
+  gateway.certs.resume();
   cluster.on('exit', (w, code, signal) => {
     if (stopping) return;
     // A worker that died is replaced; repeated deaths back off (1 s, 2 s, ... up to 30 s).
@@ -162,6 +164,14 @@ function announce(o: RunOptions, gateway: Gateway, adminServer: import('node:htt
     const tokenFile = path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'admin-token');
     process.stderr.write(`\nPortcullis demo is up. Try:\n  curl -s localhost:${port}/echo\n  curl -s localhost:${port}/api/v1/users -H 'x-canary: true'\n  curl -s -H "Authorization: Bearer $(cat ${tokenFile})" http://${host}:${adminAddr.port}/status\n\n`);
   }
+}
+
+/**
+ * The state directory also holds Certificate keys and issued certificates (src/certs). With
+ * workers, the primary issues and renews and the workers read what it stored at each reload.
+ */
+function stateDir(o: RunOptions): string {
+  return path.resolve(o.stateDir ?? defaultStateDir());
 }
 
 /** The session-persistence key: one per state dir, so workers and restarts agree on tokens. */

@@ -16,6 +16,10 @@ import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, Endp
 import { compileBackend, type CompileContext } from './backend.ts';
 import { WafCache, type WafRuntime } from './waf.ts';
 import { compilePassthrough, describePassthrough } from '../tls/compile.ts';
+import { issuedFingerprint, type IssuedLookup } from '../certs/config.ts';
+
+/** CompileContext plus what the gateway's certificate service has issued (src/certs). */
+type BuildContext = CompileContext & { readonly issued?: IssuedLookup };
 
 export interface BuildResult {
   /** Present when there is no error-level diagnostic. */
@@ -29,11 +33,11 @@ export interface BuildResult {
 }
 
 /** Load, validate and compile the config at `target` (a file or a directory). Never throws for bad config. */
-export function buildConfig(target: string, ctx: CompileContext = {}): BuildResult {
+export function buildConfig(target: string, ctx: BuildContext = {}): BuildResult {
   const load = loadConfigPath(target);
   const schema = validateSchema(load.docs);
   const wafCache = ctx.wafCache ?? new WafCache();
-  const sem = analyze(schema.resources, { wafLoader: (id, spec, dir) => wafCache.load(id, spec, dir) });
+  const sem = analyze(schema.resources, { wafLoader: (id, spec, dir) => wafCache.load(id, spec, dir), issued: ctx.issued });
   const diagnostics = sortDiagnostics([...load.diagnostics, ...schema.diagnostics, ...sem.diagnostics]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const base = { diagnostics, errors, status: sem.status, resources: schema.resources, ir: sem.ir, load };
@@ -42,8 +46,10 @@ export function buildConfig(target: string, ctx: CompileContext = {}): BuildResu
   return { ...base, runtime };
 }
 
-export function configVersion(resources: readonly Resource[]): string {
+export function configVersion(resources: readonly Resource[], issued?: string): string {
   const h = createHash('sha256');
+  // Issued certificates (src/certs) are part of what is served: a renewal is a new version.
+  if (issued !== undefined) h.update('issued\0').update(issued).update('\0');
   for (const r of [...resources].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const { status: _status, ...doc } = r.doc as Record<string, unknown>; // status is written by us, never read
     h.update(r.id).update('\0').update(canon(doc)).update('\0');
@@ -52,7 +58,7 @@ export function configVersion(resources: readonly Resource[]): string {
 }
 
 
-export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: CompileContext = {}): Runtime {
+export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: readonly Resource[], warnings: readonly Diagnostic[], sources: readonly string[], ctx: BuildContext = {}): Runtime {
   const sessionKey = ctx.sessionKey ?? randomBytes(32);
   const backends = new Map<string, BackendRuntime>();
   for (const b of ir.backends.values()) backends.set(b.id, compileBackend(b, b.endpoints.map((e) => endpoint(e, b.tls ? 'https' : 'http')), ctx));
@@ -108,7 +114,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
   }
   compilePassthrough(ir, ports, backends);
   return Object.freeze({
-    version: configVersion(resources),
+    version: configVersion(resources, issuedFingerprint(ir.certificates, ctx.issued)),
     createdAt: new Date().toISOString(),
     ports,
     backends,

@@ -30,7 +30,7 @@ export type BackendTlsIR =
 
 type Report = (r: Resource, p: (string | number)[], message: string, hint?: string, severity?: 'error' | 'warning') => void;
 type CaResolver = (ref: { group?: string; kind: string; name: string; namespace?: string }, ns: string) => { pem: string } | { error: string; hint: string };
-type CertResolver = (ref: { group?: string; kind?: string; name: string; namespace?: string }, ns: string) => { cert: string; key: string; ref: string } | { error: string; reason: string; hint: string; field?: string };
+type CertResolver = (ref: { group?: string; kind?: string; name: string; namespace?: string }, ns: string) => { cert: string; key: string; ref: string } | { pending: string } | { error: string; reason: string; hint: string; field?: string };
 
 export interface BackendTlsInput {
   readonly resources: readonly Resource[];
@@ -78,7 +78,13 @@ export function analyzeBackendTls(input: BackendTlsInput): void {
     if (!ref) continue;
     const r = input.resolveCertificateRef(ref, gw.namespace);
     const p = ['spec', 'tls', 'backend', 'clientCertificateRef'];
-    if ('error' in r) {
+    if ('pending' in r) {
+      // A Certificate (src/certs) not issued yet: not a config error, but until it is issued the
+      // Backends that need it fail closed (never TLS without the client certificate).
+      clientCerts.set(gw.id, { error: `the backend client certificate of Gateway ${gw.namespace}/${gw.name} is not issued yet: ${r.pending}` });
+      const st = status[gw.id] as { conditions?: Condition[] } | undefined;
+      st?.conditions?.push(cond('ResolvedRefs', false, 'CertificatePending', `spec.tls.backend.clientCertificateRef: ${r.pending}`, gen(gw)));
+    } else if ('error' in r) {
       report(gw, r.field ? [...p, r.field] : p, `backend client certificate: ${r.error}`, r.hint);
       clientCerts.set(gw.id, { error: `the backend client certificate of Gateway ${gw.namespace}/${gw.name} is not usable: ${r.error}` });
       const st = status[gw.id] as { conditions?: Condition[] } | undefined;

@@ -5,6 +5,7 @@
 // Gateway API shapes follow gateway.networking.k8s.io/v1 (v1.6.1); see
 // ../shared/reference/gateway-api.md. Portcullis's own kinds live in portcullis.dev/v1alpha1.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { CertificateSpec, IssuerSpec } from '../certs/schema.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const PORTCULLIS_GROUP = 'portcullis.dev';
@@ -418,6 +419,11 @@ export const WafPolicySpec = Type.Object({
   }, Strict)),
 }, Strict);
 
+// ---------------------------------------------------------------- portcullis.dev Issuer, Certificate
+// Certificate lifecycle, shaped like cert-manager's (cert-manager.io/v1) so Kubernetes users
+// recognise it; see docs/certificates.md. Semantics live in src/certs/config.ts.
+// (the spec schemas are in src/certs/schema.ts)
+
 // ---------------------------------------------------------------- documents
 function doc<K extends string, S extends TSchema>(apiVersion: string, kind: K, spec: S) {
   return Type.Object({
@@ -464,6 +470,8 @@ export const BackendTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'BackendTraff
 export const ClientTrafficPolicyDoc = doc(PORTCULLIS_API_VERSION, 'ClientTrafficPolicy', ClientTrafficPolicySpec);
 export const WafPolicyDoc = doc(PORTCULLIS_API_VERSION, 'WafPolicy', WafPolicySpec);
 export const BackendTLSPolicyDoc = doc(GATEWAY_API_VERSION, 'BackendTLSPolicy', BackendTLSPolicySpec);
+export const IssuerDoc = doc(PORTCULLIS_API_VERSION, 'Issuer', IssuerSpec);
+export const CertificateDoc = doc(PORTCULLIS_API_VERSION, 'Certificate', CertificateSpec);
 
 /** Every kind Portcullis reads, keyed by `apiVersion kind`. One place to add a kind. */
 export const KINDS = {
@@ -484,6 +492,8 @@ export const KINDS = {
   WafPolicy: { apiVersions: [PORTCULLIS_API_VERSION], schema: WafPolicyDoc },
   // v1 since Gateway API v1.4; v1alpha3 is the same shape.
   BackendTLSPolicy: { apiVersions: [GATEWAY_API_VERSION, `${GATEWAY_GROUP}/v1alpha3`], schema: BackendTLSPolicyDoc },
+  Issuer: { apiVersions: [PORTCULLIS_API_VERSION], schema: IssuerDoc },
+  Certificate: { apiVersions: [PORTCULLIS_API_VERSION], schema: CertificateDoc },
 } as const satisfies Record<string, { apiVersions: readonly string[]; schema: TSchema }>;
 export type KindName = keyof typeof KINDS;
 
@@ -508,6 +518,8 @@ export type BackendTrafficPolicyT = Static<typeof BackendTrafficPolicyDoc>;
 export type ClientTrafficPolicyT = Static<typeof ClientTrafficPolicyDoc>;
 export type WafPolicyT = Static<typeof WafPolicyDoc>;
 export type BackendTLSPolicyT = Static<typeof BackendTLSPolicyDoc>;
+export type IssuerT = Static<typeof IssuerDoc>;
+export type CertificateT = Static<typeof CertificateDoc>;
 
 /**
  * The JSON Schema a YAML editor uses (yaml-language-server, VS Code's YAML extension): one

@@ -12,6 +12,7 @@ import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPoli
 import { resourceId, type Resource } from './validate-schema.ts';
 import { analyzeBackendTls, type BackendTlsIR } from './backend-tls.ts';
 import { analyzeTlsRoutes, checkTlsListener, type TLSRouteIR } from '../tls/semantic.ts';
+import { analyzeCertificates, resolveManagedRef, type CertificatesIR, type IssuedLookup } from '../certs/config.ts';
 
 export const CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 
@@ -82,6 +83,8 @@ export interface GatewayIR {
   readonly backends: ReadonlyMap<string, BackendIR>;
   /** TLSRoutes (Passthrough), by id; listeners of protocol TLS attach them (src/tls). */
   readonly tlsRoutes?: ReadonlyMap<string, TLSRouteIR>;
+  /** Issuer and Certificate resources (src/certs). */
+  readonly certificates?: CertificatesIR;
 }
 
 export interface Condition { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; observedGeneration: number }
@@ -105,6 +108,8 @@ function cond(type: string, ok: boolean, reason: string, message: string, gen: n
 export interface AnalyzeOptions {
   /** Compiles a WafPolicy's rule set (cached by the caller); without it WafPolicies are only checked. */
   readonly wafLoader?: (policyId: string, spec: WafPolicyT['spec'], baseDir: string) => WafLoad;
+  /** Certificates issued by the running gateway (src/certs/service.ts); without it Certificates are pending. */
+  readonly issued?: IssuedLookup;
 }
 
 export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = {}): SemanticResult {
@@ -171,7 +176,8 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   // ---- TLS certificates: Secrets of type kubernetes.io/tls, checked the way a TLS stack will use
   // them (parseable chain, parseable key, key matches the leaf), so a bad one fails validation.
   const secrets = new Map(byKind<SecretT>('Secret').map((r) => [r.id, r]));
-  function resolveCertificateRef(ref: { group?: string; kind?: string; name: string; namespace?: string }, gwNs: string): { cert: string; key: string; ref: string } | { error: string; reason: string; hint: string; field?: string } {
+  const certIR = analyzeCertificates(resources, report, status, aopts.issued);
+  function resolveCertificateRef(ref: { group?: string; kind?: string; name: string; namespace?: string }, gwNs: string): { cert: string; key: string; ref: string } | { pending: string } | { error: string; reason: string; hint: string; field?: string } {
     const group = ref.group ?? '';
     const kind = ref.kind ?? 'Secret';
     if (group !== '' || kind !== 'Secret') return { error: `certificateRef kind ${group ? group + '/' : ''}${kind} is not supported`, reason: 'InvalidCertificateRef', hint: 'reference a Secret (group "", kind Secret) of type kubernetes.io/tls', field: 'kind' };
@@ -179,6 +185,9 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     if (ns !== gwNs && !grants.some((g) => g.namespace === ns && g.doc.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'Gateway' && f.namespace === gwNs) && g.doc.spec.to.some((t) => t.group === '' && t.kind === 'Secret' && (!t.name || t.name === ref.name)))) {
       return { error: `certificateRef to Secret ${ns}/${ref.name} in another namespace is not permitted`, reason: 'RefNotPermitted', hint: `add a ReferenceGrant in ${ns} from Gateway in ${gwNs} to Secret`, field: 'namespace' };
     }
+    // A Certificate's secretName stands for the Secret cert-manager would write.
+    const managed = resolveManagedRef(certIR, aopts.issued, ns, ref.name);
+    if (managed) return managed;
     const sec = secrets.get(resourceId('Secret', ns, ref.name));
     if (!sec) return { error: `Secret ${ns}/${ref.name} not found`, reason: 'InvalidCertificateRef', hint: 'define a Secret of type kubernetes.io/tls with tls.crt and tls.key', field: 'name' };
     const get = (k: string) => sec.doc.stringData?.[k] ?? (sec.doc.data?.[k] !== undefined ? Buffer.from(sec.doc.data[k], 'base64').toString('utf8') : undefined);
@@ -207,7 +216,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   }
 
   // ---- Gateways and listeners
-  interface LState { tls?: ListenerTlsIR; gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[] }
+  interface LState { tls?: ListenerTlsIR; gw: Resource<GatewayT>; l: ListenerT; index: number; address: string; conds: Map<string, Condition>; kinds: string[]; usable: boolean; attached: number; attachments: AttachmentIR[]; pending?: string }
   const lstates: LState[] = [];
   for (const gw of gateways) {
     const g = gen(gw);
@@ -224,6 +233,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     spec.listeners.forEach((l, index) => {
       const conds = new Map<string, Condition>();
       let usable = true;
+      let pending: string | undefined;
       const p = ['spec', 'listeners', index];
       if (names.has(l.name)) { report(gw, [...p, 'name'], `duplicate listener name "${l.name}"`, 'listener names must be unique within a Gateway'); usable = false; }
       names.add(l.name);
@@ -251,11 +261,15 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
           refs.forEach((ref, ri) => {
             const rp = [...p, 'tls', 'certificateRefs', ri];
             const r = resolveCertificateRef(ref, gw.namespace);
+            // Not issued yet: no error (the gateway issues it and reloads); the listener waits for
+            // its first certificate, other refs of the listener are served meanwhile.
+            if ('pending' in r) { conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'CertificatePending', r.pending, g)); pending = r.pending; return; }
             if ('error' in r) {
               conds.set('ResolvedRefs', cond('ResolvedRefs', false, r.reason, r.error, g));
               report(gw, r.field ? [...rp, r.field] : rp, r.error, r.hint); usable = false;
             } else certs.push(r);
           });
+          if (pending && !certs.length) usable = false;
           const v = (spec.tls?.frontend?.perPort ?? []).find((x) => x.port === l.port)?.tls.validation ?? spec.tls?.frontend?.default?.validation;
           let clientValidation: ListenerTlsIR['clientValidation'];
           if (v) {
@@ -288,7 +302,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
         });
         if (kinds.length !== l.allowedRoutes.kinds.length) conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidRouteKinds', 'some route kinds are not supported', g));
       }
-      lstates.push({ tls, gw, l, index, address, conds, kinds, usable: usable && classOk, attached: 0, attachments: [] });
+      lstates.push({ tls, gw, l, index, address, conds, kinds, usable: usable && classOk, attached: 0, attachments: [], pending });
     });
   }
 
@@ -490,10 +504,10 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
       if (!c.has('Accepted')) c.set('Accepted', cond('Accepted', true, 'Accepted', 'listener accepted', g));
       if (!c.has('Conflicted')) c.set('Conflicted', cond('Conflicted', false, 'NoConflicts', 'no conflicts', g));
       if (!c.has('ResolvedRefs')) c.set('ResolvedRefs', cond('ResolvedRefs', true, 'ResolvedRefs', 'references resolved', g));
-      c.set('Programmed', cond('Programmed', s.usable, s.usable ? 'Programmed' : 'Invalid', s.usable ? 'listener programmed' : 'listener not programmed', g));
+      c.set('Programmed', cond('Programmed', s.usable, s.usable ? 'Programmed' : s.pending ? 'Pending' : 'Invalid', s.usable ? 'listener programmed' : s.pending ? `waiting for its certificate: ${s.pending}` : 'listener not programmed', g));
       return { name: s.l.name, supportedKinds: s.kinds.map((k) => ({ group: GATEWAY_GROUP, kind: k })), attachedRoutes: s.attached, conditions: [...c.values()] };
     });
-    const allOk = ls.every((s) => s.usable);
+    const allOk = ls.every((s) => s.usable || s.pending); // waiting for a certificate is not invalid
     const anyOk = ls.some((s) => s.usable);
     const f = gw.doc.spec.tls?.frontend;
     const insecure = [f?.default, ...(f?.perPort ?? []).map((x) => x.tls)].some((t) => t?.validation?.mode === 'AllowInsecureFallback');
@@ -585,7 +599,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     gateway: s.gw.id, name: s.l.name, protocol: s.l.protocol, port: s.l.port, address: s.address, hostname: s.l.hostname, attachments: s.attachments,
   }));
   analyzeBackendTls({ resources, backends, listeners, routes: routeIR, status, report, resolveCaRef, resolveCertificateRef, order: oldestFirst, controllerName: CONTROLLER_NAME });
-  return { ir: { listeners, routes: routeIR, backends, waf, tlsRoutes }, status, diagnostics };
+  return { ir: { listeners, routes: routeIR, backends, waf, tlsRoutes, ...(certIR.certificates.length ? { certificates: certIR } : {}) }, status, diagnostics };
 }
 
 function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string) => void, perBackend = false): boolean {

@@ -344,6 +344,21 @@ export class AcmeIssuer implements CertificateIssuer {
   }
 
   /**
+   * A stored account key may already have an account (a restart): look it up first. Otherwise
+   * acme-client registers again with `{termsOfServiceAgreed}` only, gets "account exists" and
+   * turns that into an empty account update, which Pebble (RFC 8555 §7.3.2) refuses when no
+   * email is configured. When there is no account, auto() registers one.
+   */
+  async #findExistingAccount(): Promise<void> {
+    if (this.accountUrl) return;
+    try {
+      await this.#client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      // accountDoesNotExist (or a transient error): auto() registers (and reports errors)
+    }
+  }
+
+  /**
    * Order a certificate for `req.dnsNames` (IP and URI SANs are not supported over ACME here).
    * The lifetime is the CA's choice. Throws PCS_ERR_ACME_ORDER with the CA's reason on failure.
    */
@@ -360,6 +375,7 @@ export class AcmeIssuer implements CertificateIssuer {
     const [, csr] = await acme.crypto.createCsr({ commonName: names[0], altNames: names }, keyPem.reveal());
     let chain: string;
     try {
+      await this.#findExistingAccount();
       chain = await this.#client.auto({
         csr,
         email: o.email,

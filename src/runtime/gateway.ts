@@ -21,6 +21,9 @@ import { WafCache } from '../compiler/waf.ts';
 import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 import { acceptPassthrough, registerPassthroughMetrics } from '../tls/passthrough.ts';
+import { CertificateService } from '../certs/service.ts';
+import { withAcmeHttp01 } from '../certs/http01.ts';
+import { ACME_TLS_ALPN_PROTOCOL } from '../pki/acme.ts';
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -54,6 +57,10 @@ export interface GatewayOptions {
   readonly listen?: boolean;
   /** Open listening sockets with SO_REUSEPORT, so several worker processes share a port. */
   readonly reusePort?: boolean;
+  /** Keys and issued certificates of Certificate resources (src/certs); without it they stay pending. */
+  readonly stateDir?: string;
+  /** 'load': read certificates another process issues (multi-worker workers); default 'manage'. */
+  readonly certificates?: 'manage' | 'load';
 }
 
 export class ReloadError extends Error {
@@ -77,6 +84,8 @@ export class Gateway extends EventEmitter {
   readonly health: HealthRegistry;
   readonly breakers: CircuitBreakerRegistry;
   readonly wafCache = new WafCache();
+  /** Issues and renews Certificate resources; outlives reloads (src/certs/service.ts). */
+  readonly certs: CertificateService;
   private readonly poolProvider: PoolProvider;
   /** Upgraded connections (WebSocket tunnels): they outlive reloads; a drain closes them at its deadline. */
   readonly tunnels = new Set<import('node:stream').Duplex>();
@@ -89,6 +98,7 @@ export class Gateway extends EventEmitter {
     this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
     const pools = this.pools;
     this.poolProvider = { get: (ep, backend, grpc) => pools.getPool(ep, grpc ? backend.grpcPoolOptions : backend.poolOptions) };
+    this.certs = new CertificateService({ stateDir: opts.stateDir, logger: opts.logger, metrics: opts.metrics, mode: opts.certificates, shareChallenges: opts.listen === false, paused: opts.listen === false, onChange: () => { if (!this.stopping) void this.reload('certificate'); } });
     this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
   }
 
@@ -126,8 +136,10 @@ export class Gateway extends EventEmitter {
   private async doReload(trigger: string): Promise<ReloadRecord> {
     const t0 = performance.now();
     const { logger, metrics } = this.opts;
-    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey, wafCache: this.wafCache };
-    const build = buildConfig(this.opts.configPath, ctx);
+    const ctx = { health: this.health, breakers: this.breakers, sessionKey: this.opts.sessionKey, wafCache: this.wafCache, issued: this.certs };
+    let build = buildConfig(this.opts.configPath, ctx);
+    // Certificates stored by an earlier run are served at once: load them, then build again.
+    if (await this.certs.prepare(build.ir?.certificates)) build = buildConfig(this.opts.configPath, ctx);
     const fatal = this.opts.allowPartial ? build.errors.filter((d) => d.phase !== 'semantic') : build.errors;
     let record: ReloadRecord;
     const base = { at: new Date().toISOString(), trigger };
@@ -141,10 +153,12 @@ export class Gateway extends EventEmitter {
       if (this.holder.current && this.holder.current.version === runtime.version) {
         record = { ...base, result: 'unchanged', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
         this.lastBuild = build;
+        this.certs.sync(build.ir?.certificates);
       } else {
         try {
           await this.apply(runtime);
           this.lastBuild = build;
+          this.certs.sync(build.ir?.certificates); // after apply: HTTP-01 needs the listeners up
           record = { ...base, result: 'success', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
           for (const w of runtime.warnings) logger.warn({ diagnostic: formatDiagnostic(w) }, 'config warning');
           logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), durationMs: Math.round(record.durationMs) }, 'config applied');
@@ -191,7 +205,7 @@ export class Gateway extends EventEmitter {
     // new Runtime at each handshake anyway). Ticket keys are passed again so sessions resume.
     for (const [key, s] of this.servers) {
       const p = next.ports.get(key);
-      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}) });
+      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ticketKeys: this.opts.ticketKeys ?? s.tls.getTicketKeys() });
     }
     for (const [key, s] of this.servers) {
       if (next.ports.has(key)) continue;
@@ -223,24 +237,29 @@ export class Gateway extends EventEmitter {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'https' as const };
     const handler = createHttpHandler(deps, key);
     const holder = this.holder;
+    const alpn01 = this.certs.tlsAlpn01;
     const tls = http2.createSecureServer({
       ...TLS_DEFAULTS,
       allowHTTP1: true,
-      ALPNProtocols: ['h2', 'http/1.1'],
+      // h2 then http/1.1, as ALPNProtocols would (same refusal when nothing matches), plus ACME
+      // TLS-ALPN-01: acme-tls/1 for a name with a pending challenge (src/certs).
+      ALPNCallback: alpn01.alpnCallback(['h2', 'http/1.1']),
       ...(port.defaultTls ? { cert: [...port.defaultTls.cert], key: [...port.defaultTls.key] } : {}),
       // Client mTLS (Gateway API frontend validation): AllowValidOnly fails the handshake without
       // a certificate from the configured CAs; AllowInsecureFallback asks but lets it through.
       ...(port.clientAuth ? { requestCert: true, rejectUnauthorized: port.clientAuth.mode === 'AllowValidOnly', ca: port.clientAuth.ca } : {}),
       ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}),
       settings: { maxConcurrentStreams: 256 },
-      SNICallback: (servername, cb) => {
+      SNICallback: alpn01.sniCallback((servername, cb) => {
         const p = holder.current?.ports.get(key);
         const l = p?.listeners.lookup(servername.toLowerCase());
         // The default listener's own certificates are the server context (undefined = use it):
         // that keeps RSA/ECDSA selection working for it (see orderedCerts in compile.ts).
         cb(null, !l?.tls || l.tls === p?.defaultTls?.context ? undefined : l.tls);
-      },
+      }, { alpnAware: true }),
     });
+    // A TLS-ALPN-01 validation ends with the handshake: close it before HTTP sees it.
+    tls.prependListener('secureConnection', (socket: import('node:tls').TLSSocket) => { if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.destroy(); });
     tls.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     const sessions = new Set<http2.Http2Session>();
     tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
@@ -263,7 +282,7 @@ export class Gateway extends EventEmitter {
 
   private createServer(key: string): PortServer {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
-    const handler = createHttpHandler(deps, key);
+    const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
     const h1 = http.createServer({
       // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
       // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
@@ -359,6 +378,7 @@ export class Gateway extends EventEmitter {
   /** Stop accepting, let in-flight requests finish up to `drainMs`, then close what is left. */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.certs.stop();
     for (const w of this.watchers) w.close();
     if (this.debounce) clearTimeout(this.debounce);
     const servers = [...this.servers.values()];

@@ -39,8 +39,10 @@ export interface GatewayProc {
 
 /** Start `portcullis start` on a config, admin on an ephemeral loopback port. */
 export async function startGateway(configPath: string, extra: string[] = []): Promise<GatewayProc> {
-  const stateDir = tmpDir('pcs-state-');
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', configPath, '--admin', '127.0.0.1:0', '--state-dir', stateDir, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `--state-dir DIR` in extra reuses a state directory (a restart); otherwise a fresh one.
+  const si = extra.indexOf('--state-dir');
+  const stateDir = si >= 0 ? extra[si + 1] : tmpDir('pcs-state-');
+  const proc = spawn(process.execPath, [CLI, 'start', '--config', configPath, '--admin', '127.0.0.1:0', ...(si >= 0 ? [] : ['--state-dir', stateDir]), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = '';

@@ -374,3 +374,12 @@ test('external account binding: required by Pebble, passed through', { skip }, a
   const without = await issuerFor({ http01: env.http01, accountKeyName: 'acme-no-eab-account' }, pebble);
   await assert.rejects(without.issue({ dnsNames: ['eab.portcullis.test'] }), (e: { code: string; message: string }) => e.code === 'PCS_ERR_ACME_ORDER' && /external/i.test(e.message));
 });
+
+test('an existing account key without an email: a new issuer instance (a restart) finds the account and orders', { skip }, async () => {
+  const first = await issuerFor({ http01: env.http01, accountKeyName: 'acme-no-email-account', email: undefined });
+  await first.issue({ dnsNames: ['noemail1.portcullis.test'] });
+  const again = await issuerFor({ http01: env.http01, accountKeyName: 'acme-no-email-account', email: undefined });
+  const cert = await again.issue({ dnsNames: ['noemail2.portcullis.test'] });
+  assert.equal((await verifyServed(cert.chainPem, cert.keyPem.reveal(), env.pebble!.root, 'noemail2.portcullis.test')).authorized, true);
+  assert.equal(again.accountUrl, first.accountUrl, 'the same account');
+});
