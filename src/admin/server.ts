@@ -49,7 +49,7 @@ export function defaultStateDir(): string {
   return path.join(base, 'portcullis');
 }
 
-/** Read a secret of `size` random bytes from a 0600 file, creating it if absent (session-token keys, TLS ticket keys). */
+/** Read a secret of `size` random bytes from a 0600 file, creating it if absent (session-token keys). */
 export function ensureSecretFile(file: string, size = 32): Buffer {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   try {

@@ -9,11 +9,14 @@ import { formatDiagnostic } from '../config/diagnostics.ts';
 import { diffResources, formatChange } from '../config/diff.ts';
 import { editorJsonSchema } from '../config/schema.ts';
 import { parseWorkers, startGatewayProcess } from './run.ts';
+import { durationMs } from '../config/semantic.ts';
+import { checkRotationPeriod } from '../runtime/ticket-keys.ts';
 
 const HELP = `portcullis — a security-first gateway for HTTP APIs
 
 Usage:
   portcullis start --config PATH [--admin HOST:PORT] [--state-dir DIR] [--workers N|auto] [--no-access-log] [--allow-partial]
+                  [--tls-ticket-key-rotation DURATION]
   portcullis validate PATH [--status] [--json]
   portcullis diff OLD NEW [--json]
   portcullis schema
@@ -23,6 +26,7 @@ Usage:
 
 PATH is a YAML file or a directory of YAML files (Gateway API + portcullis.dev resources).
 --workers N|auto runs N data-plane processes (auto: one per core) sharing the listeners.
+--tls-ticket-key-rotation: how often the in-memory TLS session ticket keys change (default 12h).
 Exit codes: 0 ok, 1 invalid config (validate) or differences found (diff), 2 usage or I/O error.`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -53,12 +57,16 @@ async function start(args: string[]): Promise<number> {
   const { values } = parse(args, {
     config: { type: 'string', short: 'c' }, admin: { type: 'string' }, 'state-dir': { type: 'string' },
     'no-access-log': { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
+    'tls-ticket-key-rotation': { type: 'string' },
   });
   if (!values.config) throw new UsageError('start needs --config PATH');
+  const rotation = values['tls-ticket-key-rotation'] as string | undefined;
+  if (rotation !== undefined && !/^([0-9]{1,5}(h|m|s|ms)){1,4}$/.test(rotation)) throw new UsageError(`--tls-ticket-key-rotation takes a duration such as 12h or 30m, got "${rotation}"`);
   await startGatewayProcess({
     configPath: String(values.config), admin: values.admin as string | undefined, stateDir: values['state-dir'] as string | undefined,
     accessLog: !values['no-access-log'], allowPartial: Boolean(values['allow-partial']), logLevel: values['log-level'] as string | undefined,
     workers: parseWorkers(values.workers as string | undefined),
+    ...(rotation !== undefined ? { ticketKeyRotationMs: checkRotationPeriod(durationMs(rotation)) } : {}),
   });
   return -1; // keep running
 }

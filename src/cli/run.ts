@@ -6,6 +6,7 @@
 // watcher and SIGHUP; it validates a new config first and tells workers to load it only when it is
 // good. A worker that dies is restarted (with a growing delay if it keeps dying).
 import cluster, { type Worker } from 'node:cluster';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
@@ -13,6 +14,7 @@ import { assertLoopback, defaultStateDir, ensureSecretFile, startAdmin } from '.
 import { Metrics } from '../observability/metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Gateway, ReloadError, type ReloadRecord } from '../runtime/gateway.ts';
+import { DEFAULT_TICKET_KEY_ROTATION_MS, TicketKeyRotation, checkTicketKeys } from '../runtime/ticket-keys.ts';
 
 export interface RunOptions {
   configPath: string;
@@ -24,6 +26,8 @@ export interface RunOptions {
   demo?: boolean;
   /** 1 (default): one process. N > 1 or 'auto': a primary and N workers. */
   workers?: number | 'auto';
+  /** TLS session ticket keys rotate this often (ms); default 12 h (src/runtime/ticket-keys.ts). */
+  ticketKeyRotationMs?: number;
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
@@ -40,8 +44,10 @@ export function parseWorkers(v: string | undefined): number | 'auto' {
   return n;
 }
 
-type WorkerMsg = { type: 'reloaded'; record: ReloadRecord } | { type: 'ready' };
-type PrimaryMsg = { type: 'reload'; trigger: string } | { type: 'shutdown' };
+type WorkerMsg = { type: 'reloaded'; record: ReloadRecord } | { type: 'ready' } | { type: 'ticket-keys?' };
+// Ticket keys travel base64-encoded over the cluster IPC channel (a pipe between the primary and
+// its own workers), never through files or the environment.
+type PrimaryMsg = { type: 'reload'; trigger: string } | { type: 'shutdown' } | { type: 'ticket-keys'; keys: string };
 
 export async function startGatewayProcess(o: RunOptions): Promise<Gateway> {
   const workers = o.workers === 'auto' ? os.availableParallelism() : (o.workers ?? 1);
@@ -56,12 +62,15 @@ async function runSingle(o: RunOptions): Promise<Gateway> {
   // Check everything that can be checked before any socket is opened.
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9901');
   assertLoopback(admin.host);
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o) });
+  const tickets = ticketKeyRotation(o);
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, sessionKey: sessionKey(o), ticketKeys: tickets.current, stateDir: stateDir(o) });
   await gateway.start();
+  tickets.start((keys) => { gateway.setTicketKeys(keys); logger.info({ periodMs: tickets.periodMs }, 'TLS session ticket keys rotated'); });
   const adminServer = await startAdminOrStop(o, admin, gateway, metrics, logger);
   announce(o, gateway, adminServer, logger, 1);
   process.on('SIGHUP', () => { void gateway.reload('SIGHUP'); });
   onShutdown(logger, async () => {
+    tickets.stop();
     adminServer.close();
     await gateway.stop(drainMs());
   });
@@ -75,10 +84,12 @@ async function runWorker(o: RunOptions): Promise<Gateway> {
   AggregatorRegistry.setRegistries([metrics.registry]);
   new AggregatorRegistry();
   // The primary watches the config and validates it first; a worker only reloads when told.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o), certificates: 'load' });
+  const keys = await ticketKeysFromPrimary();
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: keys, stateDir: stateDir(o), certificates: 'load' });
   await gateway.start();
   process.on('message', (m: PrimaryMsg) => {
-    if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
+    if (m.type === 'ticket-keys') gateway.setTicketKeys(checkTicketKeys(Buffer.from(m.keys, 'base64')));
+    else if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
     else if (m.type === 'shutdown') void gateway.stop(drainMs()).finally(() => { logger.flush(); process.exit(0); });
   });
   process.on('SIGHUP', () => {}); // the primary forwards reloads; ignore a process-group SIGHUP
@@ -95,9 +106,18 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
   assertLoopback(admin.host);
   // The primary builds every config too (without sockets): the admin API shows it, and a config
   // it refuses is never sent to the workers.
-  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o), ticketKeys: ticketKeys(o), stateDir: stateDir(o) });
+  const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, allowPartial: o.allowPartial, listen: false, sessionKey: sessionKey(o), stateDir: stateDir(o) });
   await gateway.start();
   let stopping = false;
+  // The primary owns the TLS session ticket keys: a worker asks for them before it listens, and
+  // gets every rotation, so all workers seal and open the same tickets.
+  const tickets = ticketKeyRotation(o);
+  const ticketMsg = (): PrimaryMsg => ({ type: 'ticket-keys', keys: tickets.current.toString('base64') });
+  cluster.on('message', (w, m: WorkerMsg) => { if (m?.type === 'ticket-keys?') w.send(ticketMsg()); });
+  tickets.start(() => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.send(ticketMsg());
+    logger.info({ periodMs: tickets.periodMs }, 'TLS session ticket keys rotated');
+  });
   const restarts: number[] = [];
   const fork = (): Promise<Worker> => new Promise((resolve, reject) => {
     const w = cluster.fork();
@@ -136,6 +156,7 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
   process.on('SIGHUP', () => { void gateway.reload('SIGHUP'); });
   onShutdown(logger, async () => {
     stopping = true;
+    tickets.stop();
     adminServer.close();
     await gateway.stop(0);
     const all = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
@@ -179,9 +200,28 @@ function sessionKey(o: RunOptions): Buffer {
   return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'session-key'));
 }
 
-/** TLS session ticket keys: one per state dir, so every worker (and a restart) resumes sessions. */
-function ticketKeys(o: RunOptions): Buffer {
-  return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'tls-ticket-keys'), 48);
+/**
+ * TLS session ticket keys live in memory only (src/runtime/ticket-keys.ts says why). Earlier
+ * versions kept them in <state-dir>/tls-ticket-keys: a secret nothing reads any more is removed.
+ */
+function ticketKeyRotation(o: RunOptions): TicketKeyRotation {
+  rmSync(path.join(stateDir(o), 'tls-ticket-keys'), { force: true });
+  return new TicketKeyRotation(o.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS);
+}
+
+/** A worker's ticket keys come from its primary, asked for over IPC before it listens. */
+function ticketKeysFromPrimary(): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { process.off('message', onMsg); reject(new Error('the primary did not send the TLS ticket keys within 10 s')); }, 10_000);
+    const onMsg = (m: PrimaryMsg) => {
+      if (m?.type !== 'ticket-keys') return;
+      clearTimeout(timer);
+      process.off('message', onMsg);
+      try { resolve(checkTicketKeys(Buffer.from(m.keys, 'base64'))); } catch (err) { reject(err as Error); }
+    };
+    process.on('message', onMsg);
+    process.send?.({ type: 'ticket-keys?' } satisfies WorkerMsg);
+  });
 }
 
 function drainMs(): number {

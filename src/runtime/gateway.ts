@@ -44,7 +44,10 @@ export interface GatewayOptions {
   readonly breakers?: CircuitBreakerRegistry;
   /** HMAC key for session-persistence tokens (see admin/server.ts ensureSecretFile). */
   readonly sessionKey?: Uint8Array;
-  /** 48-byte TLS session ticket keys, shared by every worker so a resumed session works on any. */
+  /**
+   * 48-byte TLS session ticket keys, the same in every worker so a resumed session works on any;
+   * replaced by setTicketKeys() when they rotate (src/runtime/ticket-keys.ts).
+   */
   readonly ticketKeys?: Buffer;
   readonly accessLog?: boolean;
   /** Serve the partial config a Gateway API controller would (skip invalid parts) instead of refusing it. */
@@ -93,6 +96,7 @@ export class Gateway extends EventEmitter {
   constructor(opts: GatewayOptions) {
     super();
     this.opts = opts;
+    this.#ticketKeys = opts.ticketKeys;
     this.pools = opts.pools ?? new PoolRegistry();
     this.health = opts.health ?? new HealthRegistry();
     this.breakers = opts.breakers ?? new CircuitBreakerRegistry();
@@ -100,6 +104,14 @@ export class Gateway extends EventEmitter {
     this.poolProvider = { get: (ep, backend, grpc) => pools.getPool(ep, grpc ? backend.grpcPoolOptions : backend.poolOptions) };
     this.certs = new CertificateService({ stateDir: opts.stateDir, logger: opts.logger, metrics: opts.metrics, mode: opts.certificates, shareChallenges: opts.listen === false, paused: opts.listen === false, onChange: () => { if (!this.stopping) void this.reload('certificate'); } });
     this.health.onChange((e) => opts.logger.warn({ backend: e.backend, endpoint: e.endpointId, healthy: e.healthy, source: e.source, reason: e.reason }, 'endpoint health changed'));
+  }
+
+  #ticketKeys: Buffer | undefined;
+
+  /** Rotate the TLS session ticket keys of every TLS server now and for servers opened later. */
+  setTicketKeys(keys: Buffer): void {
+    this.#ticketKeys = keys;
+    for (const s of this.servers.values()) s.tls?.setTicketKeys(keys);
   }
 
   get runtime(): Runtime | null { return this.holder.current; }
@@ -205,7 +217,7 @@ export class Gateway extends EventEmitter {
     // new Runtime at each handshake anyway). Ticket keys are passed again so sessions resume.
     for (const [key, s] of this.servers) {
       const p = next.ports.get(key);
-      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ticketKeys: this.opts.ticketKeys ?? s.tls.getTicketKeys() });
+      if (p?.defaultTls && s.tls) s.tls.setSecureContext({ ...TLS_DEFAULTS, cert: [...p.defaultTls.cert], key: [...p.defaultTls.key], ...(p.clientAuth ? { ca: p.clientAuth.ca } : {}), ticketKeys: this.#ticketKeys ?? s.tls.getTicketKeys() });
     }
     for (const [key, s] of this.servers) {
       if (next.ports.has(key)) continue;
@@ -248,7 +260,7 @@ export class Gateway extends EventEmitter {
       // Client mTLS (Gateway API frontend validation): AllowValidOnly fails the handshake without
       // a certificate from the configured CAs; AllowInsecureFallback asks but lets it through.
       ...(port.clientAuth ? { requestCert: true, rejectUnauthorized: port.clientAuth.mode === 'AllowValidOnly', ca: port.clientAuth.ca } : {}),
-      ...(this.opts.ticketKeys ? { ticketKeys: this.opts.ticketKeys } : {}),
+      ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}),
       settings: { maxConcurrentStreams: 256 },
       SNICallback: alpn01.sniCallback((servername, cb) => {
         const p = holder.current?.ports.get(key);
