@@ -85,7 +85,7 @@ async function setup(): Promise<void> {
   // every name resolves to 127.0.0.1, so Pebble's HTTP-01 request reaches the gateway's listener
   const chall = start(challBin, ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${challMgmt}`]);
   challMgmtUrl = `http://127.0.0.1:${challMgmt}`;
-  await until('pebble-challtestsrv start', async () => (await fetch(`http://127.0.0.1:${challMgmt}/set-default-ipv4`, { method: 'POST', body: JSON.stringify({ ip: '127.0.0.1' }) })).ok, 10_000, chall.output);
+  await until('pebble-challtestsrv start', async () => (await fetch(`http://127.0.0.1:${challMgmt}/set-default-ipv4`, { method: 'POST', body: JSON.stringify({ ip: '127.0.0.1' }) })).ok, 30_000, chall.output);
   let n = 0;
   startPebble = async (extra = {}) => {
     const [acmePort, acmeMgmt] = [await freePort(), await freePort()];
@@ -99,7 +99,7 @@ async function setup(): Promise<void> {
       },
     }));
     const p = start(pebbleBin, ['-config', file, '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' });
-    await until('pebble start', async () => (await get(`https://127.0.0.1:${acmePort}/dir`, tlsCa)).status === 200, 15_000, p.output);
+    await until('pebble start', async () => (await get(`https://127.0.0.1:${acmePort}/dir`, tlsCa)).status === 200, 45_000, p.output);
     const root = (await get(`https://127.0.0.1:${acmeMgmt}/roots/0`, tlsCa)).body;
     assert.match(root, /BEGIN CERTIFICATE/);
     return { acmePort, root };
@@ -243,13 +243,13 @@ let cert: Awaited<ReturnType<typeof served>> | undefined;
 
 test('ACME: issued by Pebble over HTTP-01 answered by the gateway\'s own listener, served on HTTPS, renewed', { skip }, async () => {
   await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate issued"/, 30_000, 0);
-  await until('the HTTPS listener serving the ACME certificate', async () => { cert = await served(); return true; }, 10_000, () => gw!.logs.join('\n'));
+  await until('the HTTPS listener serving the ACME certificate', async () => { cert = await served(); return true; }, 30_000, () => gw!.logs.join('\n'));
   assert.equal(cert!.authorized, true, 'verifies against Pebble\'s root with hostname checks');
   assert.match(String(cert!.subjectaltname), /DNS:www\.portcullis\.test/);
   // renewal at renewAtFraction (a few seconds here): a new order, validated again over HTTP-01
   const first = cert!.serialNumber;
-  await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate renewed"/, 20_000, 0);
-  await until('the renewed certificate to be served', async () => { const c = await served(); return c.authorized && c.serialNumber !== first; }, 10_000);
+  await gw!.waitForLog(/"certificate":"Certificate\/default\/www".*"certificate renewed"/, 45_000, 0);
+  await until('the renewed certificate to be served', async () => { const c = await served(); return c.authorized && c.serialNumber !== first; }, 30_000);
 });
 
 test('ACME TLS-ALPN-01: answered on the gateway\'s HTTPS port (acme-tls/1), for a Certificate added by a reload', { skip }, async () => {
@@ -257,7 +257,7 @@ test('ACME TLS-ALPN-01: answered on the gateway\'s HTTPS port (acme-tls/1), for 
   fs.writeFileSync(path.join(dir, 'c.yaml'), config(true));
   await gw!.waitForLog(/"certificate":"Certificate\/default\/alpn".*"certificate issued"/, 30_000, from);
   let c: Awaited<ReturnType<typeof served>> | undefined;
-  await until('the alpn listener', async () => { c = await served('alpn.portcullis.test'); return true; }, 10_000, () => gw!.logs.join('\n'));
+  await until('the alpn listener', async () => { c = await served('alpn.portcullis.test'); return true; }, 30_000, () => gw!.logs.join('\n'));
   assert.equal(c!.authorized, true);
   assert.match(String(c!.subjectaltname), /DNS:alpn\.portcullis\.test/);
   // ordinary clients of the port were never served a challenge certificate
@@ -285,7 +285,7 @@ process.exit(r.ok ? 0 : 1);
     s.on('error', reject);
   });
   // the listener is programmed by the reload that follows the issuance
-  await until('the wildcard listener', async () => { await wild(); return true; }, 10_000, () => gw!.logs.slice(from).join('\n'));
+  await until('the wildcard listener', async () => { await wild(); return true; }, 30_000, () => gw!.logs.slice(from).join('\n'));
   const c = await wild();
   assert.equal(c.authorized, true, 'a name under the wildcard verifies against the EAB Pebble\'s root');
   assert.match(String(c.subjectaltname), /DNS:\*\.wild\.portcullis\.test/);
@@ -356,7 +356,7 @@ spec: { secretName: w-tls, issuerRef: { name: pebble }, dnsNames: [workers.portc
       const s = tls.connect({ host: '127.0.0.1', port: sp, servername: 'workers.portcullis.test', ca: pb.root }, () => { resolve({ authorized: s.authorized, san: String(s.getPeerCertificate().subjectaltname) }); s.end(); });
       s.on('error', reject);
     });
-    await until('the workers to serve the certificate', async () => (await get1()).authorized, 15_000, () => g.logs.join('\n'));
+    await until('the workers to serve the certificate', async () => (await get1()).authorized, 45_000, () => g.logs.join('\n'));
     // several connections (the kernel spreads them over both workers) all verify
     for (let i = 0; i < 6; i++) assert.equal((await get1()).authorized, true);
     assert.ok(!g.logs.some((l) => l.includes('certificate-renewal-failed')), 'the first order succeeded: the primary waited for its workers');

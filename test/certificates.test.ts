@@ -117,7 +117,7 @@ after(async () => {
 });
 
 async function rootPem(): Promise<string> {
-  const line = await gw.waitForLog(/"built-in CA ready"/, 15_000, 0);
+  const line = await gw.waitForLog(/"built-in CA ready"/, 45_000, 0);
   return fs.readFileSync(JSON.parse(line).root as string, 'utf8');
 }
 
@@ -136,7 +136,7 @@ function handshake(servername: string, ca: string, session?: Buffer): Promise<{ 
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -147,7 +147,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 test('built-in CA Issuer: the HTTPS listener serves the issued certificate, verified with the CA root, with its SPIFFE URI', async () => {
-  await gw.waitForLog(/"certificate":"Certificate\/default\/app".*"certificate issued"/, 15_000, 0);
+  await gw.waitForLog(/"certificate":"Certificate\/default\/app".*"certificate issued"/, 45_000, 0);
   const root = await rootPem();
   const { cert } = await waitFor('the app listener', () => handshake('app.example.test', root));
   assert.match(String(cert.subjectaltname), /DNS:app\.example\.test/);
@@ -208,7 +208,7 @@ test('renewal at 2/3 of the lifetime: new handshakes get the new certificate, an
 });
 
 test('static Issuer: the listener serves the certificate from the files', async () => {
-  await gw.waitForLog(/"certificate":"Certificate\/default\/files".*"certificate issued"/, 15_000, 0);
+  await gw.waitForLog(/"certificate":"Certificate\/default\/files".*"certificate issued"/, 45_000, 0);
   const s = await waitFor('the files listener', () => new Promise<string>((resolve, reject) => {
     const c = tls.connect({ host: '127.0.0.1', port, servername: 'static.example.test', rejectUnauthorized: false }, () => { resolve(c.getPeerCertificate().serialNumber.toLowerCase()); c.end(); });
     c.on('error', reject);
@@ -243,7 +243,7 @@ test('changing a Certificate (another name) issues a new one at once, served aft
   const root = await rootPem();
   const from = gw.logs.length;
   fs.writeFileSync(path.join(dir, 'c.yaml'), config().replace('dnsNames: [app.example.test]', 'dnsNames: [app.example.test, api.example.test]'));
-  await gw.waitForLog(/"certificate":"Certificate\/default\/app".*"certificate replaced"/, 15_000, from);
+  await gw.waitForLog(/"certificate":"Certificate\/default\/app".*"certificate replaced"/, 45_000, from);
   const h = await waitFor('the new certificate', async () => {
     const x = await handshake('app.example.test', root);
     return String(x.cert.subjectaltname).includes('DNS:api.example.test') ? x : undefined;
@@ -287,7 +287,7 @@ spec: { secretName: x-tls, issuerRef: { name: internal }, dnsNames: [x.example.t
   let g2: GatewayProc | undefined;
   try {
     g2 = await startGateway(d2);
-    await g2.waitForLog(/certificate key store unavailable/, 10_000, 0);
+    await g2.waitForLog(/certificate key store unavailable/, 30_000, 0);
     assert.equal((await fetch(`http://127.0.0.1:${p2}/`)).status, 200, 'the HTTP listener serves');
     const st = JSON.stringify(await (await g2.admin('/status')).json());
     assert.match(st, /"reason":"KeyStoreUnavailable","message":"[^"]*PORTCULLIS_KEY_ENCRYPTION_KEY/);
