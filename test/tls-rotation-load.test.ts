@@ -1,0 +1,149 @@
+// A certificate rotated under 200 req/s (issue 4's check): no request fails, new handshakes get the
+// new certificate at once, and connections opened before the rotation (HTTP/1.1 keep-alive and an
+// HTTP/2 session) stay open and keep working on the same socket.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import path from 'node:path';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { KeyStore } from '../src/pki/keystore.ts';
+import { Secret } from '../src/pki/secret.ts';
+import { InternalCA } from '../src/pki/ca.ts';
+import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { backendYaml } from './helpers/config.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+
+const HOST = 'shop.example.test';
+let gw: GatewayProc, up: Upstream, port: number, dir: string, caPem: string;
+const certs: { chain: string; key: string }[] = [];
+
+function config(c: { chain: string; key: string }): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: https, protocol: HTTPS, port: ${port}, hostname: ${HOST}, tls: { certificateRefs: [{ name: shop }] } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+---
+${backendYaml('up', [up.port])}
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: shop, namespace: default }
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(c.chain).toString('base64')}
+  tls.key: ${Buffer.from(c.key).toString('base64')}
+`;
+}
+
+function save(text: string) {
+  const f = path.join(dir, 'c.yaml');
+  fs.writeFileSync(f + '.tmp', text);
+  fs.renameSync(f + '.tmp', f);
+}
+
+before(async () => {
+  const work = tmpDir();
+  const keystore = await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) });
+  const ca = await InternalCA.open({ keystore, certDir: path.join(work, 'ca') });
+  for (let i = 0; i < 2; i++) {
+    const c = await ca.issue({ dnsNames: [HOST] });
+    caPem = c.caPem!;
+    certs.push({ chain: c.chainPem, key: c.keyPem.reveal() });
+  }
+  up = await startUpstream('up');
+  port = await freePort();
+  dir = tmpDir();
+  save(config(certs[0]));
+  gw = await startGateway(dir, ['--no-access-log']);
+});
+after(async () => { await gw?.stop(); await up?.close(); });
+
+const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+test('certificate rotated under 200 req/s: no failed request, open connections kept', async () => {
+  // Three kinds of client: a new TLS connection per request (these see the rotation), a
+  // keep-alive HTTP/1.1 agent with 4 sockets, and one HTTP/2 session.
+  const fresh = new https.Agent({ keepAlive: false, ca: caPem, servername: HOST, maxCachedSessions: 0 });
+  const kept = new https.Agent({ keepAlive: true, maxSockets: 4, ca: caPem, servername: HOST });
+  const h2 = http2.connect(`https://127.0.0.1:${port}`, { ca: caPem, servername: HOST });
+  await new Promise<void>((resolve, reject) => { h2.once('connect', () => resolve()); h2.once('error', reject); });
+  const h2Socket = h2.socket;
+  const keptSockets = new Set<unknown>();
+
+  type Result = { t: number; kind: string; status: number; cert?: string; error?: string };
+  const results: Result[] = [];
+  const h1 = (agent: https.Agent, kind: string): Promise<Result> => new Promise((resolve) => {
+    const t = performance.now();
+    const req = https.get({ host: '127.0.0.1', port, path: '/x', agent, headers: { host: HOST } }, (res) => {
+      const s = res.socket as TLSSocket;
+      if (kind === 'kept') keptSockets.add(s);
+      const cert = s.getPeerCertificate().fingerprint256;
+      res.resume();
+      res.on('end', () => resolve({ t, kind, status: res.statusCode ?? 0, cert }));
+    });
+    req.on('error', (err) => resolve({ t, kind, status: 0, error: String(err) }));
+  });
+  const viaH2 = (): Promise<Result> => new Promise((resolve) => {
+    const t = performance.now();
+    const s = h2.request({ ':path': '/x', ':authority': HOST });
+    let status = 0;
+    s.on('response', (h) => { status = Number(h[':status']); });
+    s.resume();
+    s.on('end', () => resolve({ t, kind: 'h2', status }));
+    s.on('error', (err) => resolve({ t, kind: 'h2', status: 0, error: String(err) }));
+  });
+
+  // Open loop: 200 requests a second on a schedule, spread over the three kinds.
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) / 1000) * 200);
+    while (sent < due) {
+      const kind = sent++ % 3;
+      const p = (kind === 0 ? h1(fresh, 'fresh') : kind === 1 ? h1(kept, 'kept') : viaH2()).then((r) => { results.push(r); }).finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+  }, 5);
+
+  await new Promise((r) => setTimeout(r, 1000));
+  const tRotate = performance.now();
+  const from = gw.logs.length;
+  save(config(certs[1]));
+  await gw.waitForLog(/"msg":"config applied"/, 10_000, from);
+  // keep the load on until new connections have seen the new certificate, then one more second
+  const deadline = Date.now() + 10_000;
+  while (!results.some((r) => r.kind === 'fresh' && r.cert === fp(certs[1].chain)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 1000));
+  clearInterval(timer);
+  await Promise.all([...inflight]);
+
+  assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed');
+  const freshAfter = results.filter((r) => r.kind === 'fresh' && r.t > tRotate);
+  assert.ok(freshAfter.some((r) => r.cert === fp(certs[1].chain)), 'new connections get the new certificate');
+  assert.ok(results.filter((r) => r.kind === 'fresh' && r.t < tRotate).every((r) => r.cert === fp(certs[0].chain)), 'the old certificate before');
+  // The connections opened before the rotation are the ones still serving after it.
+  assert.ok(!h2.closed && !h2.destroyed && h2.socket === h2Socket, 'the HTTP/2 session survived');
+  assert.ok(results.filter((r) => r.kind === 'h2' && r.t > tRotate).length > 50, 'and carried requests after the rotation');
+  const keptAfter = results.filter((r) => r.kind === 'kept' && r.t > tRotate);
+  assert.ok(keptAfter.length > 50);
+  assert.ok(keptAfter.every((r) => r.cert === fp(certs[0].chain)), 'keep-alive connections from before the rotation carried on (they still show the certificate of their handshake)');
+  assert.ok(keptSockets.size <= 4, `the keep-alive agent reused its sockets (${keptSockets.size} sockets)`);
+  const rate = results.length / ((Math.max(...results.map((r) => r.t)) - Math.min(...results.map((r) => r.t))) / 1000);
+  assert.ok(rate > 150, `load was ${rate.toFixed(0)} req/s`);
+  h2.close(); fresh.destroy(); kept.destroy();
+});
