@@ -25,6 +25,18 @@ const certs: Record<string, { chain: string; key: string }> = {};
 const backends: Record<string, EchoBackend> = {};
 let httpUp: Upstream;
 
+/** Reads until the client's FIN, then answers with the byte count and closes: half-close must pass through. */
+async function halfCloseBackend(): Promise<EchoBackend> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    let n = 0;
+    s.on('data', (d: Buffer) => { n += d.length; });
+    s.on('end', () => s.end(`got ${n} bytes`));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, received: [], close: () => new Promise((r) => server.close(() => r())) };
+}
+
 /** Greets with its name, then echoes; keeps what it received (plaintext, if the gateway decrypted it). */
 async function echoBackend(name: string, opts?: { chain: string; key: string }): Promise<EchoBackend> {
   const received: Buffer[] = [];
@@ -141,6 +153,16 @@ ${backendYaml('a', [backends.a.port])}
 ---
 ${backendYaml('b', [backends.b.port])}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: half, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: mtls }]
+  hostnames: [half.example]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: half }] }]
+---
+${backendYaml('half', [backends.half.port])}
+---
 ${backendYaml('secure', [backends.secure.port])}
 ---
 ${backendYaml('web', [httpUp.port])}
@@ -166,6 +188,10 @@ before(async () => {
   certs.web = await issue({ dnsNames: ['web.example'] });
   certs.up = await issue({ dnsNames: ['up.internal.test'] });
   certs.client = await issue({ commonName: 'client', uris: ['spiffe://example.test/client'], usages: ['client'] });
+  const otherCa = await InternalCA.open({ keystore, certDir: path.join(work, 'ca'), name: 'other-ca', commonName: 'Someone Else' });
+  const o = await otherCa.issue({ commonName: 'stranger', uris: ['spiffe://example.test/stranger'], usages: ['client'] });
+  certs.stranger = { chain: o.chainPem, key: o.keyPem.reveal() };
+  backends.half = await halfCloseBackend();
   backends.a = await echoBackend('a');
   backends.b = await echoBackend('b');
   backends.secure = await echoBackend('secure', certs.up);
@@ -211,9 +237,10 @@ test('a.example: the gateway presents its certificate, the backend gets the byte
   const msg = `plaintext ${randomBytes(8).toString('hex')}`;
   assert.equal(await echo(s, msg), msg);
   assert.ok(Buffer.concat(backends.a.received).toString().includes(msg), 'the plain-TCP backend received the decrypted bytes');
-  s.destroy();
   const from = gw.logs.length;
-  await gw.waitForLog(/"msg":"tls terminate connection"/, 5000, Math.max(0, from - 5));
+  s.destroy();
+  const line = await gw.waitForLog(/"msg":"tls terminate connection"/, 5000, from);
+  assert.match(line, /"listener":"default\/gw\/a","route":"default\/a","sni":"a\.example".*"mode":"Terminate".*"endpoint":"127\.0\.0\.1:\d+","result":"forwarded"/);
   const metrics = await (await gw.admin('/metrics')).text();
   assert.match(metrics, /portcullis_tcp_connections_total\{listener="default\/gw\/a",route="default\/a",result="forwarded"\} [1-9]/);
 });
@@ -256,9 +283,24 @@ test('BackendTLSPolicy: the decrypted stream is re-encrypted to the backend, whi
 
 test('client certificates (frontend validation) on a TLS Terminate port: required and verified', async () => {
   await assert.rejects(connect('a.example', {}, mport), /certificate|closed before|ECONNRESET|alert/i, 'no client certificate: refused');
+  const from = gw.logs.length;
+  await assert.rejects(connect('a.example', { cert: certs.stranger.chain, key: certs.stranger.key }, mport), /closed before|ECONNRESET|socket hang up/i, 'a certificate from another CA: refused');
+  await gw.waitForLog(/"result":"handshake_failed".*client certificate refused/, 5000, from);
   const { s, greeting } = await connect('a.example', { cert: certs.client.chain, key: certs.client.key }, mport);
   assert.equal(greeting, 'hello from a');
   assert.equal(await echo(s, 'with a client cert'), 'with a client cert');
+  s.destroy();
+});
+
+test('half-close: the client ends its side, the backend still answers through the gateway', async () => {
+  const s = tls.connect({ host: '127.0.0.1', port: mport, servername: 'half.example', ca: caPem, checkServerIdentity: () => undefined, cert: certs.client.chain, key: certs.client.key, allowHalfOpen: true } as tls.ConnectionOptions);
+  await new Promise<void>((resolve, reject) => { s.once('secureConnect', () => resolve()); s.once('error', reject); });
+  let answer = '';
+  s.on('data', (d: Buffer) => { answer += d; });
+  const ended = new Promise<void>((r) => s.once('end', () => r()));
+  s.end(Buffer.alloc(100_000, 7));
+  await ended;
+  assert.equal(answer, 'got 100000 bytes');
   s.destroy();
 });
 
