@@ -89,6 +89,11 @@ spec:
       port: ${port}
       hostname: secure.example
       tls: { mode: Terminate, certificateRefs: [{ name: secure-cert }] }
+    - name: issued
+      protocol: TLS
+      port: ${port}
+      hostname: issued.example
+      tls: { mode: Terminate, certificateRefs: [{ name: issued-tls }] }
     - name: web
       protocol: HTTPS
       port: ${port}
@@ -163,6 +168,29 @@ spec:
 ---
 ${backendYaml('half', [backends.half.port])}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: issued, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: issued }]
+  hostnames: [issued.example]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: b }] }]
+---
+# A certificate the gateway issues itself (src/certs): the listener waits for it, then serves it.
+apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: internal, namespace: default }
+spec:
+  ca: { commonName: Terminate Test CA }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Certificate
+metadata: { name: issued, namespace: default }
+spec:
+  secretName: issued-tls
+  issuerRef: { name: internal }
+  dnsNames: [issued.example]
+---
 ${backendYaml('secure', [backends.secure.port])}
 ---
 ${backendYaml('web', [httpUp.port])}
@@ -200,6 +228,7 @@ before(async () => {
   mport = await freePort();
   dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
+  process.env.PORTCULLIS_KEY_ENCRYPTION_KEY ??= randomBytes(32).toString('base64'); // for the built-in CA Issuer's keys
   gw = await startGateway(dir);
 });
 after(async () => { await gw?.stop(); for (const b of Object.values(backends)) await b.close(); await httpUp?.close(); });
@@ -290,6 +319,35 @@ test('client certificates (frontend validation) on a TLS Terminate port: require
   assert.equal(greeting, 'hello from a');
   assert.equal(await echo(s, 'with a client cert'), 'with a client cert');
   s.destroy();
+});
+
+test('TLS sessions resume on a TLS Terminate listener (the gateway\'s ticket keys)', async () => {
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'b.example', ca: caPem });
+    s.once('session', (t: Buffer) => { resolve(t); s.destroy(); });
+    s.once('error', reject);
+  });
+  const { s } = await connect('b.example', { session });
+  assert.equal(s.isSessionReused(), true);
+  s.destroy();
+});
+
+test('a certificate issued by a Certificate resource (src/certs) is served once issued', async () => {
+  const line = await gw.waitForLog(/"built-in CA ready"/, 15_000, 0);
+  const root = fs.readFileSync(JSON.parse(line).root as string, 'utf8');
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      const { s, greeting } = await connect('issued.example', { ca: root });
+      assert.equal(greeting, 'hello from b');
+      assert.equal(s.getPeerCertificate().subjectaltname, 'DNS:issued.example');
+      s.destroy();
+      return;
+    } catch (err) {
+      if (Date.now() - t0 > 15_000) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 });
 
 test('half-close: the client ends its side, the backend still answers through the gateway', async () => {
