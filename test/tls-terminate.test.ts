@@ -350,6 +350,14 @@ test('a certificate issued by a Certificate resource (src/certs) is served once 
   }
 });
 
+test('GET /certificates lists the certificates of TLS Terminate listeners (expiry gauges and findings as for HTTPS)', async () => {
+  const inv = await (await gw.admin('/certificates')).json() as { certificates: { listener: string; ref: string; role: string; hostname: string | null; findings: { code: string }[] }[] };
+  const leaves = inv.certificates.filter((c) => c.role === 'leaf').map((c) => `${c.listener} ${c.ref}`);
+  for (const want of ['default/gw/a default/a-cert', 'default/gw/b default/b-cert', 'default/gw/mtls default/a-cert', 'default/gw/web default/web-cert']) assert.ok(leaves.includes(want), `${want} in ${leaves.join(', ')}`);
+  const metrics = await (await gw.admin('/metrics')).text();
+  assert.match(metrics, /portcullis_certificate_days_left\{[^}]*listener="default\/gw\/b"[^}]*ref="default\/b-cert"|portcullis_certificate_days_left\{[^}]*ref="default\/b-cert"[^}]*listener="default\/gw\/b"/);
+});
+
 test('half-close: the client ends its side, the backend still answers through the gateway', async () => {
   const s = tls.connect({ host: '127.0.0.1', port: mport, servername: 'half.example', ca: caPem, checkServerIdentity: () => undefined, cert: certs.client.chain, key: certs.client.key, allowHalfOpen: true } as tls.ConnectionOptions);
   await new Promise<void>((resolve, reject) => { s.once('secureConnect', () => resolve()); s.once('error', reject); });
