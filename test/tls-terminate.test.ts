@@ -269,7 +269,7 @@ test('a.example: the gateway presents its certificate, the backend gets the byte
   const from = gw.logs.length;
   s.destroy();
   const line = await gw.waitForLog(/"msg":"tls terminate connection"/, 5000, from);
-  assert.match(line, /"listener":"default\/gw\/a","route":"default\/a","sni":"a\.example".*"mode":"Terminate".*"endpoint":"127\.0\.0\.1:\d+","result":"forwarded"/);
+  assert.match(line, /"listener":"default\/gw\/a","route":"default\/a","sni":"a\.example".*"client":"127\.0\.0\.1","mode":"Terminate".*"endpoint":"127\.0\.0\.1:\d+","result":"forwarded"/);
   const metrics = await (await gw.admin('/metrics')).text();
   assert.match(metrics, /portcullis_tcp_connections_total\{listener="default\/gw\/a",route="default\/a",result="forwarded"\} [1-9]/);
 });

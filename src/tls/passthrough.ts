@@ -108,7 +108,8 @@ export function acceptPassthrough(deps: PassthroughDeps, portKey: string, client
       }
       deps.connections.add(socket);
       socket.once('close', () => deps.connections.delete(socket));
-      forward(deps, m, socket, Buffer.alloc(0), result, sel.listener.id, sel.route, started);
+      // A TLSSocket over a JS stream has no remoteAddress of its own: the TCP peer's is passed on.
+      forward(deps, m, socket, Buffer.alloc(0), result, sel.listener.id, sel.route, started, client.remoteAddress);
     });
   });
 }
@@ -131,12 +132,12 @@ function refuse(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, starte
   else client.destroy();
 }
 
-function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first: Buffer, hello: Extract<HelloResult, { kind: 'ok' }>, listener: string, route: TlsRouteRuntime, started: number): void {
+function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first: Buffer, hello: Extract<HelloResult, { kind: 'ok' }>, listener: string, route: TlsRouteRuntime, started: number, remoteAddress = client.remoteAddress): void {
   const choice = pickChoice(route);
   const backend = choice?.backend;
   const terminated = client instanceof tls.TLSSocket;
   const what = terminated ? 'tls terminate' : 'tls passthrough';
-  const base = { listener, route: route.label, sni: hello.sni, alpn: hello.alpn, tlsVersion: terminated ? (client.getProtocol() ?? hello.tlsVersion) : hello.tlsVersion, client: client.remoteAddress, ...(terminated ? { mode: 'Terminate' } : {}) };
+  const base = { listener, route: route.label, sni: hello.sni, alpn: hello.alpn, tlsVersion: terminated ? (client.getProtocol() ?? hello.tlsVersion) : hello.tlsVersion, client: remoteAddress, ...(terminated ? { mode: 'Terminate' } : {}) };
   if (!choice || !backend) {
     m.connections.inc({ listener, route: route.label, result: 'no_endpoint' });
     deps.logger.warn({ ...base, result: 'no_endpoint', reason: 'invalid backendRef' }, `${what} connection refused`);
@@ -156,7 +157,7 @@ function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first
   const tried = new Set<string>();
   const connectTimeoutMs = backend.poolOptions.connectTimeoutMs ?? 5000;
   const attempt = (): void => {
-    const ep: EndpointRuntime | undefined = backend.pick(client.remoteAddress, tried.size ? tried : undefined);
+    const ep: EndpointRuntime | undefined = backend.pick(remoteAddress, tried.size ? tried : undefined);
     if (!ep || tried.size >= MAX_CONNECT_ATTEMPTS || client.destroyed) {
       release();
       const result = tried.size ? 'connect_failed' : 'no_endpoint';
