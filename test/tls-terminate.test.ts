@@ -170,6 +170,24 @@ ${backendYaml('half', [backends.half.port])}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
+metadata: { name: mismatch, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: mtls }]
+  hostnames: [mismatch.example]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: mismatch }] }]
+---
+${backendYaml('mismatch', [backends.secure.port])}
+---
+# The TLS backend's certificate is for up.internal.test: this policy must refuse it.
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: { name: mismatch, namespace: default }
+spec:
+  targetRefs: [{ group: portcullis.dev, kind: Backend, name: mismatch }]
+  validation: { caCertificateRefs: [{ group: "", kind: ConfigMap, name: clients-ca }], hostname: wrong.internal.test }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
 metadata: { name: issued, namespace: default }
 spec:
   parentRefs: [{ name: gw, sectionName: issued }]
@@ -308,6 +326,13 @@ test('BackendTLSPolicy: the decrypted stream is re-encrypted to the backend, whi
   assert.equal(greeting, 'hello from secure');
   assert.equal(await echo(s, 'over tls twice'), 'over tls twice');
   s.destroy();
+});
+
+test('BackendTLSPolicy: a backend certificate that does not match is refused (no plaintext fallback)', async () => {
+  const from = gw.logs.length;
+  await assert.rejects(connect('mismatch.example', { checkServerIdentity: () => undefined, cert: certs.client.chain, key: certs.client.key }, mport), /closed before|ECONNRESET|socket hang up/i);
+  const line = await gw.waitForLog(/"msg":"tls terminate connection refused"/, 5000, from);
+  assert.match(line, /"result":"connect_failed".*"lastError":"ERR_TLS_CERT_ALTNAME_INVALID"/);
 });
 
 test('client certificates (frontend validation) on a TLS Terminate port: required and verified', async () => {

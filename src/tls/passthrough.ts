@@ -155,6 +155,7 @@ function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first
     return;
   }
   const tried = new Set<string>();
+  let lastError: string | undefined;
   const connectTimeoutMs = backend.poolOptions.connectTimeoutMs ?? 5000;
   const attempt = (): void => {
     const ep: EndpointRuntime | undefined = backend.pick(remoteAddress, tried.size ? tried : undefined);
@@ -162,7 +163,7 @@ function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first
       release();
       const result = tried.size ? 'connect_failed' : 'no_endpoint';
       m.connections.inc({ listener, route: route.label, result });
-      deps.logger.warn({ ...base, backend: backend.id, result, attempts: tried.size, durationMs: Math.round(performance.now() - started) }, `${what} connection refused`);
+      deps.logger.warn({ ...base, backend: backend.id, result, attempts: tried.size, ...(lastError ? { lastError } : {}), durationMs: Math.round(performance.now() - started) }, `${what} connection refused`);
       client.destroy();
       return;
     }
@@ -175,6 +176,7 @@ function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first
     const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     const onConnectError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      lastError = err.code ?? err.message; // e.g. a backend certificate refused by the BackendTLSPolicy
       backend.health?.onConnectFailure(ep.id);
       deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: err.code === 'ETIMEDOUT' ? 'timeout' : 'connect' });
       deps.logger.debug({ ...base, endpoint: ep.id, code: err.code }, `${what} connect failed`);
