@@ -20,7 +20,7 @@ import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 interface EchoBackend { port: number; received: Buffer[]; close(): Promise<void> }
-let gw: GatewayProc, port: number, mport: number, dir: string, caPem: string;
+let gw: GatewayProc, port: number, mport: number, fport: number, dir: string, caPem: string;
 const certs: Record<string, { chain: string; key: string }> = {};
 const backends: Record<string, EchoBackend> = {};
 let httpUp: Upstream;
@@ -94,6 +94,11 @@ spec:
       port: ${port}
       hostname: issued.example
       tls: { mode: Terminate, certificateRefs: [{ name: issued-tls }] }
+    - name: pt
+      protocol: TLS
+      port: ${port}
+      hostname: pt.example
+      tls: { mode: Passthrough }
     - name: web
       protocol: HTTPS
       port: ${port}
@@ -178,6 +183,35 @@ spec:
 ---
 ${backendYaml('mismatch', [backends.secure.port])}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: pt, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: pt }]
+  hostnames: [pt.example]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: secure }] }]
+---
+# Client certificates asked for but not required (AllowInsecureFallback), on a port of its own.
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw2, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: fallback, protocol: TLS, port: ${fport}, tls: { mode: Terminate, certificateRefs: [{ name: a-cert }] } }
+  tls:
+    frontend:
+      default: { validation: { caCertificateRefs: [{ kind: ConfigMap, name: clients-ca }], mode: AllowInsecureFallback } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: fallback, namespace: default }
+spec:
+  parentRefs: [{ name: gw2 }]
+  hostnames: [a.example]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: a }] }]
+---
 # The TLS backend's certificate is for up.internal.test: this policy must refuse it.
 apiVersion: gateway.networking.k8s.io/v1
 kind: BackendTLSPolicy
@@ -244,6 +278,7 @@ before(async () => {
   httpUp = await startUpstream('web');
   port = await freePort();
   mport = await freePort();
+  fport = await freePort();
   dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   process.env.PORTCULLIS_KEY_ENCRYPTION_KEY ??= randomBytes(32).toString('base64'); // for the built-in CA Issuer's keys
@@ -393,6 +428,43 @@ test('8 MiB each way through a terminated connection arrive intact (backpressure
   await done;
   assert.ok(Buffer.concat(received).equals(payload));
   s.destroy();
+});
+
+test('Terminate, Passthrough and HTTPS listeners share a port: SNI decides', async () => {
+  const pt = await connect('pt.example', { checkServerIdentity: () => undefined });
+  assert.equal(pt.greeting, 'hello from secure');
+  assert.equal(pt.s.getPeerCertificate().subjectaltname, 'DNS:up.internal.test', 'passed through: the backend\'s own certificate');
+  const a = await connect('a.example');
+  assert.equal(a.s.getPeerCertificate().subjectaltname, 'DNS:a.example', 'terminated by the gateway');
+  pt.s.destroy(); a.s.destroy();
+});
+
+test('AllowInsecureFallback: client certificates are asked for, not required', async () => {
+  const none = await connect('a.example', {}, fport);
+  assert.equal(none.greeting, 'hello from a');
+  const stranger = await connect('a.example', { cert: certs.stranger.chain, key: certs.stranger.key }, fport);
+  assert.equal(stranger.greeting, 'hello from a');
+  none.s.destroy(); stranger.s.destroy();
+});
+
+test('SIGTERM: an open terminated connection keeps working during the drain and is closed at its deadline', async () => {
+  const d = tmpDir();
+  const prev = process.env.PORTCULLIS_DRAIN_MS;
+  process.env.PORTCULLIS_DRAIN_MS = '1500';
+  const saved = [port, mport, fport];
+  [port, mport, fport] = [await freePort(), await freePort(), await freePort()]; // the main gateway holds the others
+  fs.writeFileSync(path.join(d, 'c.yaml'), config());
+  const p2 = port;
+  [port, mport, fport] = saved;
+  let g2: GatewayProc;
+  try { g2 = await startGateway(d); } finally { if (prev === undefined) delete process.env.PORTCULLIS_DRAIN_MS; else process.env.PORTCULLIS_DRAIN_MS = prev; }
+  const open = await connect('b.example', {}, p2);
+  const closed = new Promise<void>((r) => open.s.once('close', () => r()));
+  const exited = g2.stop();
+  await g2.waitForLog(/draining in-flight requests/, 5000, 0);
+  assert.equal(await echo(open.s, 'during drain'), 'during drain', 'the connection still works while draining');
+  await closed;
+  assert.equal(await exited, 0);
 });
 
 test('half-close: the client ends its side, the backend still answers through the gateway', async () => {

@@ -1,7 +1,10 @@
 // TLS Passthrough: read the ClientHello from a new connection (without terminating TLS), pick the
 // TLSRoute by SNI, pick an endpoint of its backend (weights, health, load balancing from
 // src/upstream), connect, send the bytes already read, then pipe both ways with backpressure
-// until either side is done. One log line and one metric per connection.
+// until either side is done. One log line and one metric per connection. TLS Terminate listeners
+// (src/tls/terminate.ts) share all of it: the connection is routed by its ClientHello here, the
+// handshake is completed with the listener's certificates, then the decrypted stream is relayed
+// by the same forward/splice code (to the backend over TCP, or TLS with a BackendTLSPolicy).
 //
 // Decisions (see docs/tls-passthrough.md):
 // - No SNI, an unknown SNI, or a route whose backends cannot be used: the connection is answered
