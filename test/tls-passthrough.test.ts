@@ -405,7 +405,8 @@ spec:
 `);
   const r = runCli(['validate', bad]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /c\.yaml:7:\d+: Gateway\/default\/gw: spec\.listeners\[0\]\.tls\.mode: TLS listeners in Terminate mode are not supported.*use mode: Passthrough/);
+  // Terminate is supported (test/tls-terminate.test.ts): its certificateRef must resolve.
+  assert.match(r.stderr, /c\.yaml:7:\d+: Gateway\/default\/gw: spec\.listeners\[0\]\.tls\.certificateRefs\[0\]\.name: Secret default\/x not found/);
   assert.match(r.stderr, /c\.yaml:\d+:\d+: TLSRoute\/default\/r: spec: a TLSRoute \(v1\) needs hostnames/);
   assert.match(r.stderr, /TLSRoute\/default\/r: spec\.parentRefs\[0\]: no listener of Gateway default\/gw named "http" accepts TLSRoutes/);
   assert.match(r.stderr, /TLSRoute\/default\/r: spec\.rules\[0\]\.backendRefs\[0\]\.name: Backend default\/nope not found/);

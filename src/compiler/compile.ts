@@ -112,7 +112,7 @@ export function compileRuntime(ir: GatewayIR, status: StatusMap, resources: read
       ...(l.tls ? { certificates: l.tls.certs.map((c) => ({ ref: c.ref, chain: c.cert })) } : {}),
     }));
   }
-  compilePassthrough(ir, ports, backends);
+  compilePassthrough(ir, ports, backends, (t) => secureContext(orderedCerts(t), t.clientValidation));
   return Object.freeze({
     version: configVersion(resources, issuedFingerprint(ir.certificates, ctx.issued)),
     createdAt: new Date().toISOString(),

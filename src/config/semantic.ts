@@ -249,13 +249,14 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
         usable = false;
       }
       let tls: ListenerTlsIR | undefined;
-      if (l.protocol === 'HTTPS') {
+      // TLS listeners in Terminate mode (src/tls/terminate.ts) resolve certificates exactly as HTTPS ones do.
+      if (l.protocol === 'HTTPS' || (l.protocol === 'TLS' && l.tls && (l.tls.mode ?? 'Terminate') === 'Terminate')) {
         const mode = l.tls?.mode ?? 'Terminate';
         const refs = l.tls?.certificateRefs ?? [];
         if (mode !== 'Terminate') { report(gw, [...p, 'tls', 'mode'], 'an HTTPS listener terminates TLS', 'use mode: Terminate, or protocol TLS for Passthrough'); usable = false; }
         else if (!refs.length) {
           conds.set('ResolvedRefs', cond('ResolvedRefs', false, 'InvalidCertificateRef', 'no certificateRefs', g));
-          report(gw, [...p, 'tls'], 'an HTTPS listener needs tls.certificateRefs', 'add certificateRefs: [{ name: my-cert }] naming a Secret of type kubernetes.io/tls'); usable = false;
+          report(gw, [...p, 'tls'], l.protocol === 'TLS' ? 'a TLS listener in Terminate mode needs tls.certificateRefs' : 'an HTTPS listener needs tls.certificateRefs', `add certificateRefs: [{ name: my-cert }] naming a Secret of type kubernetes.io/tls${l.protocol === 'TLS' ? ', or use mode: Passthrough to let the backend terminate TLS' : ''}`); usable = false;
         } else {
           const certs: ListenerTlsIR['certs'][number][] = [];
           refs.forEach((ref, ri) => {

@@ -1,4 +1,4 @@
-// The certificates the current Runtime serves on its HTTPS listeners, inspected by the PKI
+// The certificates the current Runtime serves on its HTTPS and TLS Terminate listeners, inspected by the PKI
 // inventory (src/pki/inventory.ts: expiry, weak keys and signatures, self-signed leaf, name
 // mismatch, incomplete chain). Backs GET /certificates on the admin API and the certificate
 // gauges in /metrics. Read from the Runtime, so a reload that rotates or removes a certificate
@@ -40,8 +40,10 @@ export function servedCertificates(rt: Runtime | null, now = new Date()): Certif
   const certificates: ServedCertificate[] = [];
   const errors: { listener: string; ref: string; code: string; message: string }[] = [];
   for (const port of rt?.ports.values() ?? []) {
-    if (port.protocol !== 'HTTPS') continue;
-    for (const [, l] of port.listeners.entriesWithKeys()) {
+    // HTTPS listeners, and TLS Terminate listeners (src/tls) on HTTPS or TLS-only ports.
+    const terminating = (port.passthrough?.listeners.entriesWithKeys() ?? []).flatMap(([, l]) => l?.terminate ? [{ id: l.id, hostname: l.hostname, certificates: l.terminate.certificates }] : []);
+    const served = [...(port.protocol === 'HTTPS' ? port.listeners.entriesWithKeys().map(([, l]) => l) : []), ...terminating];
+    for (const l of served) {
       for (const c of l.certificates ?? []) {
         const expectedHostname = l.hostname ? l.hostname.replace(/^\*\./, 'wildcard-name-check.') : undefined;
         try {

@@ -126,14 +126,14 @@ export interface PortRuntime {
   readonly key: string;
   readonly address: string;
   readonly port: number;
-  /** TLS: only TLS Passthrough listeners (src/tls); an HTTPS port may have them too (`passthrough`). */
+  /** TLS: only TLS listeners (Passthrough and Terminate, src/tls); an HTTPS port may have them too (`passthrough`). */
   readonly protocol: 'HTTP' | 'HTTPS' | 'TLS';
   /** HTTPS: the context for clients that send no SNI (the listener without hostname, else the first). */
   readonly defaultTls?: { readonly context: SecureContext; readonly cert: readonly string[]; readonly key: readonly string[] };
   /** Client certificates: requested on this port, required unless AllowInsecureFallback, verified against `ca`. */
   readonly clientAuth?: { readonly ca: string; readonly mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
   readonly listeners: HostTable<ListenerRuntime>;
-  /** TLS Passthrough listeners of this port: connections routed by the ClientHello's SNI. */
+  /** TLS listeners (Passthrough and Terminate) of this port: connections routed by the ClientHello's SNI. */
   readonly passthrough?: PassthroughRuntime;
 }
 

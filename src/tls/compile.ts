@@ -1,6 +1,8 @@
-// TLS Passthrough listeners -> the SNI tables a port's accepting socket reads (src/tls/passthrough.ts).
-// Done once per config: lookups on a connection are a Map get or two.
-import type { GatewayIR } from '../config/semantic.ts';
+// TLS listeners (Passthrough and Terminate) -> the SNI tables a port's accepting socket reads
+// (src/tls/passthrough.ts, src/tls/terminate.ts). Done once per config: lookups on a connection
+// are a Map get or two.
+import type { SecureContext } from 'node:tls';
+import type { GatewayIR, ListenerTlsIR } from '../config/semantic.ts';
 import { durationMs } from '../config/semantic.ts';
 import { HostTable } from '../router/http-router.ts';
 import type { BackendRuntime, PortRuntime } from '../runtime/runtime.ts';
@@ -30,6 +32,17 @@ export interface PassthroughListener {
   readonly hostname?: string;
   /** Routes by SNI name: exact names first, then the longest wildcard suffix, then a catch-all. */
   readonly routes: HostTable<TlsRouteRuntime>;
+  /** Terminate mode: the gateway completes the handshake with these settings, then relays plaintext. */
+  readonly terminate?: TerminateRuntime;
+}
+
+export interface TerminateRuntime {
+  /** The listener's certificates (RSA and ECDSA side by side), TLS_DEFAULTS, client CAs: built like an HTTPS listener's. */
+  readonly context: SecureContext;
+  /** Client certificates (Gateway spec.tls.frontend for this port): requested, required unless AllowInsecureFallback. */
+  readonly clientAuth?: { readonly ca: string; readonly mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
+  /** The PEM chains served, with the certificateRef each came from. */
+  readonly certificates: readonly { readonly ref: string; readonly chain: string }[];
 }
 
 export interface PassthroughRuntime {
@@ -54,7 +67,7 @@ type MutablePort = { -readonly [K in keyof PortRuntime]: PortRuntime[K] };
  * Add the TLS listeners of `ir` to `ports`: on a port that already has HTTPS listeners (mixed
  * terminate/passthrough), to that port; otherwise to a port of their own (protocol TLS).
  */
-export function compilePassthrough(ir: GatewayIR, ports: Map<string, PortRuntime>, backends: ReadonlyMap<string, BackendRuntime>): void {
+export function compilePassthrough(ir: GatewayIR, ports: Map<string, PortRuntime>, backends: ReadonlyMap<string, BackendRuntime>, contextFor?: (t: ListenerTlsIR) => SecureContext): void {
   const routeCache = new Map<string, TlsRouteRuntime>();
   for (const l of ir.listeners) {
     if (l.protocol !== 'TLS') continue;
@@ -90,7 +103,13 @@ export function compilePassthrough(ir: GatewayIR, ports: Map<string, PortRuntime
       const route = rt;
       for (const h of a.hostnames.length ? a.hostnames : ['']) routes.getOrCreate(h, () => route);
     }
-    const entry: PassthroughListener = { id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, routes };
+    // Terminate mode: semantic.ts resolved tls (certificates, client validation) as for HTTPS.
+    const terminate: TerminateRuntime | undefined = l.tls && contextFor ? {
+      context: contextFor(l.tls),
+      ...(l.tls.clientValidation ? { clientAuth: l.tls.clientValidation } : {}),
+      certificates: l.tls.certs.map((c) => ({ ref: c.ref, chain: c.cert })),
+    } : undefined;
+    const entry: PassthroughListener = { id: `${ns}/${gw}/${l.name}`, hostname: l.hostname, routes, ...(terminate ? { terminate } : {}) };
     // A passthrough listener and a terminating one with the same hostname conflict (semantic.ts).
     port.passthrough.listeners.getOrCreate(l.hostname ?? '', () => entry);
   }
@@ -125,6 +144,7 @@ export function describePassthrough(pt: PassthroughRuntime): unknown {
   return pt.listeners.entriesWithKeys().sort(([a], [b]) => byHostSpecificity(a, b)).map(([host, l]) => l === null ? { host, listener: 'terminate (HTTPS)' } : {
     host,
     listener: l.id,
+    ...(l.terminate ? { mode: 'Terminate' } : {}),
     sni: l.routes.entriesWithKeys().map(([h, r]) => `${h} -> ${r.label} ${r.choices.map((c) => `${c.backend?.id ?? 'INVALID'}*${c.weight}`).join(' ')}`),
   });
 }

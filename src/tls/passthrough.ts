@@ -1,7 +1,10 @@
 // TLS Passthrough: read the ClientHello from a new connection (without terminating TLS), pick the
 // TLSRoute by SNI, pick an endpoint of its backend (weights, health, load balancing from
 // src/upstream), connect, send the bytes already read, then pipe both ways with backpressure
-// until either side is done. One log line and one metric per connection.
+// until either side is done. One log line and one metric per connection. TLS Terminate listeners
+// (src/tls/terminate.ts) share all of it: the connection is routed by its ClientHello here, the
+// handshake is completed with the listener's certificates, then the decrypted stream is relayed
+// by the same forward/splice code (to the backend over TCP, or TLS with a BackendTLSPolicy).
 //
 // Decisions (see docs/tls-passthrough.md):
 // - No SNI, an unknown SNI, or a route whose backends cannot be used: the connection is answered
@@ -15,6 +18,7 @@
 //   the backend yet, so this is always safe), at most 3 attempts, and count as passive health
 //   failures, like an HTTP connect failure.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
@@ -22,6 +26,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { EndpointRuntime, RuntimeHolder } from '../runtime/runtime.ts';
 import { readClientHello, type HelloResult } from './client-hello.ts';
 import { pickChoice, routeBySni, type TlsRouteRuntime } from './compile.ts';
+import { terminateTls, upstreamTlsOptions } from './terminate.ts';
 
 export interface PassthroughDeps {
   readonly holder: RuntimeHolder;
@@ -31,6 +36,8 @@ export interface PassthroughDeps {
   readonly connections: Set<Duplex>;
   /** false (--no-access-log): no line per forwarded connection; refusals are still logged. */
   readonly accessLog?: boolean;
+  /** 48-byte session ticket keys shared by workers (TLS Terminate listeners, as HTTPS ones). */
+  readonly ticketKeys?: Buffer;
 }
 
 /** TLS alert descriptions (RFC 8446 §6). */
@@ -43,9 +50,9 @@ function tcpMetrics(m: Metrics): TcpMetrics {
   let t = metricsByRegistry.get(m);
   if (!t) {
     t = {
-      connections: new Counter({ name: 'portcullis_tcp_connections_total', help: 'TLS passthrough connections by listener, route and result (forwarded, no_route, no_sni, not_tls, malformed, too_large, timeout, truncated, no_endpoint, connect_failed, overflow).', labelNames: ['listener', 'route', 'result'] as const, registers: [m.registry] }),
-      active: new Gauge({ name: 'portcullis_tcp_active_connections', help: 'TLS passthrough connections open to a backend now.', labelNames: ['listener'] as const, registers: [m.registry] }),
-      bytes: new Counter({ name: 'portcullis_tcp_bytes_total', help: 'Bytes relayed by TLS passthrough connections (direction in = client to backend).', labelNames: ['listener', 'direction'] as const, registers: [m.registry] }),
+      connections: new Counter({ name: 'portcullis_tcp_connections_total', help: 'TLS passthrough and TLS terminate connections by listener, route and result (forwarded, no_route, no_sni, not_tls, malformed, too_large, timeout, truncated, handshake_failed, no_endpoint, connect_failed, overflow).', labelNames: ['listener', 'route', 'result'] as const, registers: [m.registry] }),
+      active: new Gauge({ name: 'portcullis_tcp_active_connections', help: 'TLS passthrough and TLS terminate connections open to a backend now.', labelNames: ['listener'] as const, registers: [m.registry] }),
+      bytes: new Counter({ name: 'portcullis_tcp_bytes_total', help: 'Bytes relayed by TLS passthrough and TLS terminate connections to backends (direction in = client to backend; after decryption for terminate).', labelNames: ['listener', 'direction'] as const, registers: [m.registry] }),
     };
     metricsByRegistry.set(m, t);
   }
@@ -85,8 +92,36 @@ export function acceptPassthrough(deps: PassthroughDeps, portKey: string, client
       refuse(deps, m, client, started, { listener: sel.listener?.id ?? '', route: '', result: result.sni === undefined ? 'no_sni' : 'no_route' }, result, ALERT.unrecognized_name);
       return;
     }
-    forward(deps, m, client, buffered, result, sel.listener.id, sel.route, started);
+    const term = sel.listener.terminate;
+    if (!term) { forward(deps, m, client, buffered, result, sel.listener.id, sel.route, started); return; }
+    // TLS Terminate (src/tls/terminate.ts). An ACME TLS-ALPN-01 validation for one of its names
+    // goes to the port's TLS server, which answers challenges (src/certs) for every name.
+    if (terminate && result.alpn.includes('acme-tls/1')) {
+      deps.connections.delete(client);
+      terminate(client, buffered);
+      return;
+    }
+    terminateTls(deps, deps.ticketKeys, client, buffered, term, pt.helloTimeoutMs, ({ socket, error }) => {
+      if (!socket) {
+        deps.metrics.tlsHandshakeErrors.inc();
+        m.connections.inc({ listener: sel.listener.id, route: sel.route.label, result: 'handshake_failed' });
+        deps.logger.warn({ result: 'handshake_failed', client: client.remoteAddress, listener: sel.listener.id, route: sel.route.label, sni: result.sni, code: error?.code, reason: error?.message, durationMs: Math.round(performance.now() - started) }, 'tls terminate connection refused');
+        client.destroy();
+        return;
+      }
+      deps.connections.add(socket);
+      socket.once('close', () => deps.connections.delete(socket));
+      // A TLSSocket over a JS stream has no remoteAddress of its own: the TCP peer's is passed on.
+      forward(deps, m, socket, Buffer.alloc(0), result, sel.listener.id, sel.route, started, client.remoteAddress);
+    });
   });
+}
+
+/** A fatal TLS alert in a plaintext record (the handshake never started), then close. After a terminated handshake there is no plaintext record to send: just close. */
+function alertAndClose(client: net.Socket, alert: number): void {
+  if (client instanceof tls.TLSSocket || !client.writable) { client.destroy(); return; }
+  client.end(Buffer.from([21, 3, 3, 0, 2, 2, alert]));
+  setTimeout(() => client.destroy(), 1000).unref();
 }
 
 function refuse(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, started: number, labels: { listener: string; route: string; result: string }, hello: HelloResult, alert?: number): void {
@@ -96,60 +131,67 @@ function refuse(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, starte
     ...(hello.kind === 'ok' ? { sni: hello.sni ?? null, alpn: hello.alpn } : { reason: hello.reason }),
     durationMs: Math.round(performance.now() - started),
   }, 'tls passthrough connection refused');
-  if (alert !== undefined && client.writable) {
-    // A fatal alert in a plaintext record (the handshake never started), then close.
-    client.end(Buffer.from([21, 3, 3, 0, 2, 2, alert]));
-    setTimeout(() => client.destroy(), 1000).unref();
-  } else client.destroy();
+  if (alert !== undefined) alertAndClose(client, alert);
+  else client.destroy();
 }
 
-function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first: Buffer, hello: Extract<HelloResult, { kind: 'ok' }>, listener: string, route: TlsRouteRuntime, started: number): void {
+function forward(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, first: Buffer, hello: Extract<HelloResult, { kind: 'ok' }>, listener: string, route: TlsRouteRuntime, started: number, remoteAddress = client.remoteAddress): void {
   const choice = pickChoice(route);
   const backend = choice?.backend;
-  const base = { listener, route: route.label, sni: hello.sni, alpn: hello.alpn, tlsVersion: hello.tlsVersion, client: client.remoteAddress };
+  const terminated = client instanceof tls.TLSSocket;
+  const what = terminated ? 'tls terminate' : 'tls passthrough';
+  const base = { listener, route: route.label, sni: hello.sni, alpn: hello.alpn, tlsVersion: terminated ? (client.getProtocol() ?? hello.tlsVersion) : hello.tlsVersion, client: remoteAddress, ...(terminated ? { mode: 'Terminate' } : {}) };
   if (!choice || !backend) {
     m.connections.inc({ listener, route: route.label, result: 'no_endpoint' });
-    deps.logger.warn({ ...base, result: 'no_endpoint', reason: 'invalid backendRef' }, 'tls passthrough connection refused');
-    client.end(Buffer.from([21, 3, 3, 0, 2, 2, ALERT.internal_error]));
-    setTimeout(() => client.destroy(), 1000).unref();
+    deps.logger.warn({ ...base, result: 'no_endpoint', reason: 'invalid backendRef' }, `${what} connection refused`);
+    alertAndClose(client, ALERT.internal_error);
     return;
   }
+  // TLS to the backend (BackendTLSPolicy) only when the gateway terminated the client's TLS:
+  // passthrough bytes are already TLS, end to end.
+  const upstreamTls = terminated ? backend.poolOptions.tls : undefined;
   const release = backend.breaker.tryAcquire('connection');
   if (typeof release !== 'function') {
     m.connections.inc({ listener, route: route.label, result: 'overflow' });
-    deps.logger.warn({ ...base, backend: backend.id, result: 'overflow', reason: release.reason }, 'tls passthrough connection refused');
+    deps.logger.warn({ ...base, backend: backend.id, result: 'overflow', reason: release.reason }, `${what} connection refused`);
     client.destroy();
     return;
   }
   const tried = new Set<string>();
+  let lastError: string | undefined;
   const connectTimeoutMs = backend.poolOptions.connectTimeoutMs ?? 5000;
   const attempt = (): void => {
-    const ep: EndpointRuntime | undefined = backend.pick(client.remoteAddress, tried.size ? tried : undefined);
+    const ep: EndpointRuntime | undefined = backend.pick(remoteAddress, tried.size ? tried : undefined);
     if (!ep || tried.size >= MAX_CONNECT_ATTEMPTS || client.destroyed) {
       release();
       const result = tried.size ? 'connect_failed' : 'no_endpoint';
       m.connections.inc({ listener, route: route.label, result });
-      deps.logger.warn({ ...base, backend: backend.id, result, attempts: tried.size, durationMs: Math.round(performance.now() - started) }, 'tls passthrough connection refused');
+      deps.logger.warn({ ...base, backend: backend.id, result, attempts: tried.size, ...(lastError ? { lastError } : {}), durationMs: Math.round(performance.now() - started) }, `${what} connection refused`);
       client.destroy();
       return;
     }
     tried.add(ep.id);
-    const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
+    const tlsOptions = upstreamTlsOptions(upstreamTls, ep.address);
+    const upstream: net.Socket = tlsOptions
+      // allowHalfOpen is honoured by tls.connect (it builds its TLSSocket with it); @types/node omits it.
+      ? tls.connect({ ...tlsOptions, host: ep.address, port: ep.port, allowHalfOpen: true } as tls.ConnectionOptions).setNoDelay(true)
+      : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
     const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     const onConnectError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      lastError = err.code ?? err.message; // e.g. a backend certificate refused by the BackendTLSPolicy
       backend.health?.onConnectFailure(ep.id);
       deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: err.code === 'ETIMEDOUT' ? 'timeout' : 'connect' });
-      deps.logger.debug({ ...base, endpoint: ep.id, code: err.code }, 'tls passthrough connect failed');
+      deps.logger.debug({ ...base, endpoint: ep.id, code: err.code }, `${what} connect failed`);
       attempt();
     };
     upstream.once('error', onConnectError);
-    upstream.once('connect', () => {
+    upstream.once(tlsOptions ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       upstream.off('error', onConnectError);
       backend.health?.onSuccess(ep.id);
       if (client.destroyed) { upstream.destroy(); release(); return; }
-      splice(deps, m, client, upstream, first, { ...base, backend: backend.id, endpoint: ep.id }, choice.idleTimeoutMs, started, release);
+      splice(deps, m, client, upstream, first, { ...base, backend: backend.id, endpoint: ep.id, ...(tlsOptions ? { upstreamTls: true } : {}) }, choice.idleTimeoutMs, started, release);
     });
   };
   attempt();
@@ -190,7 +232,7 @@ function splice(deps: PassthroughDeps, m: TcpMetrics, client: net.Socket, upstre
     m.bytes.inc({ listener: info.listener, direction: 'in' }, bytesIn);
     m.bytes.inc({ listener: info.listener, direction: 'out' }, bytesOut);
     m.connections.inc({ listener: info.listener, route: info.route, result: 'forwarded' });
-    if (deps.accessLog !== false) deps.logger.info({ ...info, result: 'forwarded', bytesIn, bytesOut, durationMs: Math.round(performance.now() - started), ...(ended ? { closedBy: ended } : {}) }, 'tls passthrough connection');
+    if (deps.accessLog !== false) deps.logger.info({ ...info, result: 'forwarded', bytesIn, bytesOut, durationMs: Math.round(performance.now() - started), ...(ended ? { closedBy: ended } : {}) }, info.mode === 'Terminate' ? 'tls terminate connection' : 'tls passthrough connection');
   };
   client.once('close', onClose(upstream));
   upstream.once('close', onClose(client));

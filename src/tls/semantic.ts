@@ -51,23 +51,22 @@ function cond(type: string, ok: boolean, reason: string, message: string, gen: n
 }
 
 /**
- * A `protocol: TLS` listener: Passthrough only. Terminate on a TLS listener (the extended
- * TLSRouteModeTerminate feature) is refused with a clear error rather than half-done: HTTPS
- * listeners terminate HTTP traffic today. Returns false when the listener cannot be served.
+ * A `protocol: TLS` listener. Terminate mode (the extended TLSRouteModeTerminate feature; the
+ * Gateway API default mode) has its certificateRefs and client validation resolved by
+ * config/semantic.ts exactly as for HTTPS, so nothing more is checked here; the gateway terminates
+ * TLS and relays the decrypted bytes (src/tls/terminate.ts). Passthrough: the checks below.
+ * Returns false when the listener cannot be served.
  */
 export function checkTlsListener(gw: Resource<GatewayT>, l: ListenerT, p: (string | number)[], g: number, report: Report, setCond: (c: Condition) => void): boolean {
   if (!l.tls) {
-    report(gw, p, 'a TLS listener needs tls.mode', 'add tls: { mode: Passthrough } to route the TLS stream by SNI without terminating it');
-    setCond(cond('Accepted', false, 'UnsupportedValue', 'tls.mode is not set', g));
+    // Terminate is the Gateway API default, but a TLS listener without any tls block is almost
+    // always a forgotten `mode: Passthrough`: say what each choice needs instead of guessing.
+    report(gw, p, 'a TLS listener needs a tls block', 'add tls: { mode: Passthrough } to route the TLS stream by SNI without terminating it, or tls: { mode: Terminate, certificateRefs: [{ name: my-cert }] } to terminate it here');
+    setCond(cond('Accepted', false, 'UnsupportedValue', 'tls is not set', g));
     return false;
   }
   const mode = l.tls.mode ?? 'Terminate';
-  if (mode !== 'Passthrough') {
-    report(gw, [...p, 'tls', ...(l.tls.mode ? ['mode'] : [])], 'TLS listeners in Terminate mode are not supported (Portcullis routes TLSRoutes in Passthrough mode)',
-      'use mode: Passthrough to forward the TLS stream to the backend by SNI, or protocol: HTTPS to terminate TLS for HTTP traffic');
-    setCond(cond('Accepted', false, 'UnsupportedValue', 'TLS listeners support mode Passthrough only', g));
-    return false;
-  }
+  if (mode === 'Terminate') return true;
   // Nothing is terminated, so certificates would never be used: say so rather than let a user
   // believe the gateway presents them.
   if (l.tls.certificateRefs?.length) report(gw, [...p, 'tls', 'certificateRefs'], 'certificateRefs are not used by a Passthrough listener: the backend presents its own certificate', 'remove certificateRefs', 'warning');
@@ -147,7 +146,7 @@ export function analyzeTlsRoutes<S extends TlsListenerState>(ctx: TlsAnalyzeCont
               const kindsOk = candidates.some((s) => s.kinds.includes('TLSRoute'));
               fail('NotAllowedByListeners', kindsOk
                 ? `no TLS listener of Gateway ${parentRef.namespace}/${pr.name} allows TLSRoutes from namespace ${r.namespace}`
-                : `no listener of Gateway ${parentRef.namespace}/${pr.name}${pr.sectionName ? ` named "${pr.sectionName}"` : ''} accepts TLSRoutes (they attach to protocol: TLS listeners with tls.mode: Passthrough)`,
+                : `no listener of Gateway ${parentRef.namespace}/${pr.name}${pr.sectionName ? ` named "${pr.sectionName}"` : ''} accepts TLSRoutes (they attach to protocol: TLS listeners)`,
               pp, kindsOk ? 'set allowedRoutes.namespaces.from on the listener, or move the route' : 'attach to a TLS listener (sectionName), or add one to the Gateway');
             } else {
               let matched = 0;
