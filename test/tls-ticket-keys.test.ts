@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { KeyStore } from '../src/pki/keystore.ts';
@@ -14,10 +15,10 @@ import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './help
 import { backendYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
-let up: Upstream, caPem: string, cert: { chain: string; key: string };
+let up: Upstream, caPem: string, cert: { chain: string; key: string }, echo: { port: number; server: net.Server };
 const gateways: GatewayProc[] = [];
 
-function config(port: number): string {
+function config(port: number, tport: number): string {
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
@@ -26,6 +27,17 @@ spec:
   addresses: [{ type: IPAddress, value: 127.0.0.1 }]
   listeners:
     - { name: https, protocol: HTTPS, port: ${port}, hostname: shop.example.test, tls: { certificateRefs: [{ name: shop }] } }
+    - { name: tcp, protocol: TLS, port: ${tport}, hostname: shop.example.test, tls: { mode: Terminate, certificateRefs: [{ name: shop }] } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: t, namespace: default }
+spec:
+  parentRefs: [{ name: gw, sectionName: tcp }]
+  hostnames: [shop.example.test]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: echo }] }]
+---
+${backendYaml('echo', [echo.port])}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -54,19 +66,24 @@ before(async () => {
   caPem = c.caPem!;
   cert = { chain: c.chainPem, key: c.keyPem.reveal() };
   up = await startUpstream('up');
+  // a TCP echo server behind the TLS Terminate listener
+  const server = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  echo = { server, port: (server.address() as net.AddressInfo).port };
 });
-after(async () => { for (const g of gateways) await g.stop(); await up?.close(); });
+after(async () => { for (const g of gateways) await g.stop(); await up?.close(); echo?.server.close(); });
 
-async function start(extra: string[]): Promise<{ gw: GatewayProc; port: number; stateDir: string }> {
+async function start(extra: string[]): Promise<{ gw: GatewayProc; port: number; tport: number; stateDir: string }> {
   const port = await freePort();
+  const tport = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), config(port));
+  fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, tport));
   const stateDir = tmpDir('pcs-state-');
   // an earlier version's key file: removed at start, as nothing reads it any more
   fs.writeFileSync(path.join(stateDir, 'tls-ticket-keys'), randomBytes(48), { mode: 0o600 });
   const gw = await startGateway(dir, ['--state-dir', stateDir, ...extra]);
   gateways.push(gw);
-  return { gw, port, stateDir };
+  return { gw, port, tport, stateDir };
 }
 
 /** One TLS 1.3 connection; resolves with whether it resumed `session` and the ticket it got. */
@@ -84,7 +101,7 @@ function connect(port: number, session?: Buffer): Promise<{ reused: boolean; tic
 }
 
 test('single process: tickets resume until the keys rotate; then old tickets are refused and new ones resume', async () => {
-  const { gw, port, stateDir } = await start(['--tls-ticket-key-rotation', '3s']);
+  const { gw, port, tport, stateDir } = await start(['--tls-ticket-key-rotation', '3s']);
   assert.ok(!fs.existsSync(path.join(stateDir, 'tls-ticket-keys')), 'no ticket key on disk');
   // Align to just after a rotation, so that the next steps all fall in one period.
   const from = gw.logs.length;
@@ -101,6 +118,15 @@ test('single process: tickets resume until the keys rotate; then old tickets are
   assert.ok(stale.ticket);
   const fresh = await connect(port, stale.ticket);
   assert.equal(fresh.reused, true, 'a ticket from the new keys resumes');
+  // The same on a TLS Terminate listener (its TLS sockets are made outside the HTTPS server).
+  const t1 = await connect(tport);
+  assert.ok(t1.ticket);
+  assert.equal((await connect(tport, t1.ticket)).reused, true, 'TLS Terminate: resumes within the period');
+  const mark2 = gw.logs.length;
+  await gw.waitForLog(/TLS session ticket keys rotated/, 5000, mark2);
+  const t2 = await connect(tport, t1.ticket);
+  assert.equal(t2.reused, false, 'TLS Terminate: a ticket from the previous keys does not resume');
+  assert.equal((await connect(tport, t2.ticket)).reused, true, 'TLS Terminate: a ticket from the new keys resumes');
 });
 
 test('--workers 2: a ticket from one worker resumes on the other, also after a rotation', async () => {

@@ -284,7 +284,9 @@ export class Gateway extends EventEmitter {
     // TLS Passthrough listeners on the port (src/tls): the ClientHello's SNI decides between them
     // and this TLS server, per connection, from the current Runtime.
     if (port.passthrough) registerPassthroughMetrics(this.opts.metrics);
-    const pdeps = { holder, logger: this.opts.logger, metrics: this.opts.metrics, connections: this.tunnels, accessLog: this.opts.accessLog ?? true, ticketKeys: this.opts.ticketKeys };
+    // ticketKeys is read per connection: the keys rotate (setTicketKeys).
+    const currentTicketKeys = () => this.#ticketKeys;
+    const pdeps = { holder, logger: this.opts.logger, metrics: this.opts.metrics, connections: this.tunnels, accessLog: this.opts.accessLog ?? true, get ticketKeys() { return currentTicketKeys(); } };
     const listener = net.createServer({ noDelay: true }, (socket) => {
       if (holder.current?.ports.get(key)?.passthrough) acceptPassthrough(pdeps, key, socket, (s, first) => tls.emit('connection', replayStream(s, first)));
       else tls.emit('connection', socket);

@@ -25,15 +25,19 @@ import type { UpstreamTlsOptions } from '../upstream/pool.ts';
 import { tlsConnectOptions } from '../upstream/tls.ts';
 import type { TerminateRuntime } from './compile.ts';
 
-/** The initial (certificate-less) context per gateway: TLS_DEFAULTS and the shared ticket keys. */
-const baseContexts = new WeakMap<object, tls.SecureContext>();
+/**
+ * The initial (certificate-less) context per gateway: TLS_DEFAULTS and the shared ticket keys.
+ * OpenSSL seals tickets with the initial context's keys, so a rotation of the keys
+ * (src/runtime/ticket-keys.ts) makes a new one.
+ */
+const baseContexts = new WeakMap<object, { keys: Buffer | undefined; context: tls.SecureContext }>();
 function baseContext(owner: object, ticketKeys: Buffer | undefined): tls.SecureContext {
   let c = baseContexts.get(owner);
-  if (!c) {
-    c = tls.createSecureContext({ ...TLS_DEFAULTS, ...(ticketKeys ? { ticketKeys } : {}), sessionIdContext: 'portcullis-tls-terminate' });
+  if (!c || c.keys !== ticketKeys) {
+    c = { keys: ticketKeys, context: tls.createSecureContext({ ...TLS_DEFAULTS, ...(ticketKeys ? { ticketKeys } : {}), sessionIdContext: 'portcullis-tls-terminate' }) };
     baseContexts.set(owner, c);
   }
-  return c;
+  return c.context;
 }
 
 export interface TerminateResult {
