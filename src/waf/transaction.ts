@@ -123,12 +123,11 @@ export class Transaction implements OpTx {
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
   /** union of the byte sets of a value list, per transformation chain */
-  private readonly unions = new WeakMap<Entry[], Int32Array[]>();
+  private readonly unions = new WeakMap<Entry[], Array<Int32Array | undefined>>();
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
   private readonly litCache = new Map<string, Int32Array>();
-  private readonly litUnions = new WeakMap<Entry[], Int32Array[]>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -630,25 +629,6 @@ export class Transaction implements OpTx {
     return m;
   }
 
-  private unionBytes(vals: Entry[], tchain: number): Int32Array {
-    let per = this.unions.get(vals);
-    if (!per) { per = []; this.unions.set(vals, per); }
-    const slot = tchain + 1;
-    const hit = per[slot];
-    if (hit) return hit;
-    const u = new Int32Array(8);
-    for (let i = 0; i < vals.length; i++) {
-      const e = vals[i];
-      const v = slot === 0 ? e.value : this.tval(e, slot);
-      const tb = (e.tb ??= []);
-      const k = v === e.value ? 0 : slot;
-      const b = tb[k] ?? (tb[k] = bytesOf(v));
-      for (let w = 0; w < 8; w++) u[w] |= b[w];
-    }
-    per[slot] = u;
-    return u;
-  }
-
   private collect(link: RuleLink, excl: Map<string, Exclusion[]> | null): Entry[] {
     const shared = excl === link.exclByColl;
     if (link.targets.length === 1) return this.targetValues(link, 0, excl, shared);
@@ -701,12 +681,23 @@ export class Transaction implements OpTx {
       return matched;
     }
     const slot = link.tchain + 1;
-    if (!negated) {
-      // Whole-list prefilters: when no value (after this link's transformations) holds a literal
-      // (or, for long lists, a byte) every match needs, skip the rule in one test. Cached per
-      // (value list, chain).
-      if (lit >= 0 && !this.hasLit(this.litUnion(vals, slot), lit)) return false;
-      if (req !== null && vals.length >= 16 && !intersects(this.unionBytes(vals, link.tchain), req)) return false;
+    // Whole-list prefilters: when no value (after this link's transformations) holds a literal
+    // (or, without literals, a byte) every match needs, the rule is skipped in one test. The
+    // unions are built as a by-product of the first full pass over a (value list, chain) and
+    // cached for the other rules on the same list and chain.
+    let litAcc: Int32Array | null = null;
+    let byteAcc: Int32Array | null = null;
+    let per: Array<Int32Array | undefined> | undefined;
+    if (!negated && (lit >= 0 || req !== null)) {
+      per = this.unions.get(vals);
+      if (per === undefined) { per = []; this.unions.set(vals, per); }
+      if (lit >= 0) {
+        const u = per[2 * slot];
+        if (u !== undefined) { if (!this.hasLit(u, lit)) return false; } else litAcc = new Int32Array(this.rs.literals!.words);
+      } else {
+        const u = per[2 * slot + 1];
+        if (u !== undefined) { if (!intersects(u, req!)) return false; } else byteAcc = new Int32Array(8);
+      }
     }
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
@@ -715,7 +706,9 @@ export class Transaction implements OpTx {
       const k = v === e.value ? 0 : slot;
       if (lit >= 0) {
         const lb = (e.lb ??= []);
-        if (!this.hasLit(lb[k] ?? (lb[k] = this.litBits(v)), lit)) {
+        const b = lb[k] ?? (lb[k] = this.litBits(v));
+        if (litAcc !== null) for (let w = 0; w < litAcc.length; w++) litAcc[w] |= b[w];
+        if (!this.hasLit(b, lit)) {
           if (negated && this.recordMatch(link, e, v)) matched = true;
           continue;
         }
@@ -724,6 +717,7 @@ export class Transaction implements OpTx {
         // prefilter: the value lacks every byte a match needs, so the operator cannot match
         const tb = (e.tb ??= []);
         const b = tb[k] ?? (tb[k] = bytesOf(v));
+        if (byteAcc !== null) for (let w = 0; w < 8; w++) byteAcc[w] |= b[w];
         if (!intersects(b, req)) {
           if (negated && this.recordMatch(link, e, v)) matched = true;
           continue;
@@ -731,6 +725,8 @@ export class Transaction implements OpTx {
       }
       if (this.tryMatch(link, e, v)) matched = true;
     }
+    if (litAcc !== null) per![2 * slot] = litAcc;
+    if (byteAcc !== null) per![2 * slot + 1] = byteAcc;
     return matched;
   }
 
@@ -763,25 +759,6 @@ export class Transaction implements OpTx {
       this.litCache.set(v, b);
     }
     return b;
-  }
-
-  /** Union of the literal-set bits of a value list after a transformation chain (slot = node + 1). */
-  private litUnion(vals: Entry[], slot: number): Int32Array {
-    let per = this.litUnions.get(vals);
-    if (!per) { per = []; this.litUnions.set(vals, per); }
-    const hit = per[slot];
-    if (hit) return hit;
-    const u = new Int32Array(this.rs.literals!.words);
-    for (let i = 0; i < vals.length; i++) {
-      const e = vals[i];
-      const v = slot === 0 ? e.value : this.tval(e, slot);
-      const lb = (e.lb ??= []);
-      const k = v === e.value ? 0 : slot;
-      const b = lb[k] ?? (lb[k] = this.litBits(v));
-      for (let w = 0; w < u.length; w++) u[w] |= b[w];
-    }
-    per[slot] = u;
-    return u;
   }
 
   private tryMatch(link: RuleLink, e: Entry, v: string): boolean {
