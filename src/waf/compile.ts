@@ -7,7 +7,7 @@ import { compileOperator, numeric, OperatorError, type LibInjection, type OpComp
 import { TRANSFORMS, triggerBytes, type Transform } from './transforms.ts';
 import { compileMacro } from './macro.ts';
 import { translatePcre } from './regex.ts';
-import { LiteralScanner } from './literals.ts';
+import { ValueScanner } from './literals.ts';
 import type {
   Ctl, Disruptive, EngineMode, Exclusion, LoadReport, PhaseEntry, Rule, RuleLink, SetVar, Target, TxGate, WafLimits,
 } from './ruleset.ts';
@@ -58,7 +58,7 @@ export interface CompiledRuleSet {
   ruleById: Map<number, Rule>;
   tnodes: ReadonlyArray<TNode>;
   /** one automaton over the required literals of all @rx operators (null when none) */
-  literals: LiteralScanner | null;
+  literals: ValueScanner | null;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -449,10 +449,14 @@ export class Compiler {
         }
       }
     }
-    // literal prefilter: one bit per distinct required-literal set, one automaton for all of them
+    // literal prefilter: one bit per distinct required-literal set of an @rx and per distinct @pm
+    // phrase list, all found by one scan per distinct value (literals.ts)
     const litIds = new Map<string, number>();
     const litSets: string[][] = [];
-    for (const list of phases) {
+    const phraseIds = new Map<string, number>();
+    const phraseSets: string[][] = [];
+    const phraseLinks: Array<[RuleLink, number]> = [];
+    phases.forEach((list, phase) => {
       for (const e of list) {
         if (e.kind !== 'rule') continue;
         for (let l: RuleLink | null = e; l; l = l.next) {
@@ -460,6 +464,16 @@ export class Compiler {
           l.tsteps = [];
           for (let n = l.tchain; n >= 0; n = this.tnodes[n].parent) l.tsteps.unshift(n);
           l.txGate = txGateOf(l);
+          const phrases = l.op.phrases;
+          // phrase lists of request rules only: the response ones (error pages) are large and
+          // would make the automaton several times bigger
+          if (phrases && phase <= 2) {
+            const key = phrases.join('\0');
+            let k = phraseIds.get(key);
+            if (k === undefined) { k = phraseSets.length; phraseSets.push(phrases); phraseIds.set(key, k); }
+            phraseLinks.push([l, k]);
+            continue;
+          }
           const lits = l.op.lits;
           if (!lits || lits.length === 0) continue;
           const key = lits.join('\0');
@@ -468,8 +482,9 @@ export class Compiler {
           l.lit = g;
         }
       }
-    }
-    const literals = litSets.length > 0 ? new LiteralScanner(litSets) : null;
+    });
+    for (const [l, k] of phraseLinks) l.lit = litSets.length + k;
+    const literals = litSets.length + phraseSets.length > 0 ? new ValueScanner(litSets, phraseSets) : null;
     return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals };
   }
 }

@@ -246,22 +246,25 @@ export function requiredLiterals(source: string): string[] | null {
 }
 
 /**
- * One automaton over the literal sets of all rules. `scan(s)` returns a bit set (Int32Array of
- * `words` words) with bit g set when s contains (case-folded) a literal of set g.
+ * One automaton over the literal sets of all rules. `scanInto(s, bits)` sets bit `base + g` of
+ * `bits` when s contains (case-folded) a literal of set g.
  */
 export class LiteralScanner {
   readonly words: number;
   readonly groups: number;
+  /** bit of the first set (several scanners can share one bit set) */
+  readonly base: number;
   private readonly alpha = new Uint8Array(256);
   private readonly width: number;
-  private readonly delta: Int32Array;
+  private readonly delta: Uint16Array | Int32Array; // 16-bit when it fits: half the cache footprint
   /** per state: index into outBits (in words) or -1 */
   private readonly outAt: Int32Array;
   private readonly outBits: Int32Array;
 
-  constructor(sets: string[][]) {
+  constructor(sets: string[][], base = 0) {
     this.groups = sets.length;
-    this.words = Math.max(1, (sets.length + 31) >> 5);
+    this.base = base;
+    this.words = Math.max(1, (base + sets.length + 31) >> 5);
     let symbols = 1;
     for (const set of sets) {
       for (const p of set) {
@@ -289,7 +292,7 @@ export class LiteralScanner {
     });
     const n = next.length;
     const fail = new Int32Array(n);
-    const delta = new Int32Array(n * this.width);
+    const delta = n < 65536 ? new Uint16Array(n * this.width) : new Int32Array(n * this.width);
     const queue: number[] = [];
     for (let a = 1; a < this.width; a++) {
       const t = next[0].get(a) ?? 0;
@@ -317,7 +320,7 @@ export class LiteralScanner {
       const o = outs[s];
       if (!o) continue;
       const w = new Array<number>(this.words).fill(0);
-      for (const g of o) w[g >> 5] |= 1 << (g & 31);
+      for (const g0 of o) { const g = g0 + base; w[g >> 5] |= 1 << (g & 31); }
       const key = w.join(',');
       let at = seen.get(key);
       if (at === undefined) { at = bits.length; bits.push(...w); seen.set(key, at); }
@@ -336,5 +339,28 @@ export class LiteralScanner {
       const o = outAt[st];
       if (o >= 0) for (let w = 0; w < words; w++) into[w] |= outBits[o + w];
     }
+  }
+}
+
+/**
+ * The @rx required literals and the @pm phrase lists in one bit space: two automata (the phrase
+ * lists are large; kept apart, the literal automaton stays small and cache friendly), one scan of
+ * each per distinct value. Bit g < `phraseBase` is literal set g, bit `phraseBase + k` phrase list k.
+ */
+export class ValueScanner {
+  readonly words: number;
+  readonly phraseBase: number;
+  private readonly parts: LiteralScanner[];
+
+  constructor(literalSets: string[][], phraseSets: string[][]) {
+    this.phraseBase = literalSets.length;
+    this.parts = [];
+    if (literalSets.length) this.parts.push(new LiteralScanner(literalSets, 0));
+    if (phraseSets.length) this.parts.push(new LiteralScanner(phraseSets, this.phraseBase));
+    this.words = Math.max(1, (literalSets.length + phraseSets.length + 31) >> 5);
+  }
+
+  scanInto(s: string, into: Int32Array): void {
+    for (let k = 0; k < this.parts.length; k++) this.parts[k].scanInto(s, into);
   }
 }

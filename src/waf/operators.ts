@@ -20,6 +20,8 @@ export type OpFn = ((input: string, tx: OpTx, capture: boolean) => boolean) & {
   req?: Int32Array | null;
   /** literals (lower case) of which any matching input contains one, ASCII case folded (literals.ts), when known */
   lits?: string[] | null;
+  /** @pm phrases: the operator matches exactly when the input contains one (ASCII case folded) */
+  phrases?: string[];
 };
 
 export interface LibInjection {
@@ -241,12 +243,16 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
       const key = phrases.join('\n');
       let ac = acCache.get(key);
       if (!ac) { ac = new AhoCorasick(phrases); acCache.set(key, ac); }
-      return (input, tx, capture) => {
-        const m = ac.match(input);
+      const ac2 = ac;
+      const fn: OpFn = (input, tx, capture) => {
+        const m = ac2.match(input);
         if (m === null) return false;
         if (capture) tx.setCaptures([m]);
         return true;
       };
+      const nonEmpty = phrases.filter((x) => x.length > 0);
+      if (nonEmpty.length > 0) fn.phrases = nonEmpty;
+      return fn;
     }
     case 'beginswith': return (input, tx) => input.startsWith(arg(tx));
     case 'endswith': return (input, tx) => input.endsWith(arg(tx));
