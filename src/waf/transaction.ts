@@ -648,10 +648,11 @@ export class Transaction implements OpTx {
 
   private evalLink(r: Rule, link: RuleLink): boolean {
     if (r.unconditional && link === r) return true;
-    const gate = link.txGate;
-    if (gate !== null && this.targetExcl.length === 0) return this.evalTxGate(link, gate);
-    let matched = false;
     const excl = this.exclusionsFor(r, link);
+    // (a ctl:ruleRemoveTarget* naming this rule sends it down the general path)
+    const gate = link.txGate;
+    if (gate !== null && excl === null) return this.evalTxGate(link, gate);
+    let matched = false;
     let vals: Entry[];
     if (link.specId >= 0 && excl === link.exclByColl) {
       // identical target lists are shared by many CRS rules: collect their values once per phase
