@@ -122,8 +122,6 @@ export class Transaction implements OpTx {
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
-  /** union of the byte sets of a value list, per transformation chain */
-  private readonly unions = new WeakMap<Entry[], Array<Int32Array | undefined>>();
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -682,24 +680,6 @@ export class Transaction implements OpTx {
       return matched;
     }
     const slot = link.tchain + 1;
-    // Whole-list prefilters: when no value (after this link's transformations) holds a literal
-    // (or, without literals, a byte) every match needs, the rule is skipped in one test. The
-    // unions are built as a by-product of the first full pass over a (value list, chain) and
-    // cached for the other rules on the same list and chain.
-    let litAcc: Int32Array | null = null;
-    let byteAcc: Int32Array | null = null;
-    let per: Array<Int32Array | undefined> | undefined;
-    if (!negated && (lit >= 0 || req !== null)) {
-      per = this.unions.get(vals);
-      if (per === undefined) { per = []; this.unions.set(vals, per); }
-      if (lit >= 0) {
-        const u = per[2 * slot];
-        if (u !== undefined) { if (!this.hasLit(u, lit)) return false; } else litAcc = new Int32Array(this.rs.literals!.words);
-      } else {
-        const u = per[2 * slot + 1];
-        if (u !== undefined) { if (!intersects(u, req!)) return false; } else byteAcc = new Int32Array(8);
-      }
-    }
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
       const v = slot === 0 ? e.value : this.tval(e, slot);
@@ -707,28 +687,24 @@ export class Transaction implements OpTx {
       const k = v === e.value ? 0 : slot;
       if (lit >= 0) {
         const lb = (e.lb ??= []);
-        const b = lb[k] ?? (lb[k] = this.litBits(v));
-        if (litAcc !== null) for (let w = 0; w < litAcc.length; w++) litAcc[w] |= b[w];
-        if (!this.hasLit(b, lit)) {
+        if (!this.hasLit(lb[k] ?? (lb[k] = this.litBits(v)), lit)) {
           if (negated && this.recordMatch(link, e, v)) matched = true;
           continue;
         }
       }
-      if (req !== null) {
+      if (req !== null && !this.hasBytes(e, k, v, req)) {
         // prefilter: the value lacks every byte a match needs, so the operator cannot match
-        const tb = (e.tb ??= []);
-        const b = tb[k] ?? (tb[k] = bytesOf(v));
-        if (byteAcc !== null) for (let w = 0; w < 8; w++) byteAcc[w] |= b[w];
-        if (!intersects(b, req)) {
-          if (negated && this.recordMatch(link, e, v)) matched = true;
-          continue;
-        }
+        if (negated && this.recordMatch(link, e, v)) matched = true;
+        continue;
       }
       if (this.tryMatch(link, e, v)) matched = true;
     }
-    if (litAcc !== null) per![2 * slot] = litAcc;
-    if (byteAcc !== null) per![2 * slot + 1] = byteAcc;
     return matched;
+  }
+
+  private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
+    const tb = (e.tb ??= []);
+    return intersects(tb[k] ?? (tb[k] = bytesOf(v)), req);
   }
 
   /** `TX:key @op constant` without collecting values: the same result and match record as the general path. */
