@@ -671,9 +671,7 @@ export class Transaction implements OpTx {
           const s = slot === 0 ? prev : this.tval(e, slot);
           if (k >= 0) { if (s === prev) continue; prev = s; }
           const kk = s === e.value ? 0 : slot;
-          let pass = true;
-          if (req !== null) { const tb = (e.tb ??= []); pass = intersects(tb[kk] ?? (tb[kk] = bytesOf(s)), req); }
-          if (pass && lit >= 0) { const lb = (e.lb ??= []); pass = this.hasLit(lb[kk] ?? (lb[kk] = this.litBits(s)), lit); }
+          const pass = (req === null || this.hasBytes(e, kk, s, req)) && (lit < 0 || this.hasLit(this.litsOf(e, kk, s), lit));
           if (pass ? this.tryMatch(link, e, s) : negated && this.recordMatch(link, e, s)) matched = true;
         }
       }
@@ -685,21 +683,21 @@ export class Transaction implements OpTx {
       const v = slot === 0 ? e.value : this.tval(e, slot);
       // transformations usually leave benign values unchanged: share the raw value's sets then
       const k = v === e.value ? 0 : slot;
-      if (lit >= 0) {
-        const lb = (e.lb ??= []);
-        if (!this.hasLit(lb[k] ?? (lb[k] = this.litBits(v)), lit)) {
-          if (negated && this.recordMatch(link, e, v)) matched = true;
-          continue;
-        }
-      }
-      if (req !== null && !this.hasBytes(e, k, v, req)) {
-        // prefilter: the value lacks every byte a match needs, so the operator cannot match
+      // prefilters (the byte test first: it is cheaper than the literal scan): when the value
+      // lacks every byte, or every literal, a match needs, the operator cannot match
+      if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v), lit))) {
         if (negated && this.recordMatch(link, e, v)) matched = true;
         continue;
       }
       if (this.tryMatch(link, e, v)) matched = true;
     }
     return matched;
+  }
+
+  /** Literal-set bits of an entry's value after chain slot k (0 = raw), cached on the entry. */
+  private litsOf(e: Entry, k: number, v: string): Int32Array {
+    const lb = (e.lb ??= []);
+    return lb[k] ?? (lb[k] = this.litBits(v));
   }
 
   private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
