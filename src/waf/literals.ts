@@ -363,4 +363,12 @@ export class ValueScanner {
   scanInto(s: string, into: Int32Array): void {
     for (let k = 0; k < this.parts.length; k++) this.parts[k].scanInto(s, into);
   }
+
+  /** Scan with one automaton only: the literal one (bit < phraseBase) or the phrase one. */
+  scanFor(bit: number, s: string, into: Int32Array): void {
+    for (let k = 0; k < this.parts.length; k++) {
+      const p = this.parts[k];
+      if (bit >= p.base && bit < p.base + p.groups) { p.scanInto(s, into); return; }
+    }
+  }
 }

@@ -52,6 +52,8 @@ interface Entry {
   tb?: Array<Int32Array | undefined>;
   /** literal-set bits of those values (literals.ts) */
   lb?: Array<Int32Array | undefined>;
+  /** phrase-list bits of those values */
+  pb?: Array<Int32Array | undefined>;
 }
 
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
@@ -68,7 +70,7 @@ const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL:
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
 function mk(name: string, key: string, lkey: string, value: string): Entry {
-  return { name, key, lkey, value, tv: undefined, tb: undefined, lb: undefined };
+  return { name, key, lkey, value, tv: undefined, tb: undefined, lb: undefined, pb: undefined };
 }
 
 function excerpt(s: string): string {
@@ -126,6 +128,7 @@ export class Transaction implements OpTx {
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
   private readonly litCache = new Map<string, Int32Array>();
+  private readonly phraseCache = new Map<string, Int32Array>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -531,6 +534,7 @@ export class Transaction implements OpTx {
 
   // ---------------------------------------------------------------- macros, captures
   expand(m: Macro): string {
+    if (m.length === 1 && typeof m[0] === 'string') return m[0];
     let out = '';
     for (const p of m) out += typeof p === 'string' ? p : this.resolve(p.collection, p.key);
     return out;
@@ -671,7 +675,7 @@ export class Transaction implements OpTx {
           const s = slot === 0 ? prev : this.tval(e, slot);
           if (k >= 0) { if (s === prev) continue; prev = s; }
           const kk = s === e.value ? 0 : slot;
-          const pass = (req === null || this.hasBytes(e, kk, s, req)) && (lit < 0 || this.hasLit(this.litsOf(e, kk, s), lit));
+          const pass = (req === null || this.hasBytes(e, kk, s, req)) && (lit < 0 || this.hasLit(this.litsOf(e, kk, s, lit), lit));
           if (pass ? this.tryMatch(link, e, s) : negated && this.recordMatch(link, e, s)) matched = true;
         }
       }
@@ -685,7 +689,7 @@ export class Transaction implements OpTx {
       const k = v === e.value ? 0 : slot;
       // prefilters (the byte test first: it is cheaper than the literal scan): when the value
       // lacks every byte, or every literal, a match needs, the operator cannot match
-      if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v), lit))) {
+      if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v, lit), lit))) {
         if (negated && this.recordMatch(link, e, v)) matched = true;
         continue;
       }
@@ -694,10 +698,17 @@ export class Transaction implements OpTx {
     return matched;
   }
 
-  /** Literal-set bits of an entry's value after chain slot k (0 = raw), cached on the entry. */
-  private litsOf(e: Entry, k: number, v: string): Int32Array {
-    const lb = (e.lb ??= []);
-    return lb[k] ?? (lb[k] = this.litBits(v));
+  /**
+   * Bits of the literal sets (lit < phraseBase) or of the phrase lists found in an entry's value
+   * after chain slot k (0 = raw), cached on the entry: each automaton runs only when asked.
+   */
+  private litsOf(e: Entry, k: number, v: string, lit: number): Int32Array {
+    if (lit < this.rs.literals!.phraseBase) {
+      const lb = (e.lb ??= []);
+      return lb[k] ?? (lb[k] = this.litBits(v, this.litCache, lit));
+    }
+    const pb = (e.pb ??= []);
+    return pb[k] ?? (pb[k] = this.litBits(v, this.phraseCache, lit));
   }
 
   private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
@@ -724,14 +735,14 @@ export class Transaction implements OpTx {
     return (bits[g >> 5] & (1 << (g & 31))) !== 0;
   }
 
-  /** Literal-set bits of a (transformed) value, memoized per string for the transaction. */
-  private litBits(v: string): Int32Array {
-    let b = this.litCache.get(v);
+  /** Bits of the automaton that holds `bit`, for a (transformed) value, memoized per string for the transaction. */
+  private litBits(v: string, cache: Map<string, Int32Array>, bit: number): Int32Array {
+    let b = cache.get(v);
     if (b === undefined) {
       const sc = this.rs.literals!;
       b = new Int32Array(sc.words);
-      sc.scanInto(v, b);
-      this.litCache.set(v, b);
+      sc.scanFor(bit, v, b);
+      cache.set(v, b);
     }
     return b;
   }
