@@ -48,8 +48,12 @@ interface Entry {
   value: string;
   /** transformed values by transformation node + 1 (0 = raw value) */
   tv?: Array<string | undefined>;
-  /** byte sets of those values, for operator prefilters */
+  /** byte sets of those values, for operator prefilters (tb0: of the raw value) */
   tb?: Array<Int32Array | undefined>;
+  tb0?: Int32Array;
+  /** literal-set / phrase-list bits of the raw value */
+  lb0?: Int32Array;
+  pb0?: Int32Array;
   /** literal-set bits of those values (literals.ts) */
   lb?: Array<Int32Array | undefined>;
   /** phrase-list bits of those values */
@@ -70,7 +74,7 @@ const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL:
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
 function mk(name: string, key: string, lkey: string, value: string): Entry {
-  return { name, key, lkey, value, tv: undefined, tb: undefined, lb: undefined, pb: undefined };
+  return { name, key, lkey, value, tv: undefined, tb: undefined, lb: undefined, pb: undefined, tb0: undefined, lb0: undefined, pb0: undefined };
 }
 
 function excerpt(s: string): string {
@@ -503,16 +507,14 @@ export class Transaction implements OpTx {
    * A value holding none of the chain's trigger bytes is returned as is, without running the chain.
    */
   private tval(e: Entry, slot: number): string {
-    const tv = (e.tv ??= []);
-    const hit = tv[slot];
-    if (hit !== undefined) return hit;
+    const tv = e.tv;
+    if (tv !== undefined) { const hit = tv[slot]; if (hit !== undefined) return hit; }
+    // unchanged values are not stored: the trigger test is cheaper than a sparse per-slot array
     const trig = this.rs.tnodes[slot - 1].trig;
-    if (trig !== null) {
-      const tb = (e.tb ??= []);
-      const b = tb[0] ?? (tb[0] = bytesOf(e.value));
-      if (!intersects(b, trig)) return (tv[slot] = e.value);
-    }
-    return (tv[slot] = this.transformed(e.value, slot - 1));
+    if (trig !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), trig)) return e.value;
+    const out = this.transformed(e.value, slot - 1);
+    (e.tv ??= [])[slot] = out;
+    return out;
   }
 
   /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
@@ -704,14 +706,17 @@ export class Transaction implements OpTx {
    */
   private litsOf(e: Entry, k: number, v: string, lit: number): Int32Array {
     if (lit < this.rs.literals!.phraseBase) {
+      if (k === 0) return e.lb0 ?? (e.lb0 = this.litBits(v, this.litCache, lit));
       const lb = (e.lb ??= []);
       return lb[k] ?? (lb[k] = this.litBits(v, this.litCache, lit));
     }
+    if (k === 0) return e.pb0 ?? (e.pb0 = this.litBits(v, this.phraseCache, lit));
     const pb = (e.pb ??= []);
     return pb[k] ?? (pb[k] = this.litBits(v, this.phraseCache, lit));
   }
 
   private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
+    if (k === 0) return intersects(e.tb0 ?? (e.tb0 = bytesOf(v)), req);
     const tb = (e.tb ??= []);
     return intersects(tb[k] ?? (tb[k] = bytesOf(v)), req);
   }
