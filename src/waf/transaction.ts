@@ -46,18 +46,11 @@ interface Entry {
   key: string;
   lkey: string;
   value: string;
-  /** transformed values by transformation node + 1 (0 = raw value) */
-  tv?: Array<string | undefined>;
-  /** byte sets of those values, for operator prefilters (tb0: of the raw value) */
-  tb?: Array<Int32Array | undefined>;
+  /** byte set of the raw value, for operator prefilters (transformed values: Transaction.bytesCache) */
   tb0?: Int32Array;
   /** literal-set / phrase-list bits of the raw value */
   lb0?: Int32Array;
   pb0?: Int32Array;
-  /** literal-set bits of those values (literals.ts) */
-  lb?: Array<Int32Array | undefined>;
-  /** phrase-list bits of those values */
-  pb?: Array<Int32Array | undefined>;
 }
 
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
@@ -74,7 +67,7 @@ const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL:
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
 function mk(name: string, key: string, lkey: string, value: string): Entry {
-  return { name, key, lkey, value, tv: undefined, tb: undefined, lb: undefined, pb: undefined, tb0: undefined, lb0: undefined, pb0: undefined };
+  return { name, key, lkey, value, tb0: undefined, lb0: undefined, pb0: undefined };
 }
 
 function excerpt(s: string): string {
@@ -133,6 +126,7 @@ export class Transaction implements OpTx {
   private readonly tcache = new Map<string, Array<string | undefined>>();
   private readonly litCache = new Map<string, Int32Array>();
   private readonly phraseCache = new Map<string, Int32Array>();
+  private readonly bytesCache = new Map<string, Int32Array>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -507,14 +501,10 @@ export class Transaction implements OpTx {
    * A value holding none of the chain's trigger bytes is returned as is, without running the chain.
    */
   private tval(e: Entry, slot: number): string {
-    const tv = e.tv;
-    if (tv !== undefined) { const hit = tv[slot]; if (hit !== undefined) return hit; }
-    // unchanged values are not stored: the trigger test is cheaper than a sparse per-slot array
+    // unchanged values are not stored anywhere: the trigger test is cheaper than a per-slot cache
     const trig = this.rs.tnodes[slot - 1].trig;
     if (trig !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), trig)) return e.value;
-    const out = this.transformed(e.value, slot - 1);
-    (e.tv ??= [])[slot] = out;
-    return out;
+    return this.transformed(e.value, slot - 1);
   }
 
   /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
@@ -705,20 +695,16 @@ export class Transaction implements OpTx {
    * after chain slot k (0 = raw), cached on the entry: each automaton runs only when asked.
    */
   private litsOf(e: Entry, k: number, v: string, lit: number): Int32Array {
-    if (lit < this.rs.literals!.phraseBase) {
-      if (k === 0) return e.lb0 ?? (e.lb0 = this.litBits(v, this.litCache, lit));
-      const lb = (e.lb ??= []);
-      return lb[k] ?? (lb[k] = this.litBits(v, this.litCache, lit));
-    }
-    if (k === 0) return e.pb0 ?? (e.pb0 = this.litBits(v, this.phraseCache, lit));
-    const pb = (e.pb ??= []);
-    return pb[k] ?? (pb[k] = this.litBits(v, this.phraseCache, lit));
+    // the raw value's sets live on the entry; transformed values' in per-string maps
+    if (lit < this.rs.literals!.phraseBase) return k === 0 ? (e.lb0 ?? (e.lb0 = this.litBits(v, this.litCache, lit))) : this.litBits(v, this.litCache, lit);
+    return k === 0 ? (e.pb0 ?? (e.pb0 = this.litBits(v, this.phraseCache, lit))) : this.litBits(v, this.phraseCache, lit);
   }
 
   private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
     if (k === 0) return intersects(e.tb0 ?? (e.tb0 = bytesOf(v)), req);
-    const tb = (e.tb ??= []);
-    return intersects(tb[k] ?? (tb[k] = bytesOf(v)), req);
+    let b = this.bytesCache.get(v);
+    if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
+    return intersects(b, req);
   }
 
   /** `TX:key @op constant` without collecting values: the same result and match record as the general path. */
