@@ -3,12 +3,13 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { resolve, dirname, basename, isAbsolute, join } from 'node:path';
 import { parseSecLang, parseActions, parseVariables, type Directive, type VariableSpec } from './parser.ts';
 import { WafParseError, WafCompileError } from './errors.ts';
-import { compileOperator, OperatorError, type LibInjection, type OpCompileContext } from './operators.ts';
-import { TRANSFORMS, type Transform } from './transforms.ts';
+import { compileOperator, numeric, OperatorError, type LibInjection, type OpCompileContext } from './operators.ts';
+import { TRANSFORMS, triggerBytes, type Transform } from './transforms.ts';
 import { compileMacro } from './macro.ts';
 import { translatePcre } from './regex.ts';
+import { ValueScanner } from './literals.ts';
 import type {
-  Ctl, Disruptive, EngineMode, Exclusion, LoadReport, PhaseEntry, Rule, RuleLink, SetVar, Target, WafLimits,
+  Ctl, Disruptive, EngineMode, Exclusion, LoadReport, PhaseEntry, Rule, RuleLink, SetVar, Target, TxGate, WafLimits,
 } from './ruleset.ts';
 
 const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
@@ -39,6 +40,14 @@ interface DefaultActions {
 interface TargetUpdate { kind: 'id'; ranges: Array<[number, number]>; specs: VariableSpec[]; file: string; line: number }
 interface TargetUpdateTag { kind: 'tag'; tag: string; specs: VariableSpec[]; file: string; line: number }
 
+/** A node of the transformation trie: one step after its parent's chain. */
+export interface TNode {
+  parent: number;
+  fn: Transform;
+  /** union of the trigger bytes of every step up to here (transforms.ts triggerBytes); null when a step always runs */
+  trig: Int32Array | null;
+}
+
 export interface CompiledRuleSet {
   phases: PhaseEntry[][]; // index 1..5
   /** per phase: marker name -> index of the marker entry */
@@ -47,7 +56,9 @@ export interface CompiledRuleSet {
   limits: WafLimits;
   report: LoadReport;
   ruleById: Map<number, Rule>;
-  tnodes: ReadonlyArray<{ parent: number; fn: Transform }>;
+  tnodes: ReadonlyArray<TNode>;
+  /** one automaton over the required literals of all @rx operators (null when none) */
+  literals: ValueScanner | null;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -214,7 +225,7 @@ export class Compiler {
   }
 
   /** Transformation chains form a trie so that shared prefixes are computed once per value. */
-  readonly tnodes: Array<{ parent: number; fn: Transform }> = [];
+  readonly tnodes: TNode[] = [];
 
   private transformChainId(names: string[]): number {
     let node = -1;
@@ -224,7 +235,11 @@ export class Compiler {
       let id = this.tchainIds.get(key);
       if (id === undefined) {
         id = this.tnodes.length;
-        this.tnodes.push({ parent: node, fn: TRANSFORMS[n] as Transform });
+        const own = triggerBytes(n);
+        const up = node < 0 ? new Int32Array(8) : this.tnodes[node].trig;
+        let trig: Int32Array | null = null;
+        if (own !== null && up !== null) { trig = new Int32Array(8); for (let w = 0; w < 8; w++) trig[w] = own[w] | up[w]; }
+        this.tnodes.push({ parent: node, fn: TRANSFORMS[n] as Transform, trig });
         this.tchainIds.set(key, id);
       }
       node = id;
@@ -250,8 +265,8 @@ export class Compiler {
     const def = this.defaults.get(phase) ?? { disruptive: 'pass' as Disruptive, log: true, transforms: [], status: 0 };
     const tnames: string[] = chainHead ? [] : [...def.transforms];
     const link: RuleLink = {
-      targets: [], exclusions: [], op: () => true, req: null, opName: 'unconditionalMatch', opParam: '', opNegated: false,
-      transforms: [], transformNames: [], tchain: -1, exclByColl: null, specId: -1, targetIds: [], multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
+      targets: [], exclusions: [], op: () => true, req: null, txGate: null, lit: -1, opName: 'unconditionalMatch', opParam: '', opNegated: false,
+      transforms: [], transformNames: [], tchain: -1, tsteps: [], exclByColl: null, specId: -1, targetIds: [], multiMatch: false, capture: false, setvars: [], ctls: [], next: null, line: d.line,
     };
     const rule: Rule = {
       ...link, kind: 'rule', id, phase, file: d.file, msg: null, logdata: null, severity: null, tags: [], ver: null,
@@ -434,8 +449,56 @@ export class Compiler {
         }
       }
     }
-    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes };
+    // literal prefilter: one bit per distinct required-literal set of an @rx and per distinct @pm
+    // phrase list, all found by one scan per distinct value (literals.ts)
+    const litIds = new Map<string, number>();
+    const litSets: string[][] = [];
+    const phraseIds = new Map<string, number>();
+    const phraseSets: string[][] = [];
+    const phraseLinks: Array<[RuleLink, number]> = [];
+    phases.forEach((list, phase) => {
+      for (const e of list) {
+        if (e.kind !== 'rule') continue;
+        for (let l: RuleLink | null = e; l; l = l.next) {
+          // chain prefix nodes, so multiMatch can reuse the per-transaction transformation cache
+          l.tsteps = [];
+          for (let n = l.tchain; n >= 0; n = this.tnodes[n].parent) l.tsteps.unshift(n);
+          l.txGate = txGateOf(l);
+          const phrases = l.op.phrases;
+          // phrase lists of request rules only: the response ones (error pages) are large and
+          // would make the automaton several times bigger
+          if (phrases && phase <= 2) {
+            const key = phrases.join('\0');
+            let k = phraseIds.get(key);
+            if (k === undefined) { k = phraseSets.length; phraseSets.push(phrases); phraseIds.set(key, k); }
+            phraseLinks.push([l, k]);
+            continue;
+          }
+          const lits = l.op.lits;
+          if (!lits || lits.length === 0) continue;
+          const key = lits.join('\0');
+          let g = litIds.get(key);
+          if (g === undefined) { g = litSets.length; litSets.push(lits); litIds.set(key, g); }
+          l.lit = g;
+        }
+      }
+    });
+    for (const [l, k] of phraseLinks) l.lit = litSets.length + k;
+    const literals = litSets.length + phraseSets.length > 0 ? new ValueScanner(litSets, phraseSets) : null;
+    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals };
   }
+}
+
+const GATE_OPS = ['eq', 'ge', 'gt', 'le', 'lt'];
+
+/** The TX comparison fast path of a link (see RuleLink.txGate), when it has exactly that shape. */
+function txGateOf(l: RuleLink): TxGate | null {
+  if (l.targets.length !== 1 || l.exclusions.length !== 0 || l.transforms.length !== 0 || l.multiMatch) return null;
+  const t = l.targets[0];
+  if (t.collection !== 'TX' || t.key === undefined || t.keyRe !== undefined) return null;
+  const cmp = GATE_OPS.indexOf(l.opName.toLowerCase());
+  if (cmp < 0 || l.opParam.includes('%{')) return null;
+  return { key: t.key, count: t.count, countName: t.rawKey !== undefined ? `&TX:${t.rawKey}` : '&TX', cmp, operand: numeric(l.opParam) };
 }
 
 /**

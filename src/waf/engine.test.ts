@@ -215,3 +215,40 @@ SecRule ARGS "@rx (x+)" "id:141,phase:2,pass,log,capture,logdata:'%{TX.1}/%{TX.f
   assert.equal(b.getVar('TX', 'flag'), undefined);
   assert.notEqual(a.id, b.id);
 });
+
+test('TX comparisons (fast path) decide, record and skip like the general path', () => {
+  // the same checks through the fast path (no transformation) and the general one (t:lowercase)
+  for (const t of ['t:none', 't:lowercase']) {
+    const w = waf(`
+      SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=2"
+      SecRule TX:LEVEL "@lt 2" "id:2,phase:1,pass,nolog,${t},skipAfter:END"
+      SecRule TX:level "@ge 2" "id:3,phase:1,pass,log,${t},msg:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+      SecRule &TX:missing "@eq 0" "id:4,phase:1,pass,log,${t},msg:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+      SecRule TX:missing "!@eq 5" "id:5,phase:1,pass,log,${t}"
+      SecRule TX:level "!@eq 2" "id:6,phase:1,pass,log,${t}"
+      SecMarker END
+    `);
+    const tx = run(w);
+    assert.deepEqual(ids(tx), [3, 4], t);
+    assert.equal(tx.matchedRules[0].msg, 'TX:level=2', t);
+    assert.equal(tx.matchedRules[1].msg, '&TX:missing=0', t);
+  }
+  // a ctl removing a target at run time takes the general path
+  const w = waf(`
+    SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=2,ctl:ruleRemoveTargetById=3;TX:level"
+    SecRule TX:level "@ge 2" "id:3,phase:1,pass,log"
+  `);
+  assert.deepEqual(ids(run(w)), []);
+});
+
+test('literal prefilter: the rule runs when a required literal is present in any case, after transformations', () => {
+  const w = waf(`
+    SecRule ARGS "@rx (?i)union[\\s/*]+select" "id:10,phase:2,pass,log,t:none,t:urlDecodeUni"
+    SecRule ARGS "!@rx (?i)union[\\s/*]+select" "id:11,phase:2,pass,log,t:none"
+    SecRule ARGS "@rx (?:^|[/;])\\.{2,3}[/;]" "id:12,phase:2,pass,log,t:none,t:urlDecodeUni,multiMatch"
+  `);
+  assert.deepEqual(ids(run(w, { uri: '/?q=hello' })), [11]);
+  assert.deepEqual(ids(run(w, { uri: '/?q=1%20UnIoN%2F**%2FSeLeCt%201' })), [10]);
+  assert.deepEqual(ids(run(w, { uri: '/?q=UNION%252F**%252FSELECT' })), [10, 11]); // only the decoded value holds '/**/'
+  assert.deepEqual(ids(run(w, { uri: '/?f=%2e%2e%2fetc' })), [11, 12]);
+});

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { AhoCorasick } from './ahocorasick.ts';
 import { translatePcre, linearCompatible, RegexTranslateError, requiredBytes } from './regex.ts';
+import { requiredLiterals } from './literals.ts';
 import type { Macro } from './macro.ts';
 import { compileMacro } from './macro.ts';
 
@@ -17,6 +18,10 @@ export interface OpTx {
 export type OpFn = ((input: string, tx: OpTx, capture: boolean) => boolean) & {
   /** bytes of which any matching input contains at least one (a prefilter), when known */
   req?: Int32Array | null;
+  /** literals (lower case) of which any matching input contains one, ASCII case folded (literals.ts), when known */
+  lits?: string[] | null;
+  /** @pm phrases: the operator matches exactly when the input contains one (ASCII case folded) */
+  phrases?: string[];
 };
 
 export interface LibInjection {
@@ -49,7 +54,7 @@ export class OperatorError extends Error {}
 const acCache = new Map<string, AhoCorasick>();
 
 /** ModSecurity converts operands with atoi-like parsing: leading digits, otherwise 0. */
-const numeric = (s: string): number => {
+export const numeric = (s: string): number => {
   const n = parseInt(s, 10);
   return Number.isNaN(n) ? 0 : n;
 };
@@ -58,7 +63,7 @@ export function compileRegex(pattern: string, ctx: OpCompileContext | null): Reg
   return compileRegexWithPrefilter(pattern, ctx).re;
 }
 
-export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext | null): { re: RegExp; req: Int32Array | null } {
+export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext | null): { re: RegExp; req: Int32Array | null; lits: string[] | null } {
   let t = translatePcre(pattern);
   let linear = linearCompatible(t.source, t.flags);
   if (linear === false) {
@@ -71,7 +76,7 @@ export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext
   }
   const re = new RegExp(t.source, t.flags);
   if (ctx) ctx.regexReport({ ruleId: ctx.ruleId, file: ctx.file, line: ctx.line, linear, notes: t.notes });
-  return { re, req: requiredBytes(t.source) };
+  return { re, req: requiredBytes(t.source), lits: requiredLiterals(t.source) };
 }
 
 function readData(file: string, ctx: OpCompileContext): string[] {
@@ -218,14 +223,15 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
           return rxMatch(re, input, tx, capture);
         };
       }
-      let c: { re: RegExp; req: Int32Array | null };
+      let c: { re: RegExp; req: Int32Array | null; lits: string[] | null };
       try { c = compileRegexWithPrefilter(param, ctx); } catch (e) {
         const msg = e instanceof RegexTranslateError || e instanceof SyntaxError ? e.message : String(e);
         throw new OperatorError(`cannot compile @rx pattern: ${msg}`);
       }
-      const { re, req } = c;
+      const { re, req, lits } = c;
       const fn: OpFn = (input, tx, capture) => rxMatch(re, input, tx, capture);
       fn.req = req;
+      fn.lits = lits;
       return fn;
     }
     case 'pm':
@@ -237,12 +243,16 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
       const key = phrases.join('\n');
       let ac = acCache.get(key);
       if (!ac) { ac = new AhoCorasick(phrases); acCache.set(key, ac); }
-      return (input, tx, capture) => {
-        const m = ac.match(input);
+      const ac2 = ac;
+      const fn: OpFn = (input, tx, capture) => {
+        const m = ac2.match(input);
         if (m === null) return false;
         if (capture) tx.setCaptures([m]);
         return true;
       };
+      const nonEmpty = phrases.filter((x) => x.length > 0);
+      if (nonEmpty.length > 0) fn.phrases = nonEmpty;
+      return fn;
     }
     case 'beginswith': return (input, tx) => input.startsWith(arg(tx));
     case 'endswith': return (input, tx) => input.endsWith(arg(tx));

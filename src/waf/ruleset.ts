@@ -15,6 +15,19 @@ export interface Target {
   rawKey?: string;
 }
 
+export interface TxGate {
+  /** lower-case TX key */
+  key: string;
+  /** &TX:key (0 or 1) rather than the value */
+  count: boolean;
+  /** variable name reported for a count (&TX:Key) */
+  countName: string;
+  /** 0 eq, 1 ge, 2 gt, 3 le, 4 lt */
+  cmp: number;
+  /** the constant operand, parsed like the operator does */
+  operand: number;
+}
+
 export interface Exclusion {
   collection: string;
   key?: string;
@@ -48,6 +61,13 @@ export interface RuleLink {
   op: OpFn;
   /** prefilter of the operator (see OpFn.req) */
   req: Int32Array | null;
+  /**
+   * Fast path for a numeric comparison of one TX variable with a constant (the CRS paranoia-level
+   * gates and setup checks): set at load when the link has exactly that shape, else null.
+   */
+  txGate: TxGate | null;
+  /** literal prefilter: bit of the operator's required-literal set in the rule set's LiteralScanner (-1 = none) */
+  lit: number;
   opName: string;
   opParam: string;
   opNegated: boolean;
@@ -55,6 +75,8 @@ export interface RuleLink {
   transformNames: string[];
   /** id of the transformation chain, for caching per value (-1 = no transformation) */
   tchain: number;
+  /** transformation node after each step of the chain (for multiMatch), filled at the end of compilation */
+  tsteps: number[];
   /** exclusions grouped by collection (filled at the end of compilation) */
   exclByColl: Map<string, Exclusion[]> | null;
   /** id of the (targets, exclusions) spec shared by identical links; -1 when values are not cacheable */

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { CompiledRuleSet } from './compile.ts';
 import { inRanges, groupExclusions } from './compile.ts';
 import type { Macro } from './macro.ts';
-import type { OpTx } from './operators.ts';
-import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target } from './ruleset.ts';
+import { numeric, type OpTx } from './operators.ts';
+import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target, TxGate } from './ruleset.ts';
 import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
 import { urlDecode } from './transforms.ts';
 import { bytesOf, intersects } from './regex.ts';
@@ -46,10 +46,11 @@ interface Entry {
   key: string;
   lkey: string;
   value: string;
-  /** transformed values by transformation node + 1 (0 = raw value) */
-  tv?: Array<string | undefined>;
-  /** byte sets of those values, for operator prefilters */
-  tb?: Array<Int32Array | undefined>;
+  /** byte set of the raw value, for operator prefilters (transformed values: Transaction.bytesCache) */
+  tb0?: Int32Array;
+  /** literal-set / phrase-list bits of the raw value */
+  lb0?: Int32Array;
+  pb0?: Int32Array;
 }
 
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
@@ -63,6 +64,11 @@ const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}
 const EMPTY: Entry[] = [];
 const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
+
+/** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
+function mk(name: string, key: string, lkey: string, value: string): Entry {
+  return { name, key, lkey, value, tb0: undefined, lb0: undefined, pb0: undefined };
+}
 
 function excerpt(s: string): string {
   return s.length > MAX_EXCERPT ? s.slice(0, MAX_EXCERPT) : s;
@@ -115,11 +121,12 @@ export class Transaction implements OpTx {
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
-  /** union of the byte sets of a value list, per transformation chain */
-  private readonly unions = new WeakMap<Entry[], Int32Array[]>();
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
+  private readonly litCache = new Map<string, Int32Array>();
+  private readonly phraseCache = new Map<string, Int32Array>();
+  private readonly bytesCache = new Map<string, Int32Array>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -276,14 +283,14 @@ export class Transaction implements OpTx {
 
   // ---------------------------------------------------------------- variables
   private entry(coll: string, key: string, value: string): Entry {
-    return { name: key === '' ? coll : `${coll}:${key}`, key, lkey: key.toLowerCase(), value };
+    return mk(key === '' ? coll : `${coll}:${key}`, key, key.toLowerCase(), value);
   }
 
   private setScalar(name: string, value: string): void {
     this.keyIndex.delete(name);
     if (this.specCache.length || this.tvCache.length) { this.specCache = []; this.tvCache = []; }
     this.scalars.set(name, value);
-    this.colls.set(name, [{ name, key: '', lkey: '', value }]);
+    this.colls.set(name, [mk(name, '', '', value)]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
@@ -346,7 +353,7 @@ export class Transaction implements OpTx {
     this.keyIndex.clear();
     this.specCache = [];
     this.tvCache = [];
-    this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => ({ name: `ARGS:${e.key}`, key: e.key, lkey: e.lkey, value: e.value })));
+    this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
     this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
     for (const [k, v] of all) size += k.length + v.length;
@@ -402,7 +409,7 @@ export class Transaction implements OpTx {
   }
 
   private varEntry(c: string, v: TxVar): Entry {
-    return (v.entry ??= { name: `${c}:${v.key}`, key: v.key, lkey: v.key.toLowerCase(), value: v.value });
+    return (v.entry ??= mk(`${c}:${v.key}`, v.key, v.key.toLowerCase(), v.value));
   }
 
   private varMap(coll: string): Map<string, TxVar> {
@@ -425,23 +432,23 @@ export class Transaction implements OpTx {
         list = [];
         for (const v of m.values()) list.push(this.varEntry(c, v));
       }
-    } else if (c === 'MATCHED_VAR') list = [{ name: 'MATCHED_VAR', key: '', lkey: '', value: this.matchedVar }];
-    else if (c === 'MATCHED_VAR_NAME') list = [{ name: 'MATCHED_VAR_NAME', key: '', lkey: '', value: this.matchedVarName }];
-    else if (c === 'MATCHED_VARS') list = this.matchedVars.map((e) => ({ name: `MATCHED_VARS:${e.name}`, key: e.name, lkey: e.name.toLowerCase(), value: e.value }));
-    else if (c === 'MATCHED_VARS_NAMES') list = this.matchedVars.map((e) => ({ name: `MATCHED_VARS_NAMES:${e.name}`, key: e.name, lkey: e.name.toLowerCase(), value: e.name }));
+    } else if (c === 'MATCHED_VAR') list = [mk('MATCHED_VAR', '', '', this.matchedVar)];
+    else if (c === 'MATCHED_VAR_NAME') list = [mk('MATCHED_VAR_NAME', '', '', this.matchedVarName)];
+    else if (c === 'MATCHED_VARS') list = this.matchedVars.map((e) => (mk(`MATCHED_VARS:${e.name}`, e.name, e.name.toLowerCase(), e.value)));
+    else if (c === 'MATCHED_VARS_NAMES') list = this.matchedVars.map((e) => (mk(`MATCHED_VARS_NAMES:${e.name}`, e.name, e.name.toLowerCase(), e.name)));
     else if (c === 'XML') {
       if (!this.xml) list = [];
-      else if (t.key !== undefined && t.key.includes('@')) list = this.xml.attrs.map((a) => ({ name: 'XML:' + (t.rawKey ?? ''), key: '', lkey: '', value: a }));
-      else list = [{ name: 'XML:' + (t.rawKey ?? '/*'), key: '', lkey: '', value: this.xml.text }];
-      return t.count ? [{ name: `&XML`, key: '', lkey: '', value: String(list.length) }] : list;
+      else if (t.key !== undefined && t.key.includes('@')) list = this.xml.attrs.map((a) => (mk('XML:' + (t.rawKey ?? ''), '', '', a)));
+      else list = [mk('XML:' + (t.rawKey ?? '/*'), '', '', this.xml.text)];
+      return t.count ? [mk(`&XML`, '', '', String(list.length))] : list;
     } else if (c === 'RULE') {
       const r = this.currentRule;
       const v = t.key === 'id' ? String(r?.id ?? '') : t.key === 'phase' ? String(r?.phase ?? '') : t.key === 'severity' ? String(SEVERITY_NUM[r?.severity ?? ''] ?? '') : '';
-      list = [{ name: `RULE:${t.key}`, key: t.key ?? '', lkey: t.key ?? '', value: v }];
+      list = [mk(`RULE:${t.key}`, t.key ?? '', t.key ?? '', v)];
       return list;
-    } else if (c === 'DURATION') list = [{ name: c, key: '', lkey: '', value: String((Date.now() - this.startTime) * 1000) }];
-    else if (c === 'HIGHEST_SEVERITY') list = [{ name: c, key: '', lkey: '', value: String(this.highestSeverity) }];
-    else if (c.startsWith('TIME')) list = [{ name: c, key: '', lkey: '', value: timeVar(c) }];
+    } else if (c === 'DURATION') list = [mk(c, '', '', String((Date.now() - this.startTime) * 1000))];
+    else if (c === 'HIGHEST_SEVERITY') list = [mk(c, '', '', String(this.highestSeverity))];
+    else if (c.startsWith('TIME')) list = [mk(c, '', '', timeVar(c))];
     else if (t.key !== undefined) list = this.byKey(c, t.key);
     else list = this.colls.get(c) ?? EMPTY;
     if (t.keyRe) {
@@ -470,7 +477,7 @@ export class Transaction implements OpTx {
         pairs.push(base, list);
       }
     }
-    if (t.count) return [{ name: t.rawKey !== undefined ? `&${c}:${t.rawKey}` : `&${c}`, key: '', lkey: '', value: String(list.length) }];
+    if (t.count) return [mk(t.rawKey !== undefined ? `&${c}:${t.rawKey}` : `&${c}`, '', '', String(list.length))];
     return list;
   }
 
@@ -487,6 +494,17 @@ export class Transaction implements OpTx {
       this.keyIndex.set(coll, idx);
     }
     return idx.get(lkey) ?? EMPTY;
+  }
+
+  /**
+   * Value of an entry after transformation chain `slot - 1` (slot 0 = raw), memoized on the entry.
+   * A value holding none of the chain's trigger bytes is returned as is, without running the chain.
+   */
+  private tval(e: Entry, slot: number): string {
+    // unchanged values are not stored anywhere: the trigger test is cheaper than a per-slot cache
+    const trig = this.rs.tnodes[slot - 1].trig;
+    if (trig !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), trig)) return e.value;
+    return this.transformed(e.value, slot - 1);
   }
 
   /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
@@ -508,6 +526,7 @@ export class Transaction implements OpTx {
 
   // ---------------------------------------------------------------- macros, captures
   expand(m: Macro): string {
+    if (m.length === 1 && typeof m[0] === 'string') return m[0];
     let out = '';
     for (const p of m) out += typeof p === 'string' ? p : this.resolve(p.collection, p.key);
     return out;
@@ -604,31 +623,6 @@ export class Transaction implements OpTx {
     return m;
   }
 
-  private unionBytes(vals: Entry[], tchain: number): Int32Array {
-    let per = this.unions.get(vals);
-    if (!per) { per = []; this.unions.set(vals, per); }
-    const slot = tchain + 1;
-    const hit = per[slot];
-    if (hit) return hit;
-    const u = new Int32Array(8);
-    for (let i = 0; i < vals.length; i++) {
-      const e = vals[i];
-      let v: string;
-      if (slot === 0) v = e.value;
-      else {
-        const tv = (e.tv ??= []);
-        const t = tv[slot];
-        v = t !== undefined ? t : (tv[slot] = this.transformed(e.value, tchain));
-      }
-      const tb = (e.tb ??= []);
-      const k = v === e.value ? 0 : slot;
-      const b = tb[k] ?? (tb[k] = bytesOf(v));
-      for (let w = 0; w < 8; w++) u[w] |= b[w];
-    }
-    per[slot] = u;
-    return u;
-  }
-
   private collect(link: RuleLink, excl: Map<string, Exclusion[]> | null): Entry[] {
     const shared = excl === link.exclByColl;
     if (link.targets.length === 1) return this.targetValues(link, 0, excl, shared);
@@ -648,54 +642,100 @@ export class Transaction implements OpTx {
 
   private evalLink(r: Rule, link: RuleLink): boolean {
     if (r.unconditional && link === r) return true;
-    let matched = false;
     const excl = this.exclusionsFor(r, link);
-    const tfs = link.transforms;
-    const nt = tfs.length;
+    // (a ctl:ruleRemoveTarget* naming this rule sends it down the general path)
+    const gate = link.txGate;
+    if (gate !== null && excl === null) return this.evalTxGate(link, gate);
+    let matched = false;
     let vals: Entry[];
     if (link.specId >= 0 && excl === link.exclByColl) {
       // identical target lists are shared by many CRS rules: collect their values once per phase
       vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
     } else vals = this.collect(link, excl);
-    // Whole-list prefilter: when no value (after this link's transformations) holds any byte a
-    // match needs, skip the rule in one test. The union is cached per (value list, chain).
-    if (link.req !== null && !link.opNegated && !link.multiMatch && vals.length >= 16 && !intersects(this.unionBytes(vals, link.tchain), link.req)) return false;
-    {
+    if (vals.length === 0) return false;
+    const req = link.req;
+    const lit = link.lit;
+    const negated = link.opNegated;
+    if (link.multiMatch) {
+      // the operator runs on the raw value and on every transformation step that changed it
+      const steps = link.tsteps;
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
-        if (link.multiMatch) {
-          let v = e.value;
-          const seen: string[] = [v];
-          for (let k = 0; k < nt; k++) { const nv = tfs[k](v); if (nv !== v) seen.push(nv); v = nv; }
-          for (const s of seen) {
-            const pass = link.req === null || intersects(bytesOf(s), link.req);
-            if (pass ? this.tryMatch(link, e, s) : link.opNegated && this.recordMatch(link, e, s)) matched = true;
-          }
-          continue;
+        let prev = e.value;
+        for (let k = -1; k < steps.length; k++) {
+          const slot = k < 0 ? 0 : steps[k] + 1;
+          const s = slot === 0 ? prev : this.tval(e, slot);
+          if (k >= 0) { if (s === prev) continue; prev = s; }
+          const kk = s === e.value ? 0 : slot;
+          const pass = (req === null || this.hasBytes(e, kk, s, req)) && (lit < 0 || this.hasLit(this.litsOf(e, kk, s, lit), lit));
+          if (pass ? this.tryMatch(link, e, s) : negated && this.recordMatch(link, e, s)) matched = true;
         }
-        const slot = link.tchain + 1;
-        let v: string;
-        if (slot === 0) v = e.value;
-        else {
-          const tv = (e.tv ??= []);
-          const hit = tv[slot];
-          v = hit !== undefined ? hit : (tv[slot] = this.transformed(e.value, link.tchain));
-        }
-        if (link.req !== null) {
-          // prefilter: the value lacks every byte a match needs, so the operator cannot match
-          const tb = (e.tb ??= []);
-          // transformations usually leave benign values unchanged: share the raw value's set then
-          const k = v === e.value ? 0 : slot;
-          const b = tb[k] ?? (tb[k] = bytesOf(v));
-          if (!intersects(b, link.req)) {
-            if (link.opNegated && this.recordMatch(link, e, v)) matched = true;
-            continue;
-          }
-        }
-        if (this.tryMatch(link, e, v)) matched = true;
       }
+      return matched;
+    }
+    const slot = link.tchain + 1;
+    for (let vi = 0; vi < vals.length; vi++) {
+      const e = vals[vi];
+      const v = slot === 0 ? e.value : this.tval(e, slot);
+      // transformations usually leave benign values unchanged: share the raw value's sets then
+      const k = v === e.value ? 0 : slot;
+      // prefilters (the byte test first: it is cheaper than the literal scan): when the value
+      // lacks every byte, or every literal, a match needs, the operator cannot match
+      if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v, lit), lit))) {
+        if (negated && this.recordMatch(link, e, v)) matched = true;
+        continue;
+      }
+      if (this.tryMatch(link, e, v)) matched = true;
     }
     return matched;
+  }
+
+  /**
+   * Bits of the literal sets (lit < phraseBase) or of the phrase lists found in an entry's value
+   * after chain slot k (0 = raw), cached on the entry: each automaton runs only when asked.
+   */
+  private litsOf(e: Entry, k: number, v: string, lit: number): Int32Array {
+    // the raw value's sets live on the entry; transformed values' in per-string maps
+    if (lit < this.rs.literals!.phraseBase) return k === 0 ? (e.lb0 ?? (e.lb0 = this.litBits(v, this.litCache, lit))) : this.litBits(v, this.litCache, lit);
+    return k === 0 ? (e.pb0 ?? (e.pb0 = this.litBits(v, this.phraseCache, lit))) : this.litBits(v, this.phraseCache, lit);
+  }
+
+  private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
+    if (k === 0) return intersects(e.tb0 ?? (e.tb0 = bytesOf(v)), req);
+    let b = this.bytesCache.get(v);
+    if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
+    return intersects(b, req);
+  }
+
+  /** `TX:key @op constant` without collecting values: the same result and match record as the general path. */
+  private evalTxGate(link: RuleLink, g: TxGate): boolean {
+    const v = this.vars.get('TX')?.get(g.key);
+    let input: string;
+    if (g.count) input = v === undefined ? '0' : '1';
+    else if (v === undefined) return false;
+    else input = v.value;
+    const n = numeric(input);
+    const k = g.operand;
+    let m = g.cmp === 0 ? n === k : g.cmp === 1 ? n >= k : g.cmp === 2 ? n > k : g.cmp === 3 ? n <= k : n < k;
+    if (link.opNegated) m = !m;
+    if (!m) return false;
+    return this.recordMatch(link, g.count ? mk(g.countName, '', '', input) : this.varEntry('TX', v!), input);
+  }
+
+  private hasLit(bits: Int32Array, g: number): boolean {
+    return (bits[g >> 5] & (1 << (g & 31))) !== 0;
+  }
+
+  /** Bits of the automaton that holds `bit`, for a (transformed) value, memoized per string for the transaction. */
+  private litBits(v: string, cache: Map<string, Int32Array>, bit: number): Int32Array {
+    let b = cache.get(v);
+    if (b === undefined) {
+      const sc = this.rs.literals!;
+      b = new Int32Array(sc.words);
+      sc.scanFor(bit, v, b);
+      cache.set(v, b);
+    }
+    return b;
   }
 
   private tryMatch(link: RuleLink, e: Entry, v: string): boolean {
@@ -708,7 +748,7 @@ export class Transaction implements OpTx {
   private recordMatch(link: RuleLink, e: Entry, v: string): boolean {
     this.matchedVar = v;
     this.matchedVarName = e.name;
-    this.pendingMatched.push({ name: e.name, key: e.key, lkey: e.lkey, value: v });
+    this.pendingMatched.push(mk(e.name, e.key, e.lkey, v));
     // Non-disruptive actions run once per matched value, independently of the rest of the chain
     // (ModSecurity v3 executeActionsIndependentOfChainedRuleResult; Coraza does the same).
     this.runActions(link);
@@ -726,7 +766,7 @@ export class Transaction implements OpTx {
     // MATCHED_VARS seen by a chained rule are those of the previous link.
     for (let link: RuleLink | null = r; link; link = link.next) {
       const buf = this.spareMatched;
-      buf.length = 0;
+      if (buf.length !== 0) buf.length = 0;
       this.pendingMatched = buf;
       const ok = this.evalLink(r, link);
       this.spareMatched = this.matchedVars;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TRANSFORMS as T } from './transforms.ts';
+import { TRANSFORMS as T, triggerBytes } from './transforms.ts';
 
 const b = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
@@ -48,4 +48,21 @@ test('jsDecode and escapeSeqDecode: hex, octal and C escapes; what each does wit
   assert.equal(jsDecode('no escapes'), 'no escapes');
   assert.equal(escapeSeqDecode('\\x41\\101\\7\\n\\\\\\?\\\'\\"\\q\\'), 'AA\x07\n\\?\'"\\q\\');
   assert.equal(escapeSeqDecode('\\xZZ'), '\\xZZ');
+});
+
+test('trigger bytes: a value without any of them is left unchanged (randomized, fixed seed)', () => {
+  let seed = 1;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
+  for (const name of Object.keys(T)) {
+    const trig = triggerBytes(name);
+    if (trig === null) continue;
+    const allowed: number[] = [];
+    for (let c = 0; c < 256; c++) if (!(trig[c >> 5] & (1 << (c & 31)))) allowed.push(c);
+    for (let k = 0; k < 3000; k++) {
+      let s = '';
+      for (let n = Math.floor(rnd() * 12); n > 0; n--) s += String.fromCharCode(allowed[Math.floor(rnd() * allowed.length)]);
+      assert.equal(T[name](s), s, `t:${name} changed ${JSON.stringify(s)}`);
+    }
+  }
+  assert.equal(triggerBytes('base64decode'), null); // always runs
 });

@@ -396,3 +396,30 @@ export const TRANSFORMS: Record<string, Transform> = {
   trimright: (s) => s.replace(/[\t\n\v\f\r ]+$/, ''),
   urlencode: (s) => encodeURIComponent(Buffer.from(s, 'latin1').toString('utf8')),
 };
+
+/**
+ * Bytes without which a transformation leaves its input unchanged (each implementation above
+ * returns its input when none is present). A value containing none of the trigger bytes of a
+ * whole chain is its own transformed value, so the chain is not run. Transformations missing here
+ * (base64, hex, hashes, length, urlEncode) always run.
+ */
+const WS = '\\t\\n\\v\\f\\r \\xa0';
+const BS = '\\\\';
+const TRIGGER_CHARS: Record<string, string> = {
+  lowercase: 'A-Z', uppercase: 'a-z', urldecode: '%+', urldecodeuni: '%+', htmlentitydecode: '&',
+  jsdecode: BS, cssdecode: BS, escapeseqdecode: BS, cmdline: `"'${BS}^,;/(A-Z${WS}`,
+  compresswhitespace: WS, removewhitespace: WS, removenulls: '\\0', replacenulls: '\\0',
+  normalizepath: '/.', normalisepath: '/.', normalizepathwin: `/.${BS}`, normalisepathwin: `/.${BS}`,
+  utf8tounicode: '\\x80-\\xff', replacecomments: '*', removecomments: '*\\-#', removecommentschar: '*\\-#',
+  trim: WS, trimleft: WS, trimright: WS,
+};
+
+/** 256-bit set of the trigger bytes of a transformation (see TRIGGER_CHARS), or null when it always runs. */
+export function triggerBytes(name: string): Int32Array | null {
+  const chars = TRIGGER_CHARS[name];
+  if (chars === undefined) return null;
+  const re = new RegExp(`[${chars}]`);
+  const bits = new Int32Array(8);
+  for (let c = 0; c < 256; c++) if (re.test(String.fromCharCode(c))) bits[c >> 5] |= 1 << (c & 31);
+  return bits;
+}
