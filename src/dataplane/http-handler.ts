@@ -44,8 +44,8 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
       host: normalizeHost(req.headers.host ?? (req.headers[':authority'] as string | undefined)), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     };
     ctx.clientIp = ctx.peerIp;
-    res.on('finish', () => finish(ctx, deps));
-    res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
+    // One listener: a ServerResponse emits 'close' after 'finish' too (aborted = never finished).
+    res.once('close', () => finish(ctx, deps, !res.writableFinished));
     const r = resolveRoute(runtime, portKey, ctx, req);
     if ('problem' in r) {
       if (r.closeConnection) res.shouldKeepAlive = false;
@@ -115,7 +115,8 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
   setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client, ctx.scheme);
   // X-Forwarded-Client-Cert is never taken from the client; with SanitizeSet it carries the
   // certificate the gateway itself verified (Envoy's XFCC format).
-  delete headers['x-forwarded-client-cert'];
+  // (Deleted only when present: a delete turns the object into a slow dictionary-mode one.)
+  if (headers['x-forwarded-client-cert'] !== undefined) delete headers['x-forwarded-client-cert'];
   if (ctx.clientCert && ctx.listener?.client?.xfcc === 'SanitizeSet') {
     const c = ctx.clientCert;
     headers['x-forwarded-client-cert'] = [`Hash=${c.fingerprint256}`, `Subject="${c.subject.replace(/"/g, '\\"')}"`, ...(c.spiffe ? [`URI=${c.spiffe}`] : []), ...c.sans.filter((x) => x.startsWith('DNS:')).map((x) => `DNS=${x.slice(4)}`)].join(';');
