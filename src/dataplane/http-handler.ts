@@ -374,6 +374,9 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       return;
     }
   } catch (err) {
+    // Whatever threw (an upstream header Node refuses to write, say), the upstream exchange in
+    // flight is dropped rather than left paused on its connection until the body timeout.
+    call?.abort(err instanceof Error ? err : new Error(String(err)));
     done();
     throw err;
   }
