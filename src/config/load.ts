@@ -3,8 +3,9 @@
 // file:line:col for any JSON path.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isPair, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseAllDocuments, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node as YamlNode } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { parseFastYaml, type FastDoc } from './yaml-fast.ts';
 
 export interface SourceDoc {
   readonly file: string;
@@ -76,6 +77,17 @@ export function loadConfigPath(target: string): LoadResult {
 
 /** Parse one YAML text (many documents). Documents with syntax errors are reported and skipped. */
 export function parseConfigText(text: string, file: string): { docs: SourceDoc[]; diagnostics: Diagnostic[] } {
+  // Plain config YAML (nearly all of it) is read by the fast reader; positions are looked up only
+  // when a diagnostic needs one. Anything else, including every syntax error, goes to `yaml`.
+  const fast = parseFastYaml(text);
+  if (fast) {
+    const docs: SourceDoc[] = [];
+    for (const d of fast) {
+      if (d.value === null || d.value === undefined) continue;
+      docs.push({ file, index: d.index, value: d.value, locate: lazyLocate(text, d) });
+    }
+    return { docs, diagnostics: [] };
+  }
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   const docs: SourceDoc[] = [];
@@ -100,6 +112,22 @@ export function parseConfigText(text: string, file: string): { docs: SourceDoc[]
     docs.push({ file, index, value, locate: (p, key) => locate(doc, lineCounter, p, key) });
   });
   return { docs, diagnostics };
+}
+
+/** locate() for a document read by the fast reader: `yaml` parses that one document on first use. */
+function lazyLocate(text: string, d: FastDoc): SourceDoc['locate'] {
+  let parsed: { doc: Document; lc: LineCounter; line0: number } | undefined;
+  return (p, key) => {
+    if (!parsed) {
+      const lc = new LineCounter();
+      const doc = parseDocument(text.slice(d.start, d.end), { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+      let line0 = 0;
+      for (let i = text.indexOf('\n'); i >= 0 && i < d.start; i = text.indexOf('\n', i + 1)) line0++;
+      parsed = { doc, lc, line0 };
+    }
+    const pos = locate(parsed.doc, parsed.lc, p, key);
+    return { line: pos.line + parsed.line0, col: pos.col };
+  };
 }
 
 function firstLine(s: string): string {

@@ -56,7 +56,7 @@ export function setForwardingHeaders(out: Record<string, string | string[] | und
     const mine = `for=${node(peer)};host=${quoteIfNeeded(host ?? '')};proto=${scheme}`;
     const prior = trusted ? incoming.forwarded : undefined;
     out.forwarded = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${mine}` : mine;
-  } else if (!trusted) {
+  } else if (!trusted && out.forwarded !== undefined) {
     delete out.forwarded; // never pass on a client's own claim
   }
 }

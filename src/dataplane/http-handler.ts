@@ -2,7 +2,7 @@
 // filters, pick a backend and an endpoint, and stream the request and the response through an
 // undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../config/hostnames.ts';
@@ -14,6 +14,7 @@ import { clientCertificateOf, clientIpOf, requestIdFor, type RequestContext } fr
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
 import { inspectRequest } from './waf-filter.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
+import { UpstreamCall, callUpstream } from './upstream-call.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime, grpc?: boolean): Dispatcher }
 
@@ -43,8 +44,8 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
       host: normalizeHost(req.headers.host ?? (req.headers[':authority'] as string | undefined)), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     };
     ctx.clientIp = ctx.peerIp;
-    res.on('finish', () => finish(ctx, deps));
-    res.on('close', () => { if (!res.writableFinished) finish(ctx, deps, true); });
+    // One listener: a ServerResponse emits 'close' after 'finish' too (aborted = never finished).
+    res.once('close', () => finish(ctx, deps, !res.writableFinished));
     const r = resolveRoute(runtime, portKey, ctx, req);
     if ('problem' in r) {
       if (r.closeConnection) res.shouldKeepAlive = false;
@@ -114,7 +115,8 @@ function upstreamHeaders(ctx: RequestContext, rule: RuleRuntime, choice: Backend
   setForwardingHeaders(headers, ctx.peerIp, ctx.clientIp, headers.host as string | undefined, req.headers, ctx.listener?.client, ctx.scheme);
   // X-Forwarded-Client-Cert is never taken from the client; with SanitizeSet it carries the
   // certificate the gateway itself verified (Envoy's XFCC format).
-  delete headers['x-forwarded-client-cert'];
+  // (Deleted only when present: a delete turns the object into a slow dictionary-mode one.)
+  if (headers['x-forwarded-client-cert'] !== undefined) delete headers['x-forwarded-client-cert'];
   if (ctx.clientCert && ctx.listener?.client?.xfcc === 'SanitizeSet') {
     const c = ctx.clientCert;
     headers['x-forwarded-client-cert'] = [`Hash=${c.fingerprint256}`, `Subject="${c.subject.replace(/"/g, '\\"')}"`, ...(c.spiffe ? [`URI=${c.spiffe}`] : []), ...c.sans.filter((x) => x.startsWith('DNS:')).map((x) => `DNS=${x.slice(4)}`)].join(';');
@@ -267,40 +269,46 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
 
   const release = backend.breaker.tryAcquire('request');
   if (typeof release !== 'function') return answer(ctx, PROBLEMS.overflow);
-  const abort = new AbortController();
-  const onClientGone = () => { if (!res.writableFinished) abort.abort(); };
+  // No AbortController per request: the client going away or the request timeout aborts the call
+  // in flight (and a call started after that aborts at once), through `abortWith`.
+  let abortReason: Error | undefined;
+  let call: UpstreamCall | undefined;
+  const abortWith = (reason: Error) => { if (!abortReason) { abortReason = reason; call?.abort(reason); } };
+  const onClientGone = () => { if (!res.writableFinished) abortWith(new ClientGoneError('the client closed the connection')); };
   res.once('close', onClientGone);
   let timer: NodeJS.Timeout | undefined;
-  if (rule.requestTimeoutMs > 0) timer = setTimeout(() => abort.abort(new TimeoutError()), rule.requestTimeoutMs);
+  if (rule.requestTimeoutMs > 0) timer = setTimeout(() => abortWith(new TimeoutError()), rule.requestTimeoutMs);
   const done = () => { if (timer) clearTimeout(timer); release(); res.off('close', onClientGone); };
   let retryRelease: (() => void) | undefined;
   // Endpoints that failed this request: a retry goes elsewhere (Envoy's previous_hosts predicate).
   let tried: Set<string> | undefined;
+  const method = req.method ?? 'GET';
   try {
     for (let attempt = 1; ; attempt++) {
       const ep = (attempt === 1 && pinned) || (backend.pick(hashKey, tried) ?? (tried ? backend.pick(hashKey) : undefined));
       if (!ep) { done(); return answer(ctx, PROBLEMS.noEndpoint); }
       ctx.endpoint = ep;
       backend.selector.onStart?.(ep);
-      let up: Dispatcher.ResponseData;
+      let up: UpstreamCall;
       try {
-        up = await deps.pools.get(ep, backend, rule.grpc).request({
-          origin: ep.origin, path: target, method: req.method as Dispatcher.HttpMethod, headers,
-          body: body as unknown as Readable | undefined, signal: abort.signal,
+        call = new UpstreamCall();
+        if (abortReason) call.abort(abortReason);
+        up = await callUpstream(deps.pools.get(ep, backend, rule.grpc), {
+          origin: ep.origin, path: target, method, headers, body,
           headersTimeout: rule.backendTimeoutMs || 60_000, bodyTimeout: rule.backendTimeoutMs || 300_000,
-        });
+        }, call);
       } catch (err) {
         backend.selector.onEnd?.(ep);
         retryRelease?.(); retryRelease = undefined;
-        if (abort.signal.aborted && !(abort.signal.reason instanceof TimeoutError)) { done(); return; } // the client went away
-        const timedOut = abort.signal.reason instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+        if (abortReason && !(abortReason instanceof TimeoutError)) { done(); return; } // the client went away
+        const timedOut = abortReason instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
         const outcome = timedOut ? { kind: 'per-try-timeout' as const } : classifyError(err);
         if (outcome) backend.health?.onOutcome(ep.id, outcome);
         const kind = timedOut ? 'timeout' : outcome?.kind ?? 'other';
         deps.metrics.upstreamErrors.inc({ backend: backend.id, kind });
         if (outcome && !timedOut) {
           // A body already streamed cannot be sent again; a connect failure never read it.
-          const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome, bodyReplayable: !hasBody || ctx.body !== undefined || !req.readableDidRead });
+          const d = retryPolicy.decide({ method, attempt, outcome, bodyReplayable: !hasBody || ctx.body !== undefined || !req.readableDidRead });
           if (d.retry) {
             const r = backend.breaker.tryAcquire('retry');
             if (typeof r === 'function') {
@@ -317,17 +325,18 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       retryRelease?.(); retryRelease = undefined;
       backend.health?.onResponse(ep.id, up.statusCode);
       if (retryPolicy.retryableStatus(up.statusCode)) {
-        const d = retryPolicy.decide({ method: req.method ?? 'GET', attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody || ctx.body !== undefined });
+        const d = retryPolicy.decide({ method, attempt, outcome: { kind: 'status', status: up.statusCode }, bodyReplayable: !hasBody || ctx.body !== undefined });
         if (d.retry) {
           backend.selector.onEnd?.(ep);
           (tried ??= new Set()).add(ep.id);
-          up.body.resume();
+          up.discard();
           if (d.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, d.delayMs));
           continue;
         }
       }
       const out: Record<string, string | string[] | undefined> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+      const upHeaders = up.headers;
+      for (const k in upHeaders) if (!HOP_BY_HOP.has(k)) out[k] = upHeaders[k];
       out['x-request-id'] = ctx.id;
       if (ctx.listener?.hsts) out['strict-transport-security'] = ctx.listener.hsts; // HTTPS listeners only; replaces the upstream's
       if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
@@ -347,7 +356,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       // frame that ends the stream, or gRPC clients report INTERNAL.
       const h2stream = (res as unknown as { stream?: { respond(h: object, o: object): void } }).stream;
       if (rule.grpc && out['grpc-status'] !== undefined && h2stream) {
-        up.body.resume();
+        up.discard();
         backend.selector.onEnd?.(ep);
         done();
         h2stream.respond({ ':status': up.statusCode, ...out }, { endStream: true });
@@ -355,30 +364,28 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       }
       res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
       // Trailers (gRPC's grpc-status, or HTTP/1.1 clients that said TE: trailers) are forwarded, so
-      // the body is piped without ending the response and ended after the trailers are added.
+      // the response is ended after the trailers are added.
       const wantsTrailers = rule.grpc || req.httpVersionMajor === 2 || headers.te === 'trailers';
-      let finished = false;
-      const end = (err?: Error | null) => {
-        if (finished) return;
-        finished = true;
+      // The client going away now (res 'close' before the end) aborts the call (onClientGone),
+      // and undici reports that as an error: the end callback then destroys what is left.
+      up.pipeTo(res, wantsTrailers, (err) => {
         backend.selector.onEnd?.(ep);
         done();
-        if (err) { if (!res.destroyed) res.destroy(); return; }
-        const t = up.trailers as Record<string, string> | undefined;
-        if (wantsTrailers && t && Object.keys(t).length) res.addTrailers(t);
-        res.end();
-      };
-      up.body.on('error', end);
-      up.body.on('end', () => end());
-      res.once('close', () => { if (!finished) { up.body.destroy(); end(new Error('client closed')); } });
-      up.body.pipe(res, { end: false });
+        if (err && !res.destroyed) res.destroy();
+      });
       return;
     }
   } catch (err) {
+    // Whatever threw (an upstream header Node refuses to write, say), the upstream exchange in
+    // flight is dropped rather than left paused on its connection until the body timeout.
+    call?.abort(err instanceof Error ? err : new Error(String(err)));
     done();
     throw err;
   }
 }
+
+/** Why a call was aborted: the client closed its connection first. */
+class ClientGoneError extends Error { readonly code = 'PCS_ERR_CLIENT_GONE'; }
 
 /** HTTP/1.1 says so in Content-Length / Transfer-Encoding; HTTP/2 by not ending the stream with the headers. */
 function requestHasBody(req: IncomingMessage): boolean {

@@ -2,6 +2,7 @@
 // routes and listeners come from config, status codes are grouped by class.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CertificateSeries } from './certificates.ts';
+import { RequestStats } from './request-stats.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -31,19 +32,11 @@ export class Metrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_process_' });
   }
 
-  // Label children cached by key: prom-client would hash (and sort) the label object on every call.
-  private readonly reqChildren = new Map<string, { inc(): void }>();
-  private readonly durChildren = new Map<string, { observe(v: number): void }>();
+  private readonly stats = new RequestStats(this.requests, this.requestDuration);
 
-  /** Count one finished request (hot path). */
+  /** Count one finished request (hot path: plain numbers, handed to prom-client when read). */
   countRequest(listener: string, route: string, statusClass: string, seconds: number): void {
-    const key = `${listener}\0${route}\0${statusClass}`;
-    let c = this.reqChildren.get(key);
-    if (!c) { c = this.requests.labels(listener, route, statusClass); this.reqChildren.set(key, c); }
-    c.inc();
-    let h = this.durChildren.get(listener);
-    if (!h) { h = this.requestDuration.labels(listener); this.durChildren.set(listener, h); }
-    h.observe(seconds);
+    this.stats.count(listener, route, statusClass, seconds);
   }
 
   /** The certificates of the Runtime now served: series of certificates no longer served go away. */
