@@ -53,7 +53,7 @@ interface Entry {
   pb0?: Int32Array;
 }
 
-interface ListInfo { vs: string[]; bs: Int32Array[]; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
+interface ListInfo { vs: string[] | null; bs: Int32Array[] | null; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
 
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
 interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
@@ -778,8 +778,10 @@ export class Transaction implements OpTx {
     let matched = false;
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
-      const v = vs[vi];
-      if ((req !== null && !intersects(bs[vi], req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
+      // vs/bs are null when the chain changed no value of the list: the raw value and its set
+      const v = vs === null ? e.value : vs[vi];
+      const b = bs === null ? e.tb0! : bs[vi];
+      if ((req !== null && !intersects(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
         if (negated && this.recordMatch(link, e, v)) matched = true;
         continue;
       }
@@ -793,24 +795,36 @@ export class Transaction implements OpTx {
     return vals;
   }
 
-  /** Transformed values of a shared list after chain slot `slot`, their byte sets and the union of those. */
+  /**
+   * Transformed values of a shared list after chain slot `slot`, their byte sets and the union of
+   * those. The arrays are only allocated once the chain changes a value (null: all unchanged, the
+   * raw values and their `tb0` sets apply).
+   */
   private listInfo(vals: Entry[], slot: number): ListInfo {
     let per = this.unions.get(vals);
     if (per === undefined) { per = []; this.unions.set(vals, per); }
     let u = per[slot];
     if (u !== undefined) return u;
     const n = vals.length;
-    const vs = new Array<string>(n);
-    const bs = new Array<Int32Array>(n);
+    let vs: string[] | null = null;
+    let bs: Int32Array[] | null = null;
     const bytes = new Int32Array(8);
     for (let vi = 0; vi < n; vi++) {
       const e = vals[vi];
       const v = slot === 0 ? e.value : this.tval(e, slot);
       let b: Int32Array | undefined;
       if (v === e.value) b = e.tb0 ?? (e.tb0 = bytesOf(v));
-      else { b = this.bytesCache.get(v); if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); } }
-      vs[vi] = v;
-      bs[vi] = b;
+      else {
+        b = this.bytesCache.get(v);
+        if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
+        if (vs === null || bs === null) {
+          // first changed value: the earlier ones were unchanged
+          vs = new Array<string>(n);
+          bs = new Array<Int32Array>(n);
+          for (let k = 0; k < vi; k++) { vs[k] = vals[k].value; bs[k] = vals[k].tb0!; }
+        }
+      }
+      if (vs !== null && bs !== null) { vs[vi] = v; bs[vi] = b; }
       for (let w = 0; w < 8; w++) bytes[w] |= b[w];
     }
     u = { vs, bs, bytes, lits: null, phrases: null };
@@ -826,7 +840,7 @@ export class Transaction implements OpTx {
     bits = new Int32Array(this.rs.literals!.words);
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
-      const v = u.vs[vi];
+      const v = u.vs === null ? e.value : u.vs[vi];
       const lb = this.litsOf(e, v === e.value ? 0 : slot, v, lit);
       for (let w = 0; w < bits.length; w++) bits[w] |= lb[w];
     }
