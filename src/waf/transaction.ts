@@ -53,8 +53,17 @@ interface Entry {
   pb0?: Int32Array;
 }
 
+interface ListInfo { vs: string[] | null; bs: Int32Array[] | null; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
+
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
 interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
+
+/**
+ * Switches for the evaluation shortcuts, so tests can compare them with the plain path (both must
+ * give the same matches, verdicts and variables): the precomputed request-independent start of
+ * phase 1 (txPrefixOf), and shared value lists with their transformed values (evalShared).
+ */
+export const engineTuning = { phase1Prefix: true, sharedLists: true };
 
 const MAX_EXCERPT = 200;
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
@@ -110,6 +119,8 @@ export class Transaction implements OpTx {
   private removedMsgs: string[] = [];
   private targetExcl: Array<{ ruleIds: Set<number>; targets: Exclusion[] }> = [];
   private matchedVar = '';
+  /** number of recorded matches (the phase 1 prefix tells which rule recorded the last one) */
+  private matchCount = 0;
   private matchedVarName = '';
   private matchedVars: Entry[] = [];
   private pendingMatched: Entry[] = [];
@@ -127,6 +138,11 @@ export class Transaction implements OpTx {
   private readonly litCache = new Map<string, Int32Array>();
   private readonly phraseCache = new Map<string, Int32Array>();
   private readonly bytesCache = new Map<string, Int32Array>();
+  /** per shared value list and chain slot: transformed values, their byte sets, unions (evalShared) */
+  private readonly unions = new Map<Entry[], Array<ListInfo | undefined>>();
+  /** exclusion maps of ctl-narrowed shared lists, by specId and ctl set; their values per phase */
+  private readonly exclIntern = new Map<string, Map<string, Exclusion[]>>();
+  private readonly exclVals = new Map<Map<string, Exclusion[]>, Entry[]>();
   private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -161,6 +177,13 @@ export class Transaction implements OpTx {
   /** Read a TX (or other collection) variable, e.g. getVar('TX', 'inbound_anomaly_score_pl1'). */
   getVar(collection: string, key: string): string | undefined {
     return this.vars.get(collection.toUpperCase())?.get(key.toLowerCase())?.value;
+  }
+
+  /** All variables of a collection (TX, IP, ...), sorted by key: for diagnostics and tests. */
+  collectionVars(collection: string): Array<[string, string]> {
+    const m = this.vars.get(collection.toUpperCase());
+    if (!m) return [];
+    return [...m.entries()].map(([k, v]): [string, string] => [k, v.value]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
   // ---------------------------------------------------------------- request
@@ -227,6 +250,7 @@ export class Transaction implements OpTx {
     const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
     this.keyIndex.clear();
     this.specCache = [];
+    this.exclVals.clear();
     this.tvCache = [];
     this.colls.set('RESPONSE_HEADERS', hs);
     this.colls.set('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
@@ -288,14 +312,14 @@ export class Transaction implements OpTx {
 
   private setScalar(name: string, value: string): void {
     this.keyIndex.delete(name);
-    if (this.specCache.length || this.tvCache.length) { this.specCache = []; this.tvCache = []; }
+    if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
     this.scalars.set(name, value);
     this.colls.set(name, [mk(name, '', '', value)]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
     this.keyIndex.delete(name);
-    if (this.specCache.length || this.tvCache.length) { this.specCache = []; this.tvCache = []; }
+    if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
     this.colls.set(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
@@ -352,6 +376,7 @@ export class Transaction implements OpTx {
     const all = [...get, ...post];
     this.keyIndex.clear();
     this.specCache = [];
+    this.exclVals.clear();
     this.tvCache = [];
     this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
     this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
@@ -405,7 +430,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) { this.xml = res.xml; this.specCache = []; this.tvCache = []; }
+    if (res.xml) { this.xml = res.xml; this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
   }
 
   private varEntry(c: string, v: TxVar): Entry {
@@ -581,6 +606,33 @@ export class Transaction implements OpTx {
     const list = this.rs.phases[phase];
     const markers = this.rs.markers[phase];
     let i = 0;
+    if (phase === 1 && engineTuning.phase1Prefix && !this.vars.has('TX')) {
+      // the request-independent start of phase 1 (CRS setup and initialisation defaults): its
+      // outcome, computed once per rule set, is copied instead of evaluating those rules again;
+      // the request-dependent rules among them (which neither read nor write what the others do)
+      // still run here, in order
+      const pre = txPrefixOf(this.rs);
+      if (pre.end > 0) {
+        const before = this.matchCount;
+        let keptMatched = -1;
+        for (let k = 0; k < pre.kept.length; k++) {
+          const e = list[pre.kept[k]] as Rule;
+          if (this.removed(e)) continue;
+          this.currentRule = e;
+          const c = this.matchCount;
+          this.evalRule(e);
+          if (this.matchCount !== c) keptMatched = pre.kept[k];
+          if (this.interruption || (this.mode as EngineMode) === 'Off') return;
+        }
+        this.vars.set('TX', new Map(pre.tx));
+        // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
+        if (this.matchCount === before || keptMatched < pre.lastMatch) { this.matchedVar = pre.matchedVar; this.matchedVarName = pre.matchedVarName; }
+        // MATCHED_VARS: from the last rule evaluated (the prefix ends with a simulated rule)
+        this.matchedVars = pre.matchedVars.slice();
+        this.highestSeverity = Math.min(this.highestSeverity, pre.highestSeverity);
+        i = pre.end;
+      }
+    }
     while (i < list.length) {
       const e = list[i];
       if (e.kind === 'marker' || this.removed(e)) { i++; continue; }
@@ -617,8 +669,19 @@ export class Transaction implements OpTx {
     let m = this.exclCache.get(link);
     if (m !== undefined) return m;
     const extra: Exclusion[] = [];
-    for (const x of this.targetExcl) if (x.ruleIds.has(r.id)) extra.push(...x.targets);
-    m = groupExclusions([...link.exclusions, ...extra]);
+    let sig = '';
+    for (let k = 0; k < this.targetExcl.length; k++) {
+      const x = this.targetExcl[k];
+      if (x.ruleIds.has(r.id)) { extra.push(...x.targets); sig += `,${k}`; }
+    }
+    if (link.specId >= 0) {
+      // links with the same targets and exclusions (specId) affected by the same ctls share one
+      // map, so their values are collected once per phase as well (exclVals, evalLink)
+      sig = `${link.specId}${sig}`;
+      const hit = this.exclIntern.get(sig);
+      if (hit !== undefined) m = hit;
+      else { m = groupExclusions([...link.exclusions, ...extra]); if (m !== null) this.exclIntern.set(sig, m); }
+    } else m = groupExclusions([...link.exclusions, ...extra]);
     this.exclCache.set(link, m);
     return m;
   }
@@ -648,14 +711,19 @@ export class Transaction implements OpTx {
     if (gate !== null && excl === null) return this.evalTxGate(link, gate);
     let matched = false;
     let vals: Entry[];
-    if (link.specId >= 0 && excl === link.exclByColl) {
-      // identical target lists are shared by many CRS rules: collect their values once per phase
-      vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
-    } else vals = this.collect(link, excl);
-    if (vals.length === 0) return false;
     const req = link.req;
     const lit = link.lit;
     const negated = link.opNegated;
+    if (link.specId >= 0 && excl === link.exclByColl) {
+      // identical target lists are shared by many CRS rules: collect their values once per phase
+      vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
+      if (vals.length > 1 && !link.multiMatch && engineTuning.sharedLists) return this.evalShared(link, vals);
+    } else if (link.specId >= 0 && excl !== null && this.exclIntern.size !== 0 && engineTuning.sharedLists) {
+      // the same list, narrowed by ctl:ruleRemoveTarget* (interned per specId and ctl set)
+      vals = this.exclVals.get(excl) ?? this.setExclVals(excl, this.collect(link, excl));
+      if (vals.length > 1 && !link.multiMatch) return this.evalShared(link, vals);
+    } else vals = this.collect(link, excl);
+    if (vals.length === 0) return false;
     if (link.multiMatch) {
       // the operator runs on the raw value and on every transformation step that changed it
       const steps = link.tsteps;
@@ -688,6 +756,96 @@ export class Transaction implements OpTx {
       if (this.tryMatch(link, e, v)) matched = true;
     }
     return matched;
+  }
+
+  /**
+   * A link over a shared value list (several values, one transformation chain): the same per-value
+   * tests and operator calls as the general loop in evalLink, but the transformed values and their
+   * byte sets come from arrays built once per list and chain for the transaction (no trigger test
+   * and cache lookup per rule and value), and a list-level prefilter first: when no value of the
+   * list has a byte, or a literal, the operator needs, no value can match (not for negated
+   * operators: they record a match for every value that fails).
+   */
+  private evalShared(link: RuleLink, vals: Entry[]): boolean {
+    const slot = link.tchain + 1;
+    const u = this.listInfo(vals, slot);
+    const req = link.req;
+    const lit = link.lit;
+    const negated = link.opNegated;
+    if (!negated && ((req !== null && !intersects(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return false;
+    const vs = u.vs;
+    const bs = u.bs;
+    let matched = false;
+    for (let vi = 0; vi < vals.length; vi++) {
+      const e = vals[vi];
+      // vs/bs are null when the chain changed no value of the list: the raw value and its set
+      const v = vs === null ? e.value : vs[vi];
+      const b = bs === null ? e.tb0! : bs[vi];
+      if ((req !== null && !intersects(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
+        if (negated && this.recordMatch(link, e, v)) matched = true;
+        continue;
+      }
+      if (this.tryMatch(link, e, v)) matched = true;
+    }
+    return matched;
+  }
+
+  private setExclVals(excl: Map<string, Exclusion[]>, vals: Entry[]): Entry[] {
+    this.exclVals.set(excl, vals);
+    return vals;
+  }
+
+  /**
+   * Transformed values of a shared list after chain slot `slot`, their byte sets and the union of
+   * those. The arrays are only allocated once the chain changes a value (null: all unchanged, the
+   * raw values and their `tb0` sets apply).
+   */
+  private listInfo(vals: Entry[], slot: number): ListInfo {
+    let per = this.unions.get(vals);
+    if (per === undefined) { per = []; this.unions.set(vals, per); }
+    let u = per[slot];
+    if (u !== undefined) return u;
+    const n = vals.length;
+    let vs: string[] | null = null;
+    let bs: Int32Array[] | null = null;
+    const bytes = new Int32Array(8);
+    for (let vi = 0; vi < n; vi++) {
+      const e = vals[vi];
+      const v = slot === 0 ? e.value : this.tval(e, slot);
+      let b: Int32Array | undefined;
+      if (v === e.value) b = e.tb0 ?? (e.tb0 = bytesOf(v));
+      else {
+        b = this.bytesCache.get(v);
+        if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
+        if (vs === null || bs === null) {
+          // first changed value: the earlier ones were unchanged
+          vs = new Array<string>(n);
+          bs = new Array<Int32Array>(n);
+          for (let k = 0; k < vi; k++) { vs[k] = vals[k].value; bs[k] = vals[k].tb0!; }
+        }
+      }
+      if (vs !== null && bs !== null) { vs[vi] = v; bs[vi] = b; }
+      for (let w = 0; w < 8; w++) bytes[w] |= b[w];
+    }
+    u = { vs, bs, bytes, lits: null, phrases: null };
+    per[slot] = u;
+    return u;
+  }
+
+  /** Union of the literal (or phrase) bits of a shared list's transformed values. */
+  private listLits(u: ListInfo, vals: Entry[], slot: number, lit: number): Int32Array {
+    const phrase = lit >= this.rs.literals!.phraseBase;
+    let bits = phrase ? u.phrases : u.lits;
+    if (bits !== null) return bits;
+    bits = new Int32Array(this.rs.literals!.words);
+    for (let vi = 0; vi < vals.length; vi++) {
+      const e = vals[vi];
+      const v = u.vs === null ? e.value : u.vs[vi];
+      const lb = this.litsOf(e, v === e.value ? 0 : slot, v, lit);
+      for (let w = 0; w < bits.length; w++) bits[w] |= lb[w];
+    }
+    if (phrase) u.phrases = bits; else u.lits = bits;
+    return bits;
   }
 
   /**
@@ -746,6 +904,7 @@ export class Transaction implements OpTx {
   }
 
   private recordMatch(link: RuleLink, e: Entry, v: string): boolean {
+    this.matchCount++;
     this.matchedVar = v;
     this.matchedVarName = e.name;
     this.pendingMatched.push(mk(e.name, e.key, e.lkey, v));
@@ -802,6 +961,50 @@ export class Transaction implements OpTx {
     m.set(lname, { key: name, value: String(op === 'add' ? cur + delta : cur - delta) });
   }
 
+  /**
+   * Simulate the request-independent start of phase 1 on this (empty) transaction: rules that read
+   * and write TX only (prefixPure) are evaluated here, once; rules that neither read nor write
+   * anything those do (prefixKeepable) are left to run time. It stops before the first other rule,
+   * and before a simulated rule that would log, disrupt or skip by count on a match (skipAfter is
+   * followed). The prefix ends after
+   * its last simulated rule. Only called by txPrefixOf, on a transaction of its own.
+   */
+  simulatePrefix(): TxPrefix {
+    const list = this.rs.phases[1];
+    let lastMatch = -1;
+    let state: TxPrefix | null = null;
+    const kept: number[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (e.kind === 'marker') continue;
+      if (prefixKeepable(e)) { kept.push(i); continue; }
+      // a rule whose first link is pure but whose actions or chained links are not is simulated
+      // too: kept in the prefix only when nothing matched (no action ran, no later link was
+      // evaluated); an unconditional one always matches, so it ends the prefix
+      const pure = prefixPure(e);
+      if (!pure && !linkPure(e)) break;
+      this.currentRule = e;
+      const c = this.matchCount;
+      const matched = this.evalRule(e);
+      if (!pure && (matched || this.matchCount !== c)) break;
+      if (matched && (e.log || e.disruptive !== 'pass' || e.skip > 0 || this.matchedRules.length > 0 || this.interruption || this.detectedInterruption)) break;
+      if (this.matchCount !== c) lastMatch = i;
+      let end = i + 1;
+      if (matched && e.skipAfter !== null) {
+        // a deterministic skip (CRS: sampling and paranoia level gates): jump as runPhase does
+        const k = this.rs.markers[1].get(e.skipAfter);
+        if (k === undefined) break;
+        end = k + 1;
+        i = k;
+      }
+      state = {
+        end, kept: kept.slice(), lastMatch, tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
+        matchedVars: this.matchedVars.slice(), highestSeverity: this.highestSeverity,
+      };
+    }
+    return state ?? { end: 0, kept: [], lastMatch: -1, tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
+  }
+
   private ctl(c: Ctl): void {
     switch (c.kind) {
       case 'ruleEngine': this.mode = c.mode; break;
@@ -823,6 +1026,79 @@ export class Transaction implements OpTx {
       case 'ignored': break;
     }
   }
+}
+
+interface TxPrefix {
+  /** index in phase 1 where evaluation resumes (0: no prefix) */
+  end: number;
+  /** indices of the request-dependent rules before `end`, run at run time */
+  kept: number[];
+  /** index of the last simulated rule that recorded a match (-1: none) */
+  lastMatch: number;
+  tx: Map<string, TxVar>;
+  matchedVar: string;
+  matchedVarName: string;
+  matchedVars: Entry[];
+  highestSeverity: number;
+}
+
+const prefixes = new WeakMap<CompiledRuleSet, TxPrefix>();
+
+/** The request-independent start of phase 1 of a rule set, evaluated once (see simulatePrefix). */
+export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
+  let p = prefixes.get(rs);
+  if (p === undefined) {
+    p = new Transaction(rs, { id: 'prefix' }).simulatePrefix();
+    prefixes.set(rs, p);
+  }
+  return p;
+}
+
+// operators whose result depends only on their input and operand (no files, network, clock)
+const PURE_OPS = new Set(['unconditionalmatch', 'nomatch', 'eq', 'ge', 'gt', 'le', 'lt', 'streq', 'within', 'beginswith', 'endswith', 'contains', 'strmatch', 'rx']);
+const onlyTx = (m: Macro) => m.every((p) => typeof p === 'string' || p.collection === 'TX');
+
+/**
+ * Whether a rule reads and writes TX only, with constant-or-TX operands and no ctl: its result is
+ * then the same for every request when it runs first in phase 1 (TX starts empty).
+ */
+function prefixPure(r: Rule): boolean {
+  for (let l: RuleLink | null = r; l; l = l.next) {
+    if (!linkPure(l) || l.ctls.length > 0) return false;
+    if (l.setvars.some((sv) => sv.collection !== 'TX' || !onlyTx(sv.name) || !onlyTx(sv.value))) return false;
+  }
+  return true;
+}
+
+/** Whether a link's match depends on TX only (targets, operator, operand). */
+function linkPure(l: RuleLink): boolean {
+  if (!PURE_OPS.has(l.opName.toLowerCase())) return false;
+  if (/%\{(?!tx\.)/i.test(l.opParam)) return false;
+  return l.targets.every((t) => t.collection === 'TX');
+}
+
+// ctls that change neither which rules run nor how (body handling only)
+const KEEPABLE_CTLS = new Set(['requestBodyProcessor', 'forceRequestBodyVariable', 'requestBodyAccess', 'responseBodyAccess', 'requestBodyLimit', 'ignored']);
+// collections the simulated rules write (TX) or whose value a simulated rule can change
+const SHARED_STATE = /^(TX|MATCHED_VARS?|MATCHED_VARS?_NAMES?|MATCHED_VAR_NAME|HIGHEST_SEVERITY)$/;
+const noShared = (m: Macro | null) => m === null || m.every((p) => typeof p === 'string' || !SHARED_STATE.test(p.collection));
+
+/**
+ * Whether a rule may run after the simulated prefix instead of among it: it reads nothing the
+ * simulated rules write (TX, MATCHED_*, HIGHEST_SEVERITY), writes no TX (no setvar on TX, no
+ * capture), never disrupts, skips or stops rules, and changes no rule engine state.
+ */
+function prefixKeepable(r: Rule): boolean {
+  if (r.disruptive !== 'pass' || r.skipAfter !== null || r.skip > 0 || r.unconditional) return false;
+  if (!noShared(r.msg) || !noShared(r.logdata)) return false;
+  for (let l: RuleLink | null = r; l; l = l.next) {
+    if (l.capture) return false;
+    if (l.ctls.some((c) => !KEEPABLE_CTLS.has(c.kind))) return false;
+    if (/%\{\s*(tx|matched_|highest_severity)/i.test(l.opParam)) return false;
+    if (l.targets.some((t) => SHARED_STATE.test(t.collection))) return false;
+    if (l.setvars.some((sv) => sv.collection === 'TX' || !noShared(sv.name) || !noShared(sv.value))) return false;
+  }
+  return true;
 }
 
 function pathDecode(p: string): string {

@@ -1,0 +1,126 @@
+// The evaluation shortcuts of transaction.ts (precomputed start of phase 1, shared value lists)
+// against the plain path: same matches, messages, matched values, verdicts and TX variables.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { compileWaf, loadWaf, type Waf } from './index.ts';
+import { engineTuning, txPrefixOf, type Transaction } from './transaction.ts';
+import { testSetup, serverView, parseRawRequest, type CorpusTest } from '../../scripts/waf-conformance.ts';
+
+const CORPUS = '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
+const CRS = '/work/shared/waf/crs-v4.28.0';
+
+interface Req { method: string; uri: string; headers: Array<[string, string]>; body: string }
+
+function run(w: Waf, r: Req): Transaction {
+  const tx = w.newTransaction({ id: 'fixed', remoteAddr: '10.0.0.1', remotePort: 1234, serverAddr: '127.0.0.1', serverPort: 80 });
+  tx.processUri(r.method, r.uri, 'HTTP/1.1');
+  for (const [k, v] of r.headers) tx.addRequestHeader(k, v);
+  tx.processRequestHeaders();
+  if (r.body) tx.appendRequestBody(r.body);
+  tx.processRequestBody();
+  tx.addResponseHeader('Content-Type', 'text/html');
+  tx.processResponseHeaders(200);
+  tx.processResponseBody();
+  tx.processLogging();
+  return tx;
+}
+
+/** Everything a transaction exposes, with the shortcuts on or off. */
+function observe(w: Waf, r: Req, on: boolean): unknown {
+  engineTuning.phase1Prefix = on;
+  engineTuning.sharedLists = on;
+  try {
+    const tx = run(w, r);
+    return { rules: tx.matchedRules, intr: tx.interruption, det: tx.detectedInterruption, tx: tx.collectionVars('TX').filter(([k]) => k !== 'duration') };
+  } finally {
+    engineTuning.phase1Prefix = true;
+    engineTuning.sharedLists = true;
+  }
+}
+
+const li = {
+  detectSQLi: (s: string) => ({ isSqli: /' or 1=1/i.test(s), fingerprint: 's&1' }),
+  detectXSS: (s: string) => /<script/i.test(s),
+};
+
+test('phase 1 prefix: TX-only rules are precomputed, request rules among them still run in order, later rules see the same state', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.a=1,setvar:tx.lvl=2"
+SecRule REQUEST_HEADERS:X-Probe "@rx (p+)" "id:2,phase:1,pass,log,msg:'probe',logdata:'%{REQUEST_HEADERS.X-Probe}',setvar:ip.seen=1"
+SecRule &TX:b "@eq 0" "id:3,phase:1,pass,nolog,setvar:tx.b=5"
+SecRule TX:lvl "@ge 2" "id:4,phase:1,pass,nolog,skipAfter:END-LVL"
+SecRule REQUEST_URI "@rx ." "id:5,phase:1,deny,status:403,log"
+SecMarker END-LVL
+SecRule &TX:c "@eq 1" "id:6,phase:1,pass,nolog,setvar:'tx.ua=%{REQUEST_HEADERS.User-Agent}'"
+SecRule TX:b "@eq 5" "id:7,phase:1,pass,nolog,severity:WARNING,setvar:tx.sum=+%{tx.b}"
+SecAction "id:12,phase:1,pass,nolog,setvar:'tx.ua2=%{REQUEST_HEADERS.User-Agent}'"
+SecAction "id:8,phase:1,pass,nolog,setvar:'tx.last=%{MATCHED_VAR_NAME}=%{MATCHED_VAR}',setvar:'tx.mv=%{MATCHED_VARS}'"
+SecRule REQUEST_HEADERS:X-Late "@rx ." "id:9,phase:1,pass,nolog,setvar:tx.late=%{tx.b}"
+SecRule HIGHEST_SEVERITY "@eq 4" "id:11,phase:2,pass,log,msg:'severity 4'"
+SecRule ARGS "@rx attack" "id:10,phase:2,deny,status:403,log,msg:'attack in %{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  const rs = (w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs;
+  const pre = txPrefixOf(rs);
+  // rules 1, 3, 4 (with its skip over 5) and 6, 7: simulated; 2 (and the two body processor
+  // rules compileWaf adds first): kept for run time; 12 reads a header: the prefix stops there
+  assert.ok(pre.end > 0, 'a prefix is found');
+  assert.deepEqual(pre.kept.map((k) => (rs.phases[1][k] as { id: number }).id), [200000, 200001, 2], JSON.stringify(pre.kept));
+  assert.equal(pre.tx.get('sum')?.value, '5');
+  const reqs: Req[] = [
+    { method: 'GET', uri: '/', headers: [['Host', 'a']], body: '' },
+    { method: 'GET', uri: '/x', headers: [['Host', 'a'], ['X-Probe', 'ppp'], ['X-Late', '1']], body: '' },
+    { method: 'GET', uri: '/?q=attack', headers: [['Host', 'a'], ['X-Probe', 'p'], ['User-Agent', 'u']], body: '' },
+  ];
+  for (const r of reqs) {
+    const a = observe(w, r, true);
+    assert.deepEqual(a, observe(w, r, false), `same state for ${r.uri}`);
+  }
+  const probe = observe(w, reqs[1], true) as { tx: Array<[string, string]>; rules: Array<{ id: number; msg: string }> };
+  // the kept rule 2 matched after the simulated rules 1 and before 3: MATCHED_VAR seen by rule 8
+  // is the one of rule 7 (the last match in rule order), not of rule 2
+  assert.deepEqual(probe.rules.map((x) => [x.id, x.msg]), [[2, 'probe'], [11, 'severity 4']]);
+  assert.ok(probe.tx.some(([k, v]) => k === 'last' && v === 'TX:b=5'), JSON.stringify(probe.tx));
+  assert.ok(probe.tx.some(([k, v]) => k === 'late' && v === '5'));
+});
+
+test('shared value lists narrowed by ctl:ruleRemoveTargetById give the same matches as the plain path', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecRule REQUEST_URI "@beginsWith /skip" "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetById=20-21;ARGS:a"
+SecRule ARGS "@rx evil" "id:20,phase:2,pass,log,t:lowercase,setvar:tx.s=+1,msg:'%{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx evil" "id:21,phase:2,pass,log,t:lowercase,setvar:tx.s=+1,msg:'%{MATCHED_VAR_NAME}'"
+SecRule ARGS "!@rx ^[a-z]*$" "id:22,phase:2,pass,log,t:lowercase,msg:'%{MATCHED_VAR_NAME}'"
+SecRule ARGS "!@rx evil" "id:24,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+SecRule ARGS "@pm select union" "id:23,phase:2,pass,log,t:urlDecode,msg:'%{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  for (const uri of ['/skip?a=EVIL&b=Evil1&c=x', '/?a=EVIL&b=fine&c=sel%65ct', '/skip?a=ok&b=ok', '/?x=1&y=2']) {
+    const r: Req = { method: 'GET', uri, headers: [['Host', 'a']], body: '' };
+    assert.deepEqual(observe(w, r, true), observe(w, r, false), uri);
+  }
+  const t = observe(w, { method: 'GET', uri: '/skip?a=EVIL&b=Evil1', headers: [['Host', 'a']], body: '' }, true) as { rules: Array<{ id: number; msg: string }> };
+  assert.deepEqual(t.rules.filter((x) => x.id === 20 || x.id === 21).map((x) => x.msg), ['ARGS:b', 'ARGS:b']);
+});
+
+test('CRS v4.28.0: a sample of the regression corpus gives the same state with and without the shortcuts', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
+  const tests = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest);
+  const wafs = [await loadWaf({ crsDir: CRS, beforeCrs: testSetup(4) }), await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' })];
+  let n = 0;
+  for (let k = 0; k < tests.length; k += 23) {
+    const t = tests[k];
+    const enc = (x: string) => Buffer.from(x ?? '', 'utf8').toString('latin1');
+    const headers: Array<[string, string]> = (Array.isArray(t.headers) ? t.headers : Object.entries(t.headers ?? {})).map(([a, b]) => [enc(a), enc(String(b))]);
+    const seen = serverView(t.raw_b64 ? parseRawRequest(Buffer.from(t.raw_b64, 'base64').toString('latin1'))
+      : { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/1.1', headers, body: enc(t.body ?? '') });
+    if (!seen) continue;
+    const r: Req = { method: seen.method, uri: seen.uri, headers: seen.headers, body: seen.body };
+    for (const w of wafs) assert.deepEqual(observe(w, r, true), observe(w, r, false), t.id);
+    n++;
+  }
+  assert.ok(n > 100, `compared ${n} requests`);
+});
