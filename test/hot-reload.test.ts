@@ -134,6 +134,21 @@ test('invalid edit is refused under load: old config keeps serving, error in log
   assert.match(metrics, /portcullis_config_last_reload_successful 0/);
 });
 
+test('an emptied config file (a save caught half-way) is refused: the listeners stay open and serving', async () => {
+  const l = load();
+  const from = gw.logs.length;
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    fs.writeFileSync(path.join(dir, 'config.yaml'), '# nothing here yet\n');
+    gw.proc.kill('SIGHUP');
+    await gw.waitForLog(/config reload refused/, 5000, from);
+    assert.ok(gw.logs.slice(from).some((x) => /config\.yaml:1:1: the file has no resources/.test(x)), 'the reason is logged with the file');
+    await new Promise((r) => setTimeout(r, 300));
+  } finally { await l.stop(); }
+  assert.deepEqual(l.results.filter((r) => r.status !== 200), [], 'every request served by the old config');
+  save(config('b')); // the config being served: an unchanged reload
+});
+
 test('SIGHUP reloads; a request in flight finishes on the config it started with', async () => {
   save(config('a'));
   await gw.waitForLog(/"msg":"config applied".*"trigger":"file-change"|"trigger":"file-change".*"msg":"config applied"/, 5000);

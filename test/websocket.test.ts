@@ -82,6 +82,7 @@ test('100 reloads under load: no failed request and no dropped WebSocket', async
   const agent = new Agent({ connections: 16 });
   cleanup.push(() => agent.close());
   const results: number[] = [];
+  const errors: string[] = [];
   const inflight = new Set<Promise<void>>();
   const t0 = performance.now();
   let sent = 0;
@@ -90,7 +91,7 @@ test('100 reloads under load: no failed request and no dropped WebSocket', async
     while (sent < due) {
       sent++;
       const p: Promise<void> = request(`http://127.0.0.1:${port}/x`, { dispatcher: agent })
-        .then(async (r) => { await r.body.text(); results.push(r.statusCode); }, () => { results.push(0); })
+        .then(async (r) => { await r.body.text(); results.push(r.statusCode); }, (err: Error & { code?: string }) => { results.push(0); errors.push(`${err.code ?? ''} ${err.message}`); })
         .finally(() => inflight.delete(p));
       inflight.add(p);
     }
@@ -117,7 +118,7 @@ test('100 reloads under load: no failed request and no dropped WebSocket', async
   await Promise.all([...inflight]);
   assert.equal(applied, 100);
   assert.ok(results.length > 100, `sent ${results.length}`);
-  assert.deepEqual(results.filter((s) => s !== 200), [], 'no HTTP request failed');
+  assert.deepEqual(results.filter((s) => s !== 200), [], `no HTTP request failed (${errors.join('; ')})`);
   assert.equal(dropped, 0, 'no WebSocket was dropped');
   const last = await request(`http://127.0.0.1:${port}/x`);
   await last.body.text();

@@ -71,6 +71,12 @@ export function loadConfigPath(target: string): LoadResult {
     const r = parseConfigText(text, file);
     result.docs.push(...r.docs);
     result.diagnostics.push(...r.diagnostics);
+    // A file with no resource at all is refused rather than read as "remove everything it had":
+    // an editor or a script that truncates before writing would otherwise have a reload in that
+    // instant close every listener (seen under load: a writeFileSync caught half-way).
+    if (!r.docs.length && !r.diagnostics.some((d) => d.severity === 'error')) {
+      result.diagnostics.push({ file, line: 1, col: 1, phase: 'yaml', severity: 'error', resource: '', path: '', code: 'PCS_ERR_CONFIG_EMPTY', message: 'the file has no resources (empty, or only comments)', hint: 'add resources to it or delete it; an empty file is refused so that a half-written save never removes the running config' });
+    }
   }
   return result;
 }
