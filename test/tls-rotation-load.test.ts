@@ -82,7 +82,9 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
   const h2 = http2.connect(`https://127.0.0.1:${port}`, { ca: caPem, servername: HOST });
   await new Promise<void>((resolve, reject) => { h2.once('connect', () => resolve()); h2.once('error', reject); });
   const h2Socket = h2.socket;
-  const keptSockets = new Set<unknown>();
+  // Every keep-alive socket: its certificate, when it closed, how many requests it carried after the rotation.
+  const keptSockets = new Map<TLSSocket, { cert: string; closedAt?: number; after: number }>();
+  let tRotate = Infinity;
 
   type Result = { t: number; kind: string; status: number; cert?: string; error?: string };
   const results: Result[] = [];
@@ -90,8 +92,12 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
     const t = performance.now();
     const req = https.get({ host: '127.0.0.1', port, path: '/x', agent, headers: { host: HOST } }, (res) => {
       const s = res.socket as TLSSocket;
-      if (kind === 'kept') keptSockets.add(s);
       const cert = s.getPeerCertificate().fingerprint256;
+      if (kind === 'kept') {
+        let k = keptSockets.get(s);
+        if (!k) { k = { cert, after: 0 }; keptSockets.set(s, k); s.once('close', () => { k!.closedAt = performance.now(); }); }
+        if (t > tRotate) k.after++;
+      }
       res.resume();
       res.on('end', () => resolve({ t, kind, status: res.statusCode ?? 0, cert }));
     });
@@ -121,7 +127,7 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
   }, 5);
 
   await new Promise((r) => setTimeout(r, 1000));
-  const tRotate = performance.now();
+  tRotate = performance.now();
   const from = gw.logs.length;
   save(config(certs[1]));
   await gw.waitForLog(/"msg":"config applied"/, 10_000, from);
@@ -139,10 +145,14 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
   // The connections opened before the rotation are the ones still serving after it.
   assert.ok(!h2.closed && !h2.destroyed && h2.socket === h2Socket, 'the HTTP/2 session survived');
   assert.ok(results.filter((r) => r.kind === 'h2' && r.t > tRotate).length > 50, 'and carried requests after the rotation');
-  const keptAfter = results.filter((r) => r.kind === 'kept' && r.t > tRotate);
-  assert.ok(keptAfter.length > 50);
-  assert.ok(keptAfter.every((r) => r.cert === fp(certs[0].chain)), 'keep-alive connections from before the rotation carried on (they still show the certificate of their handshake)');
-  assert.ok(keptSockets.size <= 4, `the keep-alive agent reused its sockets (${keptSockets.size} sockets)`);
+  // Keep-alive sockets opened before the rotation are still open and carried requests after it
+  // (the agent may open another socket in a burst: that one has the new certificate).
+  // A socket's certificate tells when its handshake was: before the rotation for the old one.
+  const opened = [...keptSockets.values()].filter((k) => k.cert === fp(certs[0].chain));
+  assert.ok(opened.length >= 1, 'keep-alive sockets were open before the rotation');
+  assert.deepEqual(opened.filter((k) => k.closedAt !== undefined), [], 'none of them was closed');
+  const carried = opened.reduce((n, k) => n + k.after, 0);
+  assert.ok(carried >= 10, `they carried requests after the rotation (${carried})`);
   const rate = results.length / ((Math.max(...results.map((r) => r.t)) - Math.min(...results.map((r) => r.t))) / 1000);
   assert.ok(rate > 150, `load was ${rate.toFixed(0)} req/s`);
   h2.close(); fresh.destroy(); kept.destroy();

@@ -86,12 +86,19 @@ async function runWorker(o: RunOptions): Promise<Gateway> {
   // The primary watches the config and validates it first; a worker only reloads when told.
   const keys = await ticketKeysFromPrimary();
   const gateway = new Gateway({ configPath: path.resolve(o.configPath), logger, metrics, accessLog: o.accessLog, allowPartial: o.allowPartial, watch: false, reusePort: true, sessionKey: sessionKey(o), ticketKeys: keys, stateDir: stateDir(o), certificates: 'load' });
-  await gateway.start();
+  // Listen to the primary before starting: a message with no listener is lost, and a key rotation
+  // or a reload can arrive while the first config loads. A reload then waits for the start.
+  let started = false;
+  let pendingReload: string | undefined;
+  const reload = (trigger: string) => void gateway.reload(trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
   process.on('message', (m: PrimaryMsg) => {
     if (m.type === 'ticket-keys') gateway.setTicketKeys(checkTicketKeys(Buffer.from(m.keys, 'base64')));
-    else if (m.type === 'reload') void gateway.reload(m.trigger).then((record) => process.send?.({ type: 'reloaded', record } satisfies WorkerMsg));
+    else if (m.type === 'reload') { if (started) reload(m.trigger); else pendingReload = m.trigger; }
     else if (m.type === 'shutdown') void gateway.stop(drainMs()).finally(() => { logger.flush(); process.exit(0); });
   });
+  await gateway.start();
+  started = true;
+  if (pendingReload) reload(pendingReload);
   process.on('SIGHUP', () => {}); // the primary forwards reloads; ignore a process-group SIGHUP
   process.on('SIGINT', () => {}); // Ctrl-C reaches the whole group: let the primary drive the drain
   process.on('SIGTERM', () => { void gateway.stop(drainMs()).finally(() => process.exit(0)); });
