@@ -13,22 +13,14 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, ca: InternalCA, caPem: string;
 const issued: Record<string, { chain: string; key: string; serial: string }> = {};
 
 function secret(name: string, c: { chain: string; key: string }): string {
-  return `---
-apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: default }
-type: kubernetes.io/tls
-data:
-  tls.crt: ${Buffer.from(c.chain).toString('base64')}
-  tls.key: ${Buffer.from(c.key).toString('base64')}
-`;
+  return `---\n${tlsSecretYaml(name, c)}\n`;
 }
 
 function config(shopCert = 'shop-ec'): string {

@@ -17,7 +17,7 @@ import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { ClientHelloReader } from '../src/tls/client-hello.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 interface TlsUpstream { name: string; port: number; fingerprint: string; close(): Promise<void> }
@@ -42,16 +42,7 @@ async function tlsUpstream(name: string, c: { chain: string; key: string }): Pro
 }
 
 function secret(name: string, c: { chain: string; key: string }): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: default }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${c.chain.trim().split('\n').map((l) => `    ${l}`).join('\n')}
-  tls.key: |
-${c.key.trim().split('\n').map((l) => `    ${l}`).join('\n')}
-`;
+  return `${tlsSecretYaml(name, c, 'block')}\n`;
 }
 
 /** `dbBackend`: which upstream the db route goes to (changed by the reload test). */

@@ -16,20 +16,13 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { tlsSecretYaml } from './helpers/config.ts';
 
 let gw: GatewayProc, upstream: http.Server, upPort: number, port: number, httpPort: number, dir: string, caPem: string;
 const issued: Record<string, { chain: string; key: string; serial: string }> = {};
 
 function secret(name: string, c: { chain: string; key: string }): string {
-  return `---
-apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: default }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: ${JSON.stringify(c.chain)}
-  tls.key: ${JSON.stringify(c.key)}
-`;
+  return `---\n${tlsSecretYaml(name, c, 'quoted')}\n`;
 }
 
 const HSTS = '{ maxAge: 31536000, includeSubDomains: true, preload: true }';

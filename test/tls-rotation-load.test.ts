@@ -7,13 +7,11 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import path from 'node:path';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { KeyStore } from '../src/pki/keystore.ts';
-import { Secret } from '../src/pki/secret.ts';
-import { InternalCA } from '../src/pki/ca.ts';
+import { testCa } from './helpers/tls.ts';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const HOST = 'shop.example.test';
@@ -30,22 +28,11 @@ spec:
   listeners:
     - { name: https, protocol: HTTPS, port: ${port}, hostname: ${HOST}, tls: { certificateRefs: [{ name: shop }] } }
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [up.port])}
 ---
-apiVersion: v1
-kind: Secret
-metadata: { name: shop, namespace: default }
-type: kubernetes.io/tls
-data:
-  tls.crt: ${Buffer.from(c.chain).toString('base64')}
-  tls.key: ${Buffer.from(c.key).toString('base64')}
+${tlsSecretYaml('shop', c)}
 `;
 }
 
@@ -56,14 +43,9 @@ function save(text: string) {
 }
 
 before(async () => {
-  const work = tmpDir();
-  const keystore = await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) });
-  const ca = await InternalCA.open({ keystore, certDir: path.join(work, 'ca') });
-  for (let i = 0; i < 2; i++) {
-    const c = await ca.issue({ dnsNames: [HOST] });
-    caPem = c.caPem!;
-    certs.push({ chain: c.chainPem, key: c.keyPem.reveal() });
-  }
+  const ca = await testCa();
+  caPem = ca.caPem;
+  for (let i = 0; i < 2; i++) certs.push(await ca.issue([HOST]));
   up = await startUpstream('up');
   port = await freePort();
   dir = tmpDir();

@@ -16,7 +16,7 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 interface EchoBackend { port: number; received: Buffer[]; close(): Promise<void> }
@@ -53,16 +53,7 @@ async function echoBackend(name: string, opts?: { chain: string; key: string }):
 
 function pemBlock(pem: string, indent: string): string { return pem.trim().split('\n').map((l) => `${indent}${l}`).join('\n'); }
 function secret(name: string, c: { chain: string; key: string }): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: default }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${pemBlock(c.chain, '    ')}
-  tls.key: |
-${pemBlock(c.key, '    ')}
-`;
+  return `${tlsSecretYaml(name, c, 'block')}\n`;
 }
 
 /** `aBackend`: where the a.example route goes (changed by the reload test). */

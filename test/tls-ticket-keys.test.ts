@@ -8,11 +8,9 @@ import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { KeyStore } from '../src/pki/keystore.ts';
-import { Secret } from '../src/pki/secret.ts';
-import { InternalCA } from '../src/pki/ca.ts';
+import { testCa } from './helpers/tls.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let up: Upstream, caPem: string, cert: { chain: string; key: string }, echo: { port: number; server: net.Server };
@@ -39,32 +37,18 @@ spec:
 ---
 ${backendYaml('echo', [echo.port])}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [up.port])}
 ---
-apiVersion: v1
-kind: Secret
-metadata: { name: shop, namespace: default }
-type: kubernetes.io/tls
-data:
-  tls.crt: ${Buffer.from(cert.chain).toString('base64')}
-  tls.key: ${Buffer.from(cert.key).toString('base64')}
+${tlsSecretYaml('shop', cert)}
 `;
 }
 
 before(async () => {
-  const work = tmpDir();
-  const keystore = await KeyStore.open({ dir: path.join(work, 'keys'), encryptionKey: new Secret(randomBytes(32)) });
-  const ca = await InternalCA.open({ keystore, certDir: path.join(work, 'ca') });
-  const c = await ca.issue({ dnsNames: ['shop.example.test'] });
-  caPem = c.caPem!;
-  cert = { chain: c.chainPem, key: c.keyPem.reveal() };
+  const ca = await testCa();
+  caPem = ca.caPem;
+  cert = await ca.issue(['shop.example.test']);
   up = await startUpstream('up');
   // a TCP echo server behind the TLS Terminate listener
   const server = net.createServer((s) => s.pipe(s));

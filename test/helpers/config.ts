@@ -18,3 +18,28 @@ kind: Backend
 metadata: { name: ${name}, namespace: default }
 spec: { endpoints: [${ports.map((p) => `{ address: 127.0.0.1, port: ${p} }`).join(', ')}] }`;
 }
+
+/** An HTTPRoute `name` on Gateway `gw` (optionally one listener) sending everything to Backend `backend`. */
+export function routeYaml(backend: string, opts: { name?: string; sectionName?: string } = {}): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${opts.name ?? 'r'}, namespace: default }
+spec:
+  parentRefs: [{ name: gw${opts.sectionName ? `, sectionName: ${opts.sectionName}` : ''} }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: ${backend} }] }]`;
+}
+
+/**
+ * A kubernetes.io/tls Secret holding a PEM chain and key, written the three ways users write them:
+ * base64 `data` (as kubectl does), `stringData` with block scalars, or `stringData` with quoted strings.
+ */
+export function tlsSecretYaml(name: string, c: { chain: string; key: string }, form: 'data' | 'block' | 'quoted' = 'data'): string {
+  const head = `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: default }
+type: kubernetes.io/tls`;
+  const block = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  if (form === 'block') return `${head}\nstringData:\n  tls.crt: |\n${block(c.chain)}\n  tls.key: |\n${block(c.key)}`;
+  if (form === 'quoted') return `${head}\nstringData:\n  tls.crt: ${JSON.stringify(c.chain)}\n  tls.key: ${JSON.stringify(c.key)}`;
+  return `${head}\ndata:\n  tls.crt: ${Buffer.from(c.chain).toString('base64')}\n  tls.key: ${Buffer.from(c.key).toString('base64')}`;
+}
