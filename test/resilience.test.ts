@@ -61,6 +61,7 @@ test('an upstream killed under load: no failed idempotent request, and it is eje
       inflight.push(send(port, '/x', { dispatcher: agent }).then((r) => { results.push(r); }, () => { results.push({ status: 0 }); }));
     }
   }, 5);
+  timer.unref(); // a failed assertion must not leave the load running and the test file hanging
   await new Promise((r) => setTimeout(r, 700));
   await b.close(); // kill b: its listening socket and its keep-alive connections
   await new Promise((r) => setTimeout(r, 1500));

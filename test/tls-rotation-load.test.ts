@@ -107,6 +107,7 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
       inflight.add(p);
     }
   }, 5);
+  timer.unref(); // a failed assertion must not leave the load running and the test file hanging
 
   await new Promise((r) => setTimeout(r, 1000));
   tRotate = performance.now();

@@ -96,6 +96,7 @@ test('100 reloads under load: no failed request and no dropped WebSocket', async
       inflight.add(p);
     }
   }, 5);
+  timer.unref(); // a failed assertion must not leave the load running and the test file hanging
   let applied = 0;
   for (let v = 1; v <= 100; v++) {
     fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, upstreamPort, v));
