@@ -173,9 +173,8 @@ async function runPrimary(o: RunOptions, count: number): Promise<Gateway> {
 }
 
 async function startAdminOrStop(o: RunOptions, admin: { host: string; port: number }, gateway: Gateway, metrics: Metrics, logger: ReturnType<typeof createLogger>, metricsText?: () => Promise<string>) {
-  const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
   try {
-    return await startAdmin({ ...admin, tokenFile: path.join(stateDir, 'admin-token'), gateway, metrics, logger, metricsText });
+    return await startAdmin({ ...admin, tokenFile: path.join(stateDir(o), 'admin-token'), gateway, metrics, logger, metricsText });
   } catch (err) {
     await gateway.stop(0);
     throw err;
@@ -189,14 +188,15 @@ function announce(o: RunOptions, gateway: Gateway, adminServer: import('node:htt
   logger.info({ admin: `http://${host}:${adminAddr.port}`, config: gateway.opts.configPath, version: gateway.runtime?.version, listeners, workers }, 'portcullis started');
   if (o.demo) {
     const port = listeners[0]?.port ?? 8080;
-    const tokenFile = path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'admin-token');
+    const tokenFile = path.join(stateDir(o), 'admin-token');
     process.stderr.write(`\nPortcullis demo is up. Try:\n  curl -s localhost:${port}/echo\n  curl -s localhost:${port}/api/v1/users -H 'x-canary: true'\n  curl -s -H "Authorization: Bearer $(cat ${tokenFile})" http://${host}:${adminAddr.port}/status\n\n`);
   }
 }
 
 /**
- * The state directory also holds Certificate keys and issued certificates (src/certs). With
- * workers, the primary issues and renews and the workers read what it stored at each reload.
+ * The state directory: the admin token, the session key, and Certificate keys and issued
+ * certificates (src/certs; with workers, the primary issues and renews and the workers read what
+ * it stored at each reload).
  */
 function stateDir(o: RunOptions): string {
   return path.resolve(o.stateDir ?? defaultStateDir());
@@ -204,7 +204,7 @@ function stateDir(o: RunOptions): string {
 
 /** The session-persistence key: one per state dir, so workers and restarts agree on tokens. */
 function sessionKey(o: RunOptions): Buffer {
-  return ensureSecretFile(path.join(path.resolve(o.stateDir ?? defaultStateDir()), 'session-key'));
+  return ensureSecretFile(path.join(stateDir(o), 'session-key'));
 }
 
 /**

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { Duplex } from 'node:stream';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -21,6 +20,7 @@ import { WafCache } from '../compiler/waf.ts';
 import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import { CircuitBreakerRegistry, HealthRegistry, PoolRegistry, healthKey } from '../upstream/index.ts';
 import { acceptPassthrough, registerPassthroughMetrics } from '../tls/passthrough.ts';
+import { replayStream } from './replay-stream.ts';
 import { CertificateService } from '../certs/service.ts';
 import { withAcmeHttp01 } from '../certs/http01.ts';
 import { ACME_TLS_ALPN_PROTOCOL } from '../pki/acme.ts';
@@ -436,21 +436,4 @@ function closeServer(s: PortServer): Promise<void> {
     s.h1.closeIdleConnections();
     for (const sess of s.sessions) sess.close(); // GOAWAY: streams in flight finish
   });
-}
-
-/** A duplex over `socket` that first yields `first`: for handing an already-read socket to http2. */
-function replayStream(socket: net.Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() { socket.resume(); },
-    write(chunk, _enc, cb) { socket.write(chunk, cb); },
-    final(cb) { socket.end(); cb(); },
-    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
-  });
-  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) Object.defineProperty(d, k, { value: socket[k] });
-  d.push(first);
-  socket.on('data', (c) => { if (!d.push(c)) socket.pause(); });
-  socket.on('end', () => d.push(null));
-  socket.on('close', () => d.destroy());
-  socket.resume();
-  return d;
 }

@@ -19,10 +19,10 @@
 //   a connection that has not finished its handshake holds resources for nothing.
 import type net from 'node:net';
 import tls from 'node:tls';
-import { Duplex } from 'node:stream';
 import { TLS_DEFAULTS } from '../compiler/compile.ts';
 import type { UpstreamTlsOptions } from '../upstream/pool.ts';
 import { tlsConnectOptions } from '../upstream/tls.ts';
+import { replayStream } from '../runtime/replay-stream.ts';
 import type { TerminateRuntime } from './compile.ts';
 
 /**
@@ -89,21 +89,4 @@ export function terminateTls(owner: object, ticketKeys: Buffer | undefined, raw:
 /** How the relay connects to an endpoint: node:tls options when a BackendTLSPolicy targets the backend. */
 export function upstreamTlsOptions(t: UpstreamTlsOptions | undefined, address: string): tls.ConnectionOptions | undefined {
   return t ? tlsConnectOptions(t, address) : undefined;
-}
-
-/** A duplex over `socket` that first yields `first` (the ClientHello already read), for node:tls. */
-function replayStream(socket: net.Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() { socket.resume(); },
-    write(chunk, _enc, cb) { socket.write(chunk, cb); },
-    final(cb) { socket.end(); cb(); },
-    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
-  });
-  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) Object.defineProperty(d, k, { value: socket[k] });
-  d.push(first);
-  socket.on('data', (c: Buffer) => { if (!d.push(c)) socket.pause(); });
-  socket.on('end', () => d.push(null));
-  socket.on('close', () => d.destroy());
-  socket.resume();
-  return d;
 }
