@@ -13,6 +13,7 @@ import { Secret } from '../pki/secret.ts';
 import type { Usage } from '../pki/ca.ts';
 import type { CertificateT, IssuerT, SecretT } from '../config/schema.ts';
 import type { Resource } from '../config/validate-schema.ts';
+import { cond } from '../config/attach.ts';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 
@@ -94,7 +95,6 @@ export function analyzeCertificates(resources: readonly Resource[], report: Repo
   const secrets = new Map(byKind<SecretT>('Secret').map((r) => [r.id, r]));
   const issuers = new Map<string, IssuerIR | null>();
   const gen = (r: Resource) => (r.doc.metadata?.generation as number | undefined) ?? 1;
-  const cond = (type: string, ok: boolean, reason: string, message: string, g: number) => ({ type, status: ok ? 'True' : 'False', reason, message, observedGeneration: g });
 
   for (const r of byKind<IssuerT>('Issuer')) {
     const ir = analyzeIssuer(r, report, secrets);

@@ -10,6 +10,7 @@
 // the config; the fail-closed IR is what `--allow-partial` (controller mode) serves.
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendTLSPolicyT, type GatewayT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
+import { cond } from './attach.ts';
 import type { BackendIR, Condition, HTTPRouteIR, ListenerIR, StatusMap } from './semantic.ts';
 
 /** What a Backend's connections use, or why they are refused. Key material stays in memory only. */
@@ -52,7 +53,6 @@ export const BACKEND_TLS_OPTIONS = { minTlsVersion: 'portcullis.dev/min-tls-vers
 export function analyzeBackendTls(input: BackendTlsInput): void {
   const { resources, backends, report, status } = input;
   const gen = (r: Resource) => (r.doc.metadata?.generation as number | undefined) ?? 1;
-  const cond = (type: string, ok: boolean, reason: string, message: string, g: number): Condition => ({ type, status: ok ? 'True' : 'False', reason, message, observedGeneration: g });
 
   // Backend id -> the Gateways whose routes send traffic (or mirrors) to it.
   const gatewaysOf = new Map<string, Set<string>>();

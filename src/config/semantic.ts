@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { formatPath, type Diagnostic } from './diagnostics.ts';
 import type { WafLoad, WafRuntime } from '../compiler/waf.ts';
-import { intersectHostnames } from './hostnames.ts';
+import { attachParentRef, cond } from './attach.ts';
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type SecretT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 import { analyzeBackendTls, type BackendTlsIR } from './backend-tls.ts';
@@ -100,10 +100,6 @@ const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
   RequestHeaderModifier: 'requestHeaderModifier', ResponseHeaderModifier: 'responseHeaderModifier', RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite', RequestMirror: 'requestMirror', CORS: 'cors', ExtensionRef: 'extensionRef',
 };
-
-function cond(type: string, ok: boolean, reason: string, message: string, gen: number): Condition {
-  return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: gen };
-}
 
 export interface AnalyzeOptions {
   /** Compiles a WafPolicy's rule set (cached by the caller); without it WafPolicies are only checked. */
@@ -435,52 +431,17 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
 
     routeIR.set(r.id, { id: r.id, namespace: r.namespace, name: r.name, creationTimestamp: r.doc.metadata.creationTimestamp ?? '', rules, grpc: r.kind === 'GRPCRoute' });
 
-    // Attachment, per parentRef.
+    // Attachment, per parentRef (src/config/attach.ts).
     const parents: Record<string, unknown>[] = [];
     const routeHostnames = spec.hostnames ?? [];
     (spec.parentRefs ?? []).forEach((pr, pi) => {
-      const pp = ['spec', 'parentRefs', pi];
-      const conds: Condition[] = [];
-      const parentRef = { group: pr.group ?? GATEWAY_GROUP, kind: pr.kind ?? 'Gateway', namespace: pr.namespace ?? r.namespace, name: pr.name, ...(pr.sectionName ? { sectionName: pr.sectionName } : {}), ...(pr.port ? { port: pr.port } : {}) };
-      const fail = (reason: string, message: string, p: (string | number)[], hint: string) => {
-        conds.push(cond('Accepted', false, reason, message, g));
-        report(r, p, message, hint);
-      };
-      if (parentRef.group !== GATEWAY_GROUP || parentRef.kind !== 'Gateway') {
-        fail('NoMatchingParent', `parentRef kind ${parentRef.kind} is not supported`, pp, 'attach routes to a Gateway');
-      } else {
-        const gwId = resourceId('Gateway', parentRef.namespace, pr.name);
-        let candidates = lstates.filter((s) => s.gw.id === gwId);
-        if (candidates.length === 0) {
-          const known = gateways.map((x) => `${x.namespace}/${x.name}`);
-          fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} not found`, [...pp, 'name'], known.length ? `known Gateways: ${known.join(', ')}` : 'define the Gateway');
-        } else {
-          if (pr.sectionName) candidates = candidates.filter((s) => s.l.name === pr.sectionName);
-          if (pr.port) candidates = candidates.filter((s) => s.l.port === pr.port);
-          if (candidates.length === 0) {
-            fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} has no listener${pr.sectionName ? ` named "${pr.sectionName}"` : ''}${pr.port ? ` on port ${pr.port}` : ''}`, [...pp, pr.sectionName ? 'sectionName' : 'port'], 'check sectionName/port against the Gateway listeners');
-          } else {
-            const allowed = candidates.filter((s) => s.kinds.includes(r.kind) && nsAllowed(s, r.namespace));
-            if (allowed.length === 0) {
-              fail('NotAllowedByListeners', `no listener of Gateway ${parentRef.namespace}/${pr.name} allows ${r.kind}s from namespace ${r.namespace}`, pp, 'set allowedRoutes.namespaces.from on the listener, or move the route');
-            } else {
-              let matched = 0;
-              for (const s of allowed) {
-                const hosts = intersectHostnames(s.l.hostname, routeHostnames);
-                if (hosts === null) continue;
-                matched++;
-                if (s.usable && acceptedRules > 0) { s.attached++; s.attachments.push({ route: r.id, hostnames: hosts }); }
-              }
-              if (matched === 0) {
-                const lh = [...new Set(allowed.map((s) => s.l.hostname ?? '*'))].join(', ');
-                fail('NoMatchingListenerHostname', `no hostname of the route (${routeHostnames.join(', ')}) matches the listener hostname (${lh})`, ['spec', 'hostnames'], `use a hostname under ${lh}, or attach to another listener with sectionName`);
-              } else {
-                conds.push(cond('Accepted', true, 'Accepted', 'route attached', g));
-              }
-            }
-          }
-        }
-      }
+      const { parentRef, conds } = attachParentRef({
+        route: r, pr, index: pi, hostnames: routeHostnames, gen: g, listeners: lstates, gateways,
+        allows: (s) => s.kinds.includes(r.kind) && nsAllowed(s, r.namespace),
+        attach: acceptedRules > 0,
+        notAllowed: (_c, gateway) => ({ message: `no listener of Gateway ${gateway} allows ${r.kind}s from namespace ${r.namespace}`, hint: 'set allowedRoutes.namespaces.from on the listener, or move the route' }),
+        report: (p, m, h) => report(r, p, m, h),
+      });
       conds.push(cond('ResolvedRefs', refsOk, refsReason, refsMsg, g));
       if (droppedRules > 0 && acceptedRules > 0) conds.push(cond('PartiallyInvalid', true, 'UnsupportedValue', `${droppedRules} rule(s) dropped`, g));
       if (acceptedRules === 0 && droppedRules > 0) {

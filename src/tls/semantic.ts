@@ -3,7 +3,8 @@
 // hostname intersection), writes route status, and produces the TLSRoute IR. Called from
 // config/semantic.ts with the listener states it built, so HTTP and TLS routes share one view of
 // the listeners (attachedRoutes, supportedKinds).
-import { intersectHostnames, hostnameSpecificity } from '../config/hostnames.ts';
+import { hostnameSpecificity } from '../config/hostnames.ts';
+import { attachParentRef, cond } from '../config/attach.ts';
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type GatewayT, type ListenerT, type TLSRouteT } from '../config/schema.ts';
 import { resourceId, type Resource } from '../config/validate-schema.ts';
 import type { AttachmentIR, BackendIR, Condition, StatusMap } from '../config/semantic.ts';
@@ -46,9 +47,6 @@ export interface TlsAnalyzeContext<S extends TlsListenerState> {
   grantAllows(fromKind: string, fromNs: string, toGroup: string, toKind: string, toNs: string, toName: string): boolean;
 }
 
-function cond(type: string, ok: boolean, reason: string, message: string, gen: number): Condition {
-  return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: gen };
-}
 
 /**
  * A `protocol: TLS` listener. Terminate mode (the extended TLSRouteModeTerminate feature; the
@@ -119,55 +117,22 @@ export function analyzeTlsRoutes<S extends TlsListenerState>(ctx: TlsAnalyzeCont
     const label = `${r.namespace}/${r.name}${rule.name ? `/${rule.name}` : ''}`;
     out.set(r.id, { id: r.id, namespace: r.namespace, name: r.name, creationTimestamp: r.doc.metadata.creationTimestamp ?? '', label, backendRefs });
 
-    // Attachment, per parentRef (the same rules as HTTPRoute in config/semantic.ts).
+    // Attachment, per parentRef (src/config/attach.ts: the same rules as HTTPRoute).
     const parents: Record<string, unknown>[] = [];
     const routeHostnames = spec.hostnames ?? [];
     (spec.parentRefs ?? []).forEach((pr, pi) => {
-      const pp = ['spec', 'parentRefs', pi];
-      const conds: Condition[] = [];
-      const parentRef = { group: pr.group ?? GATEWAY_GROUP, kind: pr.kind ?? 'Gateway', namespace: pr.namespace ?? r.namespace, name: pr.name, ...(pr.sectionName ? { sectionName: pr.sectionName } : {}), ...(pr.port ? { port: pr.port } : {}) };
-      const fail = (reason: string, message: string, p: (string | number)[], hint: string) => { conds.push(cond('Accepted', false, reason, message, g)); report(r, p, message, hint); };
-      if (parentRef.group !== GATEWAY_GROUP || parentRef.kind !== 'Gateway') {
-        fail('NoMatchingParent', `parentRef kind ${parentRef.kind} is not supported`, pp, 'attach routes to a Gateway');
-      } else {
-        const gwId = resourceId('Gateway', parentRef.namespace, pr.name);
-        let candidates = ctx.listeners.filter((s) => s.gw.id === gwId);
-        if (candidates.length === 0) {
-          const known = ctx.gateways.map((x) => `${x.namespace}/${x.name}`);
-          fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} not found`, [...pp, 'name'], known.length ? `known Gateways: ${known.join(', ')}` : 'define the Gateway');
-        } else {
-          if (pr.sectionName) candidates = candidates.filter((s) => s.l.name === pr.sectionName);
-          if (pr.port) candidates = candidates.filter((s) => s.l.port === pr.port);
-          if (candidates.length === 0) {
-            fail('NoMatchingParent', `Gateway ${parentRef.namespace}/${pr.name} has no listener${pr.sectionName ? ` named "${pr.sectionName}"` : ''}${pr.port ? ` on port ${pr.port}` : ''}`, [...pp, pr.sectionName ? 'sectionName' : 'port'], 'check sectionName/port against the Gateway listeners');
-          } else {
-            const allowed = candidates.filter((s) => s.kinds.includes('TLSRoute') && ctx.nsAllowed(s, r.namespace));
-            if (allowed.length === 0) {
-              const kindsOk = candidates.some((s) => s.kinds.includes('TLSRoute'));
-              fail('NotAllowedByListeners', kindsOk
-                ? `no TLS listener of Gateway ${parentRef.namespace}/${pr.name} allows TLSRoutes from namespace ${r.namespace}`
-                : `no listener of Gateway ${parentRef.namespace}/${pr.name}${pr.sectionName ? ` named "${pr.sectionName}"` : ''} accepts TLSRoutes (they attach to protocol: TLS listeners)`,
-              pp, kindsOk ? 'set allowedRoutes.namespaces.from on the listener, or move the route' : 'attach to a TLS listener (sectionName), or add one to the Gateway');
-            } else {
-              let matched = 0;
-              for (const s of allowed) {
-                const hosts = intersectHostnames(s.l.hostname, routeHostnames);
-                if (hosts === null) continue;
-                matched++;
-                if (s.usable && valid) { s.attached++; s.attachments.push({ route: r.id, hostnames: hosts }); }
-              }
-              if (matched === 0) {
-                const lh = [...new Set(allowed.map((s) => s.l.hostname ?? '*'))].join(', ');
-                fail('NoMatchingListenerHostname', `no hostname of the route (${routeHostnames.join(', ')}) matches the listener hostname (${lh})`, ['spec', 'hostnames'], `use a hostname under ${lh}, or attach to another listener with sectionName`);
-              } else if (!valid) {
-                conds.push(cond('Accepted', false, 'UnsupportedValue', 'the route is not valid', g));
-              } else {
-                conds.push(cond('Accepted', true, 'Accepted', 'route attached', g));
-              }
-            }
-          }
-        }
-      }
+      const { parentRef, conds } = attachParentRef({
+        route: r, pr, index: pi, hostnames: routeHostnames, gen: g, listeners: ctx.listeners, gateways: ctx.gateways,
+        allows: (s) => s.kinds.includes('TLSRoute') && ctx.nsAllowed(s, r.namespace),
+        attach: valid,
+        notAllowed: (candidates, gateway) => candidates.some((s) => s.kinds.includes('TLSRoute'))
+          ? { message: `no TLS listener of Gateway ${gateway} allows TLSRoutes from namespace ${r.namespace}`, hint: 'set allowedRoutes.namespaces.from on the listener, or move the route' }
+          : { message: `no listener of Gateway ${gateway}${pr.sectionName ? ` named "${pr.sectionName}"` : ''} accepts TLSRoutes (they attach to protocol: TLS listeners)`, hint: 'attach to a TLS listener (sectionName), or add one to the Gateway' },
+        report: (p, m, h) => report(r, p, m, h),
+      });
+      // Attached to a listener, but the route itself is invalid.
+      const accepted = conds.findIndex((c) => c.type === 'Accepted' && c.status === 'True');
+      if (!valid && accepted >= 0) conds[accepted] = cond('Accepted', false, 'UnsupportedValue', 'the route is not valid', g);
       conds.push(cond('ResolvedRefs', refsOk, refsReason, refsMsg, g));
       parents.push({ parentRef, controllerName: CONTROLLER_NAME, conditions: conds });
     });
