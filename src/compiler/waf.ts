@@ -14,17 +14,32 @@ export interface WafRuntime {
   readonly inspectBody: boolean;
   readonly bodyLimit: number;
   readonly mode: 'Block' | 'DetectionOnly';
+  /** Response bodies of these Content-Types are held and inspected (phase 4), up to `responseBodyLimit` bytes. */
+  readonly inspectResponseBody: boolean;
+  readonly responseBodyLimit: number;
+  readonly responseMimeTypes: ReadonlySet<string>;
 }
 
 export type WafLoad = { ok: true; value: WafRuntime } | { ok: false; message: string; hint: string };
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** ModSecurity's SecResponseBodyLimit default. */
+const DEFAULT_RESPONSE_BODY_LIMIT = 512 * 1024;
+/**
+ * ModSecurity's recommended SecResponseBodyMimeType (text/plain text/html text/xml), plus
+ * application/json: this is an API gateway, and API error bodies (where SQL errors and stack
+ * traces leak) are JSON.
+ */
+export const DEFAULT_RESPONSE_MIME_TYPES = ['text/plain', 'text/html', 'text/xml', 'application/json'];
 
 export class WafCache {
   private readonly entries = new Map<string, Waf>();
 
   load(policyId: string, spec: WafPolicyT['spec'], baseDir: string): WafLoad {
     const bodyLimit = spec.requestBody?.limit ?? DEFAULT_BODY_LIMIT;
+    const inspectResponseBody = spec.responseBody?.inspect ?? false;
+    const responseBodyLimit = spec.responseBody?.limit ?? DEFAULT_RESPONSE_BODY_LIMIT;
+    const responseMimeTypes = (spec.responseBody?.mimeTypes ?? DEFAULT_RESPONSE_MIME_TYPES).map((m) => m.toLowerCase());
     const opts: LoadWafOptions = {
       baseDir,
       ...(spec.ruleSet.crsDir ? { crsDir: spec.ruleSet.crsDir } : {}),
@@ -35,7 +50,9 @@ export class WafCache {
       ...(spec.anomalyThreshold?.inbound ? { inboundAnomalyThreshold: spec.anomalyThreshold.inbound } : {}),
       ...(spec.anomalyThreshold?.outbound ? { outboundAnomalyThreshold: spec.anomalyThreshold.outbound } : {}),
       engineMode: spec.mode === 'DetectionOnly' ? 'DetectionOnly' : 'On',
-      limits: { requestBodyLimit: bodyLimit },
+      // the response body limit action stays ProcessPartial: a larger body is inspected up to the
+      // limit and the rest streams through, as ModSecurity's recommended configuration does
+      limits: { requestBodyLimit: bodyLimit, responseBodyAccess: inspectResponseBody, responseBodyLimit, responseBodyMimeTypes: responseMimeTypes, responseBodyLimitAction: 'ProcessPartial' },
     };
     let key: string;
     try {
@@ -53,7 +70,7 @@ export class WafCache {
       }
       this.entries.set(key, waf);
     }
-    return { ok: true, value: { policyId, waf, inspectBody: spec.requestBody?.inspect ?? true, bodyLimit, mode: spec.mode ?? 'Block' } };
+    return { ok: true, value: { policyId, waf, inspectBody: spec.requestBody?.inspect ?? true, bodyLimit, mode: spec.mode ?? 'Block', inspectResponseBody, responseBodyLimit, responseMimeTypes: new Set(responseMimeTypes) } };
   }
 
   /** Forget rule sets no config uses any more. */

@@ -417,6 +417,11 @@ export const WafPolicySpec = Type.Object({
     inspect: Type.Optional(Type.Boolean({ description: 'inspect request bodies (default true); they are buffered up to the limit' })),
     limit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, description: 'bytes (default 1 MiB); larger bodies are refused with 413' })),
   }, Strict)),
+  responseBody: Type.Optional(Type.Object({
+    inspect: Type.Optional(Type.Boolean({ description: 'inspect response bodies with the outbound rules (default false): a response of one of mimeTypes is held until its first `limit` bytes are in' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, description: 'bytes inspected (default 512 KiB, as ModSecurity); the rest of a larger body is not inspected (ProcessPartial)' })),
+    mimeTypes: Type.Optional(Type.Array(Type.String({ minLength: 3, pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$' }), { minItems: 1, maxItems: 32, description: 'Content-Types whose bodies are inspected (default text/plain, text/html, text/xml, application/json)' })),
+  }, Strict)),
 }, Strict);
 
 // ---------------------------------------------------------------- portcullis.dev Issuer, Certificate

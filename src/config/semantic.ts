@@ -519,9 +519,6 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
     const spec = pol.doc.spec;
     let ok = true;
     if (!spec.ruleSet.crsDir && !spec.ruleSet.files?.length && !spec.ruleSet.directives) { report(pol, ['spec', 'ruleSet'], 'the rule set is empty', 'set ruleSet.crsDir to an OWASP CRS directory, or give files/directives'); ok = false; }
-    // Response phases (CRS outbound rules) are not run by the filter yet: say so rather than
-    // accept a threshold that does nothing.
-    if (spec.anomalyThreshold?.outbound !== undefined) report(pol, ['spec', 'anomalyThreshold', 'outbound'], 'responses are not inspected yet, so the outbound threshold has no effect', 'remove it for now; request inspection (inbound) is active', 'warning');
     (spec.exclusions ?? []).forEach((x, xi) => {
       if (!x.ruleIds?.length && !x.tags?.length) { report(pol, ['spec', 'exclusions', xi], 'an exclusion needs ruleIds or tags', 'name the rules it applies to'); ok = false; }
     });

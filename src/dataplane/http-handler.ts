@@ -12,7 +12,8 @@ import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientCertificateOf, clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
-import { inspectRequest } from './waf-filter.ts';
+import { inspectRequest, inspectResponse, wantsResponseBody } from './waf-filter.ts';
+import type { Transaction } from '../waf/index.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 import { UpstreamCall, callUpstream } from './upstream-call.ts';
 
@@ -214,13 +215,13 @@ function pickChoice(rule: RuleRuntime) {
 
 async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps): Promise<void> {
   const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
-  if (v.pass) return proxy(ctx, rule, prefix, deps);
+  if (v.pass) return proxy(ctx, rule, prefix, deps, v.tx);
   if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
   ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
   return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : PROBLEMS.wafBlocked);
 }
 
-async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps): Promise<void> {
+async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps, wafTx?: Transaction): Promise<void> {
   const { req, res } = ctx;
   if (rule.backends.length === 0 || rule.totalWeight === 0) return answer(ctx, PROBLEMS.invalidBackend);
   // Session persistence: a valid token names the backend choice and endpoint; otherwise pick as
@@ -332,6 +333,32 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
           up.discard();
           if (d.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, d.delayMs));
           continue;
+        }
+      }
+      if (wafTx) {
+        // the outbound rules see the answer before the client does (waf-filter.ts)
+        const w = rule.waf!;
+        const a = { status: up.statusCode, headers: up.headers, hasBody: method !== 'HEAD' && up.statusCode !== 204 && up.statusCode !== 304 };
+        let held: readonly Buffer[] | null = null;
+        if (wantsResponseBody(w, a)) {
+          const c = await up.collect(w.responseBodyLimit);
+          if (c.error) {
+            backend.selector.onEnd?.(ep);
+            done();
+            if (abortReason && !(abortReason instanceof TimeoutError)) return; // the client went away
+            deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: abortReason ? 'timeout' : 'body' });
+            return answer(ctx, abortReason ? PROBLEMS.gatewayTimeout : PROBLEMS.badGateway);
+          }
+          held = c.chunks;
+        }
+        const v = await inspectResponse(ctx, w, wafTx, a, held, { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
+        if (!v.pass) {
+          // the held body (or what is left of it) is not wanted: an unfinished one costs the connection
+          up.abort(new Error('the WAF withheld the response'));
+          backend.selector.onEnd?.(ep);
+          done();
+          if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+          return answer(ctx, v.status === 403 ? PROBLEMS.wafResponseBlocked : v.status === 502 ? PROBLEMS.wafResponseUnreadable : PROBLEMS.internal);
         }
       }
       const out: Record<string, string | string[] | undefined> = {};

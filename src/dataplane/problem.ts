@@ -18,6 +18,8 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'Authentication required', code: 'PCS_ERR_UNAUTHORIZED' },
   forbidden: { status: 403, title: 'Forbidden', code: 'PCS_ERR_FORBIDDEN' },
   wafBlocked: { status: 403, title: 'The request was blocked by the web application firewall', code: 'PCS_ERR_WAF_BLOCKED' },
+  wafResponseBlocked: { status: 403, title: 'The response was withheld by the web application firewall', code: 'PCS_ERR_WAF_RESPONSE_BLOCKED' },
+  wafResponseUnreadable: { status: 502, title: 'The upstream response could not be inspected', code: 'PCS_ERR_WAF_RESPONSE_UNREADABLE' },
   tooLarge: { status: 413, title: 'The request body is larger than this route accepts', code: 'PCS_ERR_BODY_TOO_LARGE' },
 } as const satisfies Record<string, ProblemSpec>;
 

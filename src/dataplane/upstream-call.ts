@@ -32,6 +32,9 @@ export function callUpstream(dispatcher: Dispatcher, opts: UpstreamCallOptions, 
   return p;
 }
 
+/** What collect() held: the body's first chunks, whether that is the whole body, and an upstream error. */
+export interface Collected { readonly chunks: readonly Buffer[]; readonly complete: boolean; readonly error: Error | null }
+
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   statusCode = 0;
   headers: UpstreamHeaders = {};
@@ -50,6 +53,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private sink: ServerResponse | null = null;
   private wantsTrailers = false;
   private onFinish: ((err: Error | null) => void) | null = null;
+  /** Bytes held before pipeTo; raised by collect() (the WAF holds a response to inspect it). */
+  private holdLimit = BUFFER_LIMIT;
+  private collector: ((v: Collected) => void) | null = null;
   private readonly resumeFn = (): void => { this.controller?.resume(); };
 
   /** Abort the exchange (before or after the head came); the pending promise rejects with `reason`. */
@@ -83,12 +89,16 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     (this.pending ??= []).push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes > BUFFER_LIMIT) controller.pause();
+    if (this.pendingBytes >= this.holdLimit) {
+      controller.pause();
+      this.settleCollect();
+    }
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: UpstreamHeaders): void {
     this.ended = true;
     this.trailers = trailers;
+    this.settleCollect();
     if (this.sink) this.finish(null);
   }
 
@@ -97,7 +107,29 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.failed = this.abortReason ?? err;
     const reject = this.reject;
     if (reject) { this.resolve = this.reject = null; reject(this.failed); return; }
+    this.settleCollect();
     if (this.sink) this.finish(this.failed);
+  }
+
+  /**
+   * Hold the response body (after the head came, before pipeTo) until `limit` bytes are in or it
+   * ended: what arrived is the start of the body, `complete` when that is all of it. pipeTo then
+   * sends what was held, and streams the rest. An upstream error settles it with `error`.
+   */
+  collect(limit: number): Promise<Collected> {
+    this.holdLimit = Math.max(limit, 1);
+    return new Promise<Collected>((resolve) => {
+      this.collector = resolve;
+      if (this.ended || this.failed || this.pendingBytes >= this.holdLimit) this.settleCollect();
+      else if (this.controller?.paused) this.controller.resume();
+    });
+  }
+
+  private settleCollect(): void {
+    const done = this.collector;
+    if (!done) return;
+    this.collector = null;
+    done({ chunks: this.pending ?? [], complete: this.ended, error: this.failed });
   }
 
   /** Drop the body (a retried status, a trailers-only gRPC answer): read it to the end. */

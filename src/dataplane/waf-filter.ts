@@ -3,13 +3,23 @@
 // sent upstream (as ModSecurity does), which also makes them replayable for retries. Every rule
 // that matched is a security event in the log. The filter fails closed: an engine error is a 500,
 // never a pass.
+//
+// And on the response path (the CRS outbound rules, RESPONSE-95x): phase 3 (status, headers) and
+// phase 4 (body) run on the upstream's answer before any of it is sent to the client, so an
+// outbound block replaces the answer with a 403. The body is inspected only when the policy says
+// so (responseBody.inspect) and its Content-Type is listed: then its first `limit` bytes are held
+// (decoded first when the upstream compressed them) and the rest streams through uninspected, as
+// ModSecurity's ProcessPartial. Otherwise phase 4 runs with an empty body, as ModSecurity's does
+// with SecResponseBodyAccess Off.
 import type { IncomingMessage } from 'node:http';
+import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import type { WafRuntime } from '../compiler/waf.ts';
+import type { Transaction } from '../waf/index.ts';
 import type { RequestContext } from './context.ts';
 
 export type WafVerdict =
-  | { readonly pass: true }
+  | { readonly pass: true; readonly tx?: Transaction }
   | { readonly pass: false; readonly status: number; readonly ruleId: number; readonly reason: 'blocked' | 'body-too-large' | 'error' };
 
 export interface WafFilterDeps { readonly logger: Logger; onEvent?(kind: string): void }
@@ -32,11 +42,101 @@ export async function inspectRequest(ctx: RequestContext, w: WafRuntime, hasBody
     intr ??= tx.processRequestBody();
     log(ctx, w, tx.matchedRules, deps, intr ? intr.status : undefined);
     if (intr && w.mode === 'Block') return { pass: false, status: intr.status === 413 ? 413 : 403, ruleId: intr.ruleId, reason: 'blocked' };
-    return { pass: true };
+    return { pass: true, tx };
   } catch (err) {
     deps.logger.error({ err, requestId: ctx.id, policy: w.policyId }, 'WAF failed; the request is refused (fail closed)');
     return { pass: false, status: 500, ruleId: 0, reason: 'error' };
   }
+}
+
+/** The upstream's answer as the outbound rules see it. */
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Whether the answer can have a body at all (not for HEAD, 1xx, 204, 304). */
+  readonly hasBody: boolean;
+}
+
+/** Whether the policy wants this answer's body held and inspected (before collecting it). */
+export function wantsResponseBody(w: WafRuntime, a: UpstreamAnswer): boolean {
+  if (!w.inspectResponseBody || !a.hasBody) return false;
+  const ct = a.headers['content-type'];
+  const v = (Array.isArray(ct) ? ct[0] : ct) ?? '';
+  const semi = v.indexOf(';');
+  return w.responseMimeTypes.has((semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase());
+}
+
+/**
+ * Phases 3 and 4 for one answer. `body` is the start of the body held for inspection (null when
+ * not inspected), `complete` whether it is all of it. Logs what matched in these phases.
+ */
+export async function inspectResponse(ctx: RequestContext, w: WafRuntime, tx: Transaction, a: UpstreamAnswer, body: readonly Buffer[] | null, deps: WafFilterDeps): Promise<WafVerdict> {
+  const before = tx.matchedRules.length;
+  try {
+    const h = a.headers;
+    const enc = headerText(h['content-encoding']).trim().toLowerCase();
+    // A compressed body is decoded for the rules, so they see the decoded representation: without
+    // the Content-Encoding (and Content-Length) that describe the compressed one. (CRS skips its
+    // leak rules for compressed answers, because ModSecurity can only see the compressed bytes.)
+    const decode = body !== null && body.length > 0 && enc !== '' && enc !== 'identity';
+    for (const k in h) {
+      const v = h[k];
+      if (v === undefined || (decode && (k === 'content-encoding' || k === 'content-length'))) continue;
+      if (typeof v === 'string') tx.addResponseHeader(k, v);
+      else for (const x of v) tx.addResponseHeader(k, x);
+    }
+    let intr = tx.processResponseHeaders(a.status, `HTTP/${ctx.req.httpVersion}`);
+    if (!intr && body && body.length > 0) {
+      const raw = body.length === 1 ? body[0] : Buffer.concat(body as Buffer[]);
+      const plain = decode ? await decodedPrefix(raw, enc, w.responseBodyLimit) : raw;
+      if (plain === null) {
+        // a body that cannot be decoded cannot be inspected: fail closed
+        deps.logger.warn({ requestId: ctx.id, policy: w.policyId, contentEncoding: enc }, 'WAF cannot decode the upstream response body for inspection; the response is refused (fail closed)');
+        return { pass: false, status: 502, ruleId: 0, reason: 'error' };
+      }
+      tx.appendResponseBody(plain.length > w.responseBodyLimit ? plain.subarray(0, w.responseBodyLimit) : plain);
+    }
+    intr ??= tx.processResponseBody();
+    log(ctx, w, tx.matchedRules.slice(before), deps, intr ? intr.status : undefined);
+    if (intr && w.mode === 'Block') return { pass: false, status: 403, ruleId: intr.ruleId, reason: 'blocked' };
+    return { pass: true };
+  } catch (err) {
+    deps.logger.error({ err, requestId: ctx.id, policy: w.policyId }, 'WAF failed on the response; it is refused (fail closed)');
+    return { pass: false, status: 500, ruleId: 0, reason: 'error' };
+  }
+}
+
+function headerText(v: string | string[] | undefined): string {
+  return v === undefined ? '' : Array.isArray(v) ? v.join(',') : v;
+}
+
+const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+  // a flush at the end instead of a finish: a held prefix of a longer body decodes as far as it goes
+  gzip: () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+  'x-gzip': () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+  deflate: () => zlib.createInflate({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+  br: () => zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }),
+};
+
+/** The first `limit` decoded bytes of a (possibly truncated) encoded body; null for an unknown or corrupt encoding. */
+export function decodedPrefix(raw: Buffer, encoding: string, limit: number): Promise<Buffer | null> {
+  const make = DECODERS[encoding];
+  if (!make) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const d = make();
+    const out: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    const settle = (v: Buffer | null) => { if (!settled) { settled = true; d.destroy(); resolve(v); } };
+    d.on('data', (c: Buffer) => {
+      out.push(c);
+      n += c.length;
+      if (n >= limit) settle(Buffer.concat(out).subarray(0, limit));
+    });
+    d.on('end', () => settle(Buffer.concat(out)));
+    d.on('error', () => settle(null));
+    d.end(raw);
+  });
 }
 
 /** The whole body, or null once it passes `limit` bytes. */
