@@ -36,7 +36,7 @@ const { values: argv } = parseArgs({
   strict: true,
 });
 if (argv.help) {
-  console.log('usage: node bench/http/run.ts [--duration 10] [--connections 64] [--threads 2] [--warmup 3] [--rounds 1] [--routes 10000] [--only upstream,nginx,haproxy,portcullis-1,portcullis-many] [--quick] [--json PATH|-]');
+  console.log('usage: node bench/http/run.ts [--duration 10] [--connections 64] [--threads 2] [--warmup 3] [--rounds 1] [--routes 10000] [--only upstream,nginx,haproxy,portcullis-1,portcullis-many,node-undici,node-raw] [--quick] [--json PATH|-]');
   process.exit(0);
 }
 const num = (v: string | undefined, d: number, name: string) => {
@@ -53,7 +53,7 @@ const THREADS = num(argv.threads, 2, 'threads');
 const ROUTES = num(argv.routes, 10_000, 'routes');
 const ROUNDS = num(argv.rounds, 1, 'rounds');
 const ONLY = (argv.only ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-const CASE_KEYS = ['upstream', 'nginx', 'haproxy', 'portcullis-1', 'portcullis-many'];
+const CASE_KEYS = ['upstream', 'nginx', 'haproxy', 'portcullis-1', 'portcullis-many', 'node-undici', 'node-raw'];
 if (ONLY.some((k) => !CASE_KEYS.includes(k))) {
   console.error(`--only: unknown case(s) ${ONLY.filter((k) => !CASE_KEYS.includes(k)).join(', ')}; the cases are ${CASE_KEYS.join(', ')}`);
   process.exit(2);
@@ -394,6 +394,15 @@ async function main(): Promise<number> {
           row.startupMs = Math.round(p.startupMs);
           return row;
         } finally { await stop(p.s, 5000); }
+      },
+    })),
+    // Reference points, not products (bench/http/node-floor.ts): the least a Node proxy costs here
+    ...([['node minimal (http+undici)', 'undici'], ['node floor (net+llhttp)', 'raw']] as const).map(([label, mode]): Case => ({
+      key: `node-${mode}`, label, run: async () => {
+        const port = await freePort();
+        log(`${label}: bench/http/node-floor.ts --mode ${mode}, 2 processes`);
+        const s = await startAndWait(start(label, process.execPath, ['bench/http/node-floor.ts', '--mode', mode, '--port', String(port), '--upstream', String(upstreamPort), '--workers', '2'], { cwd: REPO }), port, { path: '/' }, 10_000);
+        try { return await measure(label, port, { path: '/' }, s, upstream); } finally { await stop(s); }
       },
     })),
   ];
