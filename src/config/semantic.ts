@@ -96,7 +96,7 @@ export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics:
 const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS']);
 const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
-const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
+const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror', 'CORS']);
 const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
   RequestHeaderModifier: 'requestHeaderModifier', ResponseHeaderModifier: 'responseHeaderModifier', RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite', RequestMirror: 'requestMirror', CORS: 'cors', ExtensionRef: 'extensionRef',
