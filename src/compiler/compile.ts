@@ -15,6 +15,7 @@ import { canon } from '../config/canonical.ts';
 import type { SessionRuntime, BackendChoice, BackendRuntime, ClientRuntime, EndpointRuntime, HeaderMods, ListenerRuntime, PortRuntime, RedirectSpec, RewriteSpec, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 import { compileBackend, type CompileContext } from './backend.ts';
 import { WafCache, type WafRuntime } from './waf.ts';
+import { compileCors, type CorsRuntime } from './cors.ts';
 import { compilePassthrough, describePassthrough } from '../tls/compile.ts';
 import { issuedFingerprint, type IssuedLookup } from '../certs/config.ts';
 
@@ -190,6 +191,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
   let responseHeaders: HeaderMods | undefined;
   let redirect: RedirectSpec | undefined;
   let rewrite: RewriteSpec | undefined;
+  let cors: CorsRuntime | undefined;
   for (const f of rule.filters) {
     if (f.type === 'RequestHeaderModifier') requestHeaders = headerMods(f.requestHeaderModifier);
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = headerMods(f.responseHeaderModifier);
@@ -199,7 +201,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     } else if (f.type === 'URLRewrite') {
       const u = f.urlRewrite!;
       rewrite = { hostname: u.hostname, path: u.path && { type: u.path.type, value: (u.path.type === 'ReplaceFullPath' ? u.path.replaceFullPath : u.path.replacePrefixMatch) ?? '' } };
-    }
+    } else if (f.type === 'CORS') cors = compileCors(f.cors!);
   }
   const choices: BackendChoice[] = rule.backendRefs.map((b) => ({
     backend: b.backend ? backends.get(b.backend) : undefined,
@@ -230,7 +232,7 @@ function compileRule(routeId: string, rule: HTTPRouteRuleIR, backends: Map<strin
     routeId,
     ruleIndex: rule.index,
     label: `${ns}/${name}/${rule.name ?? rule.index}`,
-    requestHeaders, responseHeaders, redirect, rewrite,
+    requestHeaders, responseHeaders, redirect, rewrite, cors,
     backends: live,
     mirrors: rule.mirrors.filter((m) => backends.has(m.backend)).map((m) => ({ backend: backends.get(m.backend)!, percent: m.percent, sampler: { n: 0 } })),
     totalWeight: choices.reduce((s, c) => s + c.weight, 0),
@@ -267,6 +269,7 @@ export function describeRoutes(rt: Runtime): unknown {
           ...e.headers.map((x) => `header ${x.name}${x.re ? '~' + x.re.source : '=' + x.exact}`),
           ...e.query.map((x) => `query ${x.name}${x.re ? '~' + x.re.source : '=' + x.exact}`),
           `-> ${e.rule.label}`,
+          e.rule.cors ? `cors[${e.rule.cors.origins.join(' ')}]` : '',
           e.rule.redirect ? `redirect ${e.rule.redirect.statusCode}` : e.rule.backends.map((b) => `${b.backend?.id ?? 'INVALID'}*${b.weight}`).join(' '),
         ].filter(Boolean).join(' ')),
       })),

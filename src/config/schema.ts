@@ -141,6 +141,9 @@ export const BackendObjectReference = Type.Object({
   port: Type.Optional(Port),
 }, Strict);
 
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+const CORSOrigin = Type.String({ minLength: 1, maxLength: 253, description: 'an origin, http(s)://host[:port]; the host may start with a "*." wildcard label (https://*.example.com); "*" alone allows every origin' });
+
 const LocalObjectReference = Type.Object({ group: Type.String(), kind: Type.String({ minLength: 1 }), name: Name }, Strict);
 
 export const HTTPRouteFilter = Type.Object({
@@ -160,13 +163,15 @@ export const HTTPRouteFilter = Type.Object({
     percent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     fraction: Type.Optional(Type.Object({ numerator: Type.Integer({ minimum: 0 }), denominator: Type.Optional(Type.Integer({ minimum: 1 })) }, Strict)),
   }, Strict)),
+  // Gateway API HTTPCORSFilter (v1.5). The origins' form is checked in src/config/cors.ts, where
+  // a mistake gets a message that says what is wrong with it rather than a pattern.
   cors: Type.Optional(Type.Object({
-    allowOrigins: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
-    allowCredentials: Type.Optional(Type.Boolean()),
-    allowMethods: Type.Optional(Type.Array(Type.String(), { maxItems: 9 })),
-    allowHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
-    exposeHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
-    maxAge: Type.Optional(Type.Integer({ minimum: 0 })),
+    allowOrigins: Type.Optional(Type.Array(CORSOrigin, { maxItems: 64 })),
+    allowCredentials: Type.Optional(Type.Boolean({ description: 'send Access-Control-Allow-Credentials: true (cookies and HTTP authentication on cross-origin requests)' })),
+    allowMethods: Type.Optional(Type.Array(Type.Union([...HTTP_METHODS, '*'].map((m) => Type.Literal(m))), { maxItems: 9 })),
+    allowHeaders: Type.Optional(Type.Array(HeaderName, { maxItems: 64 })),
+    exposeHeaders: Type.Optional(Type.Array(HeaderName, { maxItems: 64 })),
+    maxAge: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'seconds a browser may cache a preflight answer (default 5)' })),
   }, Strict)),
   extensionRef: Type.Optional(LocalObjectReference),
 }, Strict);
@@ -186,7 +191,7 @@ export const HTTPRouteMatch = Type.Object({
     name: Type.String({ minLength: 1, maxLength: 256 }),
     value: Type.String({ maxLength: 1024 }),
   }, Strict), { maxItems: 16 })),
-  method: Type.Optional(Type.Union(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'].map((m) => Type.Literal(m)))),
+  method: Type.Optional(Type.Union(HTTP_METHODS.map((m) => Type.Literal(m)))),
 }, Strict);
 
 export const HTTPBackendRef = Type.Object({

@@ -11,6 +11,7 @@ import { attachParentRef, cond } from './attach.ts';
 import { GATEWAY_GROUP, PORTCULLIS_GROUP, type BackendT, type BackendTrafficPolicyT, type ClientTrafficPolicyT, type GatewayClassT, type GRPCRouteT, type HTTPRouteRuleT, type SecretT, type WafPolicyT, type GatewayT, type HTTPBackendRefT, type HTTPRouteFilterT, type HTTPRouteMatchT, type HTTPRouteT, type ListenerT, type NamespaceT, type ReferenceGrantT } from './schema.ts';
 import { resourceId, type Resource } from './validate-schema.ts';
 import { analyzeBackendTls, type BackendTlsIR } from './backend-tls.ts';
+import { checkCors } from './cors.ts';
 import { analyzeTlsRoutes, checkTlsListener, type TLSRouteIR } from '../tls/semantic.ts';
 import { analyzeCertificates, resolveManagedRef, type CertificatesIR, type IssuedLookup } from '../certs/config.ts';
 
@@ -95,7 +96,7 @@ export interface SemanticResult { ir: GatewayIR; status: StatusMap; diagnostics:
 const SUPPORTED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS']);
 const ROUTE_KINDS_FOR: Record<string, string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'], UDP: ['UDPRoute'] };
 /** Filters whose behaviour the data plane implements. Anything else is refused (fail closed). */
-const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
+const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror', 'CORS']);
 const FILTER_FIELD: Record<string, keyof HTTPRouteFilterT> = {
   RequestHeaderModifier: 'requestHeaderModifier', ResponseHeaderModifier: 'responseHeaderModifier', RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite', RequestMirror: 'requestMirror', CORS: 'cors', ExtensionRef: 'extensionRef',
@@ -376,7 +377,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
         (m.queryParams ?? []).forEach((q, qi) => { if (q.type === 'RegularExpression') ruleOk = checkRegex(q.value, () => report(r, [...rp, 'matches', mi, 'queryParams', qi, 'value'], `invalid regular expression "${q.value}"`, 'use JavaScript RegExp syntax')) && ruleOk; });
       });
       const filters = rule.filters ?? [];
-      ruleOk = checkFilters(filters, [...rp, 'filters'], matches, (p, m, h) => report(r, p, m, h)) && ruleOk;
+      ruleOk = checkFilters(filters, [...rp, 'filters'], matches, (p, m, h, sev) => report(r, p, m, h, sev), false, r.kind === 'GRPCRoute') && ruleOk;
       if (rule.timeouts?.request && rule.timeouts.backendRequest && durationMs(rule.timeouts.backendRequest) > durationMs(rule.timeouts.request) && durationMs(rule.timeouts.request) !== 0) {
         report(r, [...rp, 'timeouts', 'backendRequest'], 'backendRequest timeout is longer than the request timeout', 'backendRequest must be ≤ request'); ruleOk = false;
       }
@@ -561,7 +562,7 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   return { ir: { listeners, routes: routeIR, backends, waf, tlsRoutes, ...(certIR.certificates.length ? { certificates: certIR } : {}) }, status, diagnostics };
 }
 
-function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string) => void, perBackend = false): boolean {
+function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string, severity?: 'error' | 'warning') => void, perBackend = false, grpc = false): boolean {
   let ok = true;
   const seen = new Set<string>();
   filters.forEach((f, fi) => {
@@ -574,6 +575,11 @@ function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)
     for (const [t, fld] of Object.entries(FILTER_FIELD)) if (t !== f.type && f[fld] !== undefined) { report([...fp, fld], `field ${fld} does not belong to a ${f.type} filter`, `remove it or set type: ${t}`); ok = false; }
     if (!SUPPORTED_FILTERS.has(f.type) || (perBackend && f.type !== 'RequestHeaderModifier' && f.type !== 'ResponseHeaderModifier')) {
       report([...fp, 'type'], `filter ${f.type} is not supported${perBackend ? ' on a backendRef' : ' yet'}`, `supported: ${perBackend ? 'RequestHeaderModifier, ResponseHeaderModifier' : [...SUPPORTED_FILTERS].join(', ')}`); ok = false;
+    }
+    if (f.type === 'CORS' && f.cors && !perBackend) {
+      // GRPCRoute has no CORS filter in Gateway API (gRPC clients are not browsers).
+      if (grpc) { report([...fp, 'type'], 'filter CORS is not supported on a GRPCRoute', 'GRPCRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestMirror'); ok = false; }
+      else ok = checkCors(f.cors, (cp, m, h, sev) => report([...fp, 'cors', ...cp], m, h, sev)) && ok;
     }
     const pathMod = f.type === 'URLRewrite' ? f.urlRewrite?.path : f.type === 'RequestRedirect' ? f.requestRedirect?.path : undefined;
     if (pathMod) {

@@ -16,6 +16,7 @@ import { inspectRequest, inspectResponse, wantsResponseBody } from './waf-filter
 import type { Transaction } from '../waf/index.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 import { UpstreamCall, callUpstream } from './upstream-call.ts';
+import { PREFLIGHT_VARY, addCorsHeaders, allowOrigin, isPreflight, preflightHeaders } from './cors.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime, grpc?: boolean): Dispatcher }
 
@@ -54,9 +55,16 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
     }
     const { port, m } = r;
     const rule = m.rule;
-    if (rule.redirect) return redirect(ctx, rule, m.entry.pathValue, port.port);
+    // A CORS preflight is the gateway's to answer (after the WAF, before anything else), on a
+    // redirect rule too: the browser preflights before it sends the request that is redirected.
+    const preflight = rule.cors !== undefined && isPreflight(req);
+    if (preflight && !rule.waf) {
+      try { answerPreflight(ctx, rule); } catch (err) { logger.error({ err, requestId: id }, 'preflight failed'); answer(ctx, PROBLEMS.internal); }
+      return;
+    }
+    if (rule.redirect && !preflight) return redirect(ctx, rule, m.entry.pathValue, port.port);
     const prefix = m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined;
-    (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps) : proxy(ctx, rule, prefix, deps)).catch((err) => {
+    (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => {
       logger.error({ err, requestId: id }, 'proxy failed');
       answer(ctx, PROBLEMS.internal);
     });
@@ -146,7 +154,35 @@ function answer(ctx: RequestContext, p: ProblemSpec, detail?: string): void {
   ctx.errorCode = p.code;
   const ct = ctx.req.headers['content-type'];
   if (typeof ct === 'string' && ct.startsWith('application/grpc')) return sendGrpcError(ctx, p);
-  sendProblem(ctx.res, p, ctx.id, detail);
+  // On a CORS rule the gateway's own errors carry the policy's headers, so a page can read them.
+  let extra: Record<string, string> | undefined;
+  const cors = ctx.rule?.cors;
+  if (cors) addCorsHeaders(cors, ctx.req.headers.origin, extra = {});
+  sendProblem(ctx.res, p, ctx.id, detail, extra);
+}
+
+/**
+ * The answer to a CORS preflight (src/dataplane/cors.ts): 200 with the policy's headers for an
+ * allowed origin, 403 without any Access-Control-* header otherwise. Never sent upstream.
+ */
+function answerPreflight(ctx: RequestContext, rule: RuleRuntime): void {
+  const { req, res } = ctx;
+  if (requestHasBody(req)) res.shouldKeepAlive = false; // the body is not read: do not parse it as the next request
+  const allowed = allowOrigin(rule.cors!, req.headers.origin!);
+  if (allowed === undefined) {
+    ctx.status = PROBLEMS.corsOriginNotAllowed.status;
+    ctx.errorCode = PROBLEMS.corsOriginNotAllowed.code;
+    sendProblem(res, PROBLEMS.corsOriginNotAllowed, ctx.id, undefined, { vary: PREFLIGHT_VARY });
+    return;
+  }
+  const headers: OutgoingHttpHeaders = preflightHeaders(rule.cors!, allowed, req.headers);
+  headers['content-length'] = 0;
+  headers['x-request-id'] = ctx.id;
+  if (ctx.listener?.hsts) headers['strict-transport-security'] = ctx.listener.hsts;
+  if (rule.responseHeaders) applyMods(headers, rule.responseHeaders);
+  ctx.status = 200;
+  res.writeHead(200, headers);
+  res.end();
 }
 
 // HTTP status -> gRPC status code, as Envoy maps them (and 404: UNIMPLEMENTED, as Gateway API asks).
@@ -192,6 +228,7 @@ function redirect(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string,
   ctx.status = r.statusCode;
   const headers: OutgoingHttpHeaders = { location, 'content-length': 0, 'x-request-id': ctx.id };
   if (ctx.listener?.hsts) headers['strict-transport-security'] = ctx.listener.hsts;
+  if (rule.cors) addCorsHeaders(rule.cors, ctx.req.headers.origin, headers);
   if (rule.responseHeaders) applyMods(headers, rule.responseHeaders);
   ctx.res.writeHead(r.statusCode, headers);
   ctx.res.end();
@@ -213,9 +250,9 @@ function pickChoice(rule: RuleRuntime) {
   return rule.backends[rule.backends.length - 1];
 }
 
-async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps): Promise<void> {
+async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight = false): Promise<void> {
   const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
-  if (v.pass) return proxy(ctx, rule, prefix, deps, v.tx);
+  if (v.pass) return preflight ? answerPreflight(ctx, rule) : proxy(ctx, rule, prefix, deps, v.tx);
   if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
   ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
   return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : PROBLEMS.wafBlocked);
@@ -363,9 +400,13 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       }
       const out: Record<string, string | string[] | undefined> = {};
       const upHeaders = up.headers;
-      for (const k in upHeaders) if (!HOP_BY_HOP.has(k)) out[k] = upHeaders[k];
+      const cors = rule.cors;
+      // With a CORS filter the policy owns the Access-Control-* headers: the upstream's are dropped.
+      if (cors) { for (const k in upHeaders) if (!HOP_BY_HOP.has(k) && !k.startsWith('access-control-')) out[k] = upHeaders[k]; }
+      else for (const k in upHeaders) if (!HOP_BY_HOP.has(k)) out[k] = upHeaders[k];
       out['x-request-id'] = ctx.id;
       if (ctx.listener?.hsts) out['strict-transport-security'] = ctx.listener.hsts; // HTTPS listeners only; replaces the upstream's
+      if (cors) addCorsHeaders(cors, req.headers.origin, out);
       if (rule.responseHeaders) applyMods(out, rule.responseHeaders);
       if (choice.responseHeaders) applyMods(out, choice.responseHeaders);
       if (session && (pinned !== ep)) {

@@ -20,6 +20,7 @@ export const PROBLEMS = {
   wafBlocked: { status: 403, title: 'The request was blocked by the web application firewall', code: 'PCS_ERR_WAF_BLOCKED' },
   wafResponseBlocked: { status: 403, title: 'The response was withheld by the web application firewall', code: 'PCS_ERR_WAF_RESPONSE_BLOCKED' },
   wafResponseUnreadable: { status: 502, title: 'The upstream response could not be inspected', code: 'PCS_ERR_WAF_RESPONSE_UNREADABLE' },
+  corsOriginNotAllowed: { status: 403, title: 'The Origin of this CORS preflight request is not allowed by the route', code: 'PCS_ERR_CORS_ORIGIN_NOT_ALLOWED' },
   tooLarge: { status: 413, title: 'The request body is larger than this route accepts', code: 'PCS_ERR_BODY_TOO_LARGE' },
 } as const satisfies Record<string, ProblemSpec>;
 

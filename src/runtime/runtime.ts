@@ -5,6 +5,7 @@ import type { BlockList } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Diagnostic } from '../config/diagnostics.ts';
 import type { WafRuntime } from '../compiler/waf.ts';
+import type { CorsRuntime } from '../compiler/cors.ts';
 import type { StatusMap } from '../config/semantic.ts';
 import type { HostTable, HttpRouter } from '../router/http-router.ts';
 import type { PassthroughRuntime } from '../tls/compile.ts';
@@ -85,6 +86,8 @@ export interface RuleRuntime {
   readonly responseHeaders?: HeaderMods;
   readonly redirect?: RedirectSpec;
   readonly rewrite?: RewriteSpec;
+  /** The CORS filter: preflights answered by the gateway, Access-Control-* on answers (src/dataplane/cors.ts). */
+  readonly cors?: CorsRuntime;
   readonly backends: readonly BackendChoice[];
   readonly totalWeight: number;
   /** Gateway API sessionPersistence: a signed token (cookie or header) pins a client to an endpoint. */

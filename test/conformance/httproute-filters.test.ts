@@ -11,9 +11,6 @@ let c: Conformance;
 before(async () => { c = await Conformance.start(); });
 after(async () => { await c?.stop(); });
 
-// CONFORMANCE_ALL=1 runs the not-implemented tests too, to see what a change in src/ made pass.
-const NOT_YET = (feature: string, issue = 3): string | false => process.env.CONFORMANCE_ALL ? false : `not implemented yet: ${feature} (issue ${issue})`;
-
 // ------------------------------------------------------------------ request header modifiers
 
 const requestHeaderRules = [
@@ -717,7 +714,7 @@ ${modifyHeaders}${mirrorTo('infra-backend-v2', ', percent: 35')}${mirrorTo('infr
   }
 });
 
-test('HTTPRouteCORS', { skip: NOT_YET('CORS filter') }, async () => {
+test('HTTPRouteCORS', async () => {
   const cors = (name: string, rules: [string, string][]) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: ${name}, namespace: gateway-conformance-infra }
