@@ -1,6 +1,9 @@
 // `portcullis validate` as a user runs it: every mistake at once, with file:line:col, and exit 1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runCli } from './helpers/cli.ts';
 
 test('a config with five mistakes gets all five reported with their lines, exit 1', () => {
@@ -50,4 +53,36 @@ test('the committed editor schema is what `portcullis schema` prints', async () 
   assert.equal(committed, r.stdout, 'regenerate with: node src/cli/main.ts schema > portcullis.schema.json');
   const schema = JSON.parse(r.stdout);
   assert.ok(schema.$defs.HTTPRoute && schema.$defs.Backend && schema.$defs.Gateway);
+});
+
+test('a header value with a control character (CR, LF) is refused at validation, not met at request time', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcs-hv-'));
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: { name: portcullis }
+spec: { controllerName: portcullis.dev/gateway-controller }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  listeners: [{ name: http, protocol: HTTP, port: 18999 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - filters:
+        - type: ResponseHeaderModifier
+          responseHeaderModifier: { set: [{ name: X-A, value: "a\\r\\nSet-Cookie: x=1" }] }
+        - type: RequestRedirect
+          requestRedirect: { statusCode: 302, hostname: example.com }
+`);
+  const r = runCli(['validate', dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /c\.yaml:21:\d+: HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.responseHeaderModifier\.set\[0\]\.value: invalid value: expected no control characters/);
 });

@@ -120,7 +120,10 @@ export const ParentReference = Type.Object({
 }, Strict);
 
 const HeaderName = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9!#$%&\'*+\\-.^_`|~]+$' });
-const HTTPHeader = Type.Object({ name: HeaderName, value: Type.String({ maxLength: 4096 }) }, Strict);
+// A field value Node will write (RFC 9110 field-value: visible ASCII, SP, HTAB, obs-text): a CR,
+// LF or other control byte is refused here, not met at request time as ERR_INVALID_CHAR.
+const HeaderValue = Type.String({ maxLength: 4096, pattern: '^[\\t\\x20-\\x7e\\x80-\\xff]*$', description: 'no control characters (CR, LF, NUL ...): visible ASCII, space, tab, or bytes 0x80-0xFF' });
+const HTTPHeader = Type.Object({ name: HeaderName, value: HeaderValue }, Strict);
 const HeaderModifier = Type.Object({
   set: Type.Optional(Type.Array(HTTPHeader, { maxItems: 16 })),
   add: Type.Optional(Type.Array(HTTPHeader, { maxItems: 16 })),

@@ -62,7 +62,11 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: Inc
       try { answerPreflight(ctx, rule); } catch (err) { logger.error({ err, requestId: id }, 'preflight failed'); answer(ctx, PROBLEMS.internal); }
       return;
     }
-    if (rule.redirect && !preflight) return redirect(ctx, rule, m.entry.pathValue, port.port);
+    if (rule.redirect && !preflight) {
+      // (validation keeps bad header values out; should anything still throw, the client gets a 500, and the process lives)
+      try { redirect(ctx, rule, m.entry.pathValue, port.port); } catch (err) { logger.error({ err, requestId: id }, 'redirect failed'); answer(ctx, PROBLEMS.internal); }
+      return;
+    }
     const prefix = m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined;
     (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => {
       logger.error({ err, requestId: id }, 'proxy failed');
