@@ -11,6 +11,7 @@ import { ValueScanner } from './literals.ts';
 import type {
   Ctl, Disruptive, EngineMode, Exclusion, LoadReport, PhaseEntry, Rule, RuleLink, SetVar, Target, TxGate, WafLimits,
 } from './ruleset.ts';
+import { skipNeedsOf } from './ruleset.ts';
 
 const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
 
@@ -271,7 +272,7 @@ export class Compiler {
     const rule: Rule = {
       ...link, kind: 'rule', id, phase, file: d.file, msg: null, logdata: null, severity: null, tags: [], ver: null,
       disruptive: def.disruptive, status: def.status || 403, redirect: null, allowScope: 'all', log: def.log,
-      skipAfter: null, skip: 0, unconditional: vars === null,
+      skipAfter: null, skip: 0, unconditional: vars === null, skipNeeds: 0,
     };
     let disruptiveSet = false;
     let isChain = false;
@@ -438,6 +439,7 @@ export class Compiler {
         l.specId = id;
       }
     }
+    for (const r of this.rules) r.skipNeeds = skipNeedsOf(r);
     const interned = new Map<string, Exclusion[]>();
     for (const r of this.rules) for (let l: RuleLink | null = r; l; l = l.next) l.exclByColl = groupExclusions(l.exclusions, interned);
     // ctl:ruleRemoveTarget* - resolve the affected rules once, at load

@@ -111,6 +111,8 @@ export interface Rule extends RuleLink {
   skip: number;
   /** SecAction: no operator/targets */
   unconditional: boolean;
+  /** SKIP_BITS of the collections the rule reads when it can only match on their values; 0 = always evaluate */
+  skipNeeds: number;
 }
 
 export interface Marker {
@@ -143,4 +145,30 @@ export interface LoadReport {
   regexNotes: Array<{ ruleId: number; file: string; line: number; notes: string[] }>;
   redosGuard: { backtrackFallback: boolean; linearCheck: boolean };
   regexCount: number;
+}
+
+
+/**
+ * Collections read straight from `colls` (or, for XML, from the parsed document), one bit each: a
+ * transaction keeps the bits of the ones that hold at least one value (`present`). A rule whose
+ * every target is one of them, all empty, has no value to test, so it cannot match: runPhase skips
+ * it without evaluating (Rule.skipNeeds). Everything else (TX-like, MATCHED_*, counts, scalars that are
+ * always set) is not in the table, and a rule reading any of it is always evaluated.
+ */
+export const SKIP_BITS: Record<string, number> = {};
+['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES',
+  'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'RESPONSE_HEADERS',
+  'RESPONSE_HEADERS_NAMES', 'REQUEST_BODY', 'RESPONSE_BODY', 'XML'].forEach((c, i) => { SKIP_BITS[c] = 1 << i; });
+
+/** The SKIP_BITS a rule's first link reads, or 0 when it must always be evaluated (set at load, Rule.skipNeeds). */
+export function skipNeedsOf(r: Rule): number {
+  let n = 0;
+  if (!r.unconditional && r.targets.length > 0) {
+    for (const t of r.targets) {
+      const b = t.count ? 0 : (SKIP_BITS[t.collection] ?? 0);
+      if (b === 0) { n = 0; break; }
+      n |= b;
+    }
+  }
+  return n;
 }

@@ -3,6 +3,7 @@
  * Per-request work only: everything expensive was compiled at load.
  */
 import { randomBytes } from 'node:crypto';
+import { SKIP_BITS } from './ruleset.ts';
 import type { CompiledRuleSet } from './compile.ts';
 import { inRanges, groupExclusions } from './compile.ts';
 import type { Macro } from './macro.ts';
@@ -63,7 +64,7 @@ interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
  * give the same matches, verdicts and variables): the precomputed request-independent start of
  * phase 1 (txPrefixOf), and shared value lists with their transformed values (evalShared).
  */
-export const engineTuning = { phase1Prefix: true, sharedLists: true };
+export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: true };
 
 const MAX_EXCERPT = 200;
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
@@ -95,6 +96,8 @@ export class Transaction implements OpTx {
   private readonly rs: CompiledRuleSet;
   private mode: EngineMode;
   private readonly colls = new Map<string, Entry[]>();
+  /** SKIP_BITS of the collections that hold at least one value now (see Rule.skipNeeds) */
+  private present = 0;
   private readonly scalars = new Map<string, string>();
   private readonly vars = new Map<string, Map<string, TxVar>>();
   private phaseDone = 0;
@@ -252,8 +255,8 @@ export class Transaction implements OpTx {
     this.specCache = [];
     this.exclVals.clear();
     this.tvCache = [];
-    this.colls.set('RESPONSE_HEADERS', hs);
-    this.colls.set('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
+    this.putColl('RESPONSE_HEADERS', hs);
+    this.putColl('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
     const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
     this.setScalar('RESPONSE_CONTENT_TYPE', ct);
     const cl = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-length')?.[1];
@@ -314,13 +317,20 @@ export class Transaction implements OpTx {
     this.keyIndex.delete(name);
     if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
     this.scalars.set(name, value);
-    this.colls.set(name, [mk(name, '', '', value)]);
+    this.putColl(name, [mk(name, '', '', value)]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
     this.keyIndex.delete(name);
     if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
-    this.colls.set(name, pairs.map(([k, v]) => this.entry(name, k, v)));
+    this.putColl(name, pairs.map(([k, v]) => this.entry(name, k, v)));
+  }
+
+  /** Every write of a collection goes here, so `present` stays true to `colls`. */
+  private putColl(name: string, list: Entry[]): void {
+    this.colls.set(name, list);
+    const b = SKIP_BITS[name];
+    if (b !== undefined) this.present = list.length !== 0 ? this.present | b : this.present & ~b;
   }
 
   private populateRequest(): void {
@@ -378,8 +388,8 @@ export class Transaction implements OpTx {
     this.specCache = [];
     this.exclVals.clear();
     this.tvCache = [];
-    this.colls.set('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
-    this.colls.set('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
+    this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
+    this.putColl('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
     for (const [k, v] of all) size += k.length + v.length;
     this.setScalar('ARGS_COMBINED_SIZE', String(size));
@@ -430,7 +440,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) { this.xml = res.xml; this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
+    if (res.xml) { this.xml = res.xml; this.present |= SKIP_BITS.XML; this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
   }
 
   private varEntry(c: string, v: TxVar): Entry {
@@ -633,9 +643,18 @@ export class Transaction implements OpTx {
         i = pre.end;
       }
     }
+    const skipEmpty = engineTuning.skipEmpty;
     while (i < list.length) {
       const e = list[i];
-      if (e.kind === 'marker' || this.removed(e)) { i++; continue; }
+      if (e.kind === 'marker') { i++; continue; }
+      if (skipEmpty && e.skipNeeds !== 0 && (e.skipNeeds & this.present) === 0) {
+        // no value in any collection the rule reads: it cannot match. What evaluating it would
+        // have changed is MATCHED_VARS, emptied by every rule evaluated (evalRule): do that.
+        if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
+        i++;
+        continue;
+      }
+      if (this.removed(e)) { i++; continue; }
       this.currentRule = e;
       const matched = this.evalRule(e);
       if ((this.mode as EngineMode) === 'Off') return;

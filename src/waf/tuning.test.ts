@@ -30,12 +30,14 @@ function run(w: Waf, r: Req): Transaction {
 function observe(w: Waf, r: Req, on: boolean): unknown {
   engineTuning.phase1Prefix = on;
   engineTuning.sharedLists = on;
+  engineTuning.skipEmpty = on;
   try {
     const tx = run(w, r);
     return { rules: tx.matchedRules, intr: tx.interruption, det: tx.detectedInterruption, tx: tx.collectionVars('TX').filter(([k]) => k !== 'duration') };
   } finally {
     engineTuning.phase1Prefix = true;
     engineTuning.sharedLists = true;
+    engineTuning.skipEmpty = true;
   }
 }
 
@@ -105,6 +107,35 @@ SecRule ARGS "@pm select union" "id:23,phase:2,pass,log,t:urlDecode,msg:'%{MATCH
   }
   const t = observe(w, { method: 'GET', uri: '/skip?a=EVIL&b=Evil1', headers: [['Host', 'a']], body: '' }, true) as { rules: Array<{ id: number; msg: string }> };
   assert.deepEqual(t.rules.filter((x) => x.id === 20 || x.id === 21).map((x) => x.msg), ['ARGS:b', 'ARGS:b']);
+});
+
+test('rules with nothing to read are skipped as if evaluated: MATCHED_VARS is emptied all the same', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecRule REQUEST_HEADERS:X-A "@rx ." "id:1,phase:1,pass,nolog"
+SecRule ARGS|REQUEST_COOKIES "@rx ." "id:2,phase:1,pass,nolog,setvar:tx.args=1"
+SecRule MATCHED_VARS "@rx ." "id:7,phase:1,pass,nolog,setvar:tx.saw=1"
+SecAction "id:3,phase:1,pass,nolog,setvar:'tx.mv=%{MATCHED_VARS}',setvar:'tx.mvn=%{MATCHED_VAR_NAME}'"
+SecRule &ARGS "@eq 0" "id:4,phase:1,pass,nolog,setvar:tx.noargs=1"
+SecRule XML:/* "@rx ." "id:5,phase:2,pass,nolog,setvar:tx.xml=1"
+SecRule ARGS|REQUEST_COOKIES "!@rx zzz" "id:6,phase:2,pass,nolog,setvar:tx.neg=+1"
+`,
+  }, li);
+  for (const uri of ['/', '/?q=1']) {
+    for (const headers of [[['Host', 'a'], ['X-A', 'v']], [['Host', 'a'], ['Cookie', 'c=1']], [['Host', 'a']]] as Array<Array<[string, string]>>) {
+      const r: Req = { method: 'GET', uri, headers, body: '' };
+      assert.deepEqual(observe(w, r, true), observe(w, r, false), `${uri} ${JSON.stringify(headers)}`);
+    }
+  }
+  // rule 2 has no value on '/' without cookies: rule 7 finds MATCHED_VARS empty (rule 1's match is gone), MATCHED_VAR stays
+  const t = observe(w, { method: 'GET', uri: '/', headers: [['Host', 'a'], ['X-A', 'v']], body: '' }, true) as { tx: Array<[string, string]> };
+  const tx = new Map(t.tx);
+  assert.equal(tx.get('saw'), undefined);
+  assert.equal(tx.get('mv'), '');
+  assert.equal(tx.get('mvn'), 'REQUEST_HEADERS:X-A');
+  assert.equal(tx.get('noargs'), '1', 'a count target is never skipped');
+  assert.equal(tx.get('args'), undefined);
 });
 
 test('CRS v4.28.0: a sample of the regression corpus gives the same state with and without the shortcuts', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
