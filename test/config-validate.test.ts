@@ -55,9 +55,7 @@ test('the committed editor schema is what `portcullis schema` prints', async () 
   assert.ok(schema.$defs.HTTPRoute && schema.$defs.Backend && schema.$defs.Gateway);
 });
 
-test('a header value with a control character (CR, LF) is refused at validation, not met at request time', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcs-hv-'));
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: { name: portcullis }
 spec: { controllerName: portcullis.dev/gateway-controller }
@@ -69,7 +67,19 @@ spec:
   gatewayClassName: portcullis
   listeners: [{ name: http, protocol: HTTP, port: 18999 }]
 ---
-apiVersion: gateway.networking.k8s.io/v1
+`;
+
+/** `portcullis validate` on a one-file config made of GATEWAY + `routes`. */
+function validateRoutes(routes: string): ReturnType<typeof runCli> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcs-validate-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'c.yaml'), GATEWAY + routes);
+    return runCli(['validate', dir]);
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+}
+
+test('a header value with a control character (CR, LF) is refused at validation, not met at request time', () => {
+  const r = validateRoutes(`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: r, namespace: default }
 spec:
@@ -81,8 +91,24 @@ spec:
         - type: RequestRedirect
           requestRedirect: { statusCode: 302, hostname: example.com }
 `);
-  const r = runCli(['validate', dir]);
-  fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(r.code, 1, r.stdout);
   assert.match(r.stderr, /c\.yaml:21:\d+: HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.responseHeaderModifier\.set\[0\]\.value: invalid value: expected no control characters/);
+});
+
+test('a GRPCRoute takes only the filters Gateway API gives it (no redirect, rewrite or CORS)', () => {
+  const r = validateRoutes(`apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: { name: g, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier: { set: [{ name: X-A, value: b }] }
+        - type: URLRewrite
+          urlRewrite: { hostname: example.com }
+`);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /c\.yaml:\d+:\d+: GRPCRoute\/default\/g: spec\.rules\[0\]\.filters\[1\]\.type: filter URLRewrite is not supported on a GRPCRoute/);
+  assert.doesNotMatch(r.stderr, /filters\[0\]/);
 });

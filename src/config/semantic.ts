@@ -562,6 +562,8 @@ export function analyze(resources: readonly Resource[], aopts: AnalyzeOptions = 
   return { ir: { listeners, routes: routeIR, backends, waf, tlsRoutes, ...(certIR.certificates.length ? { certificates: certIR } : {}) }, status, diagnostics };
 }
 
+const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef']);
+
 function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)[], matches: readonly HTTPRouteMatchT[], report: (p: (string | number)[], m: string, h?: string, severity?: 'error' | 'warning') => void, perBackend = false, grpc = false): boolean {
   let ok = true;
   const seen = new Set<string>();
@@ -576,11 +578,10 @@ function checkFilters(filters: readonly HTTPRouteFilterT[], p: (string | number)
     if (!SUPPORTED_FILTERS.has(f.type) || (perBackend && f.type !== 'RequestHeaderModifier' && f.type !== 'ResponseHeaderModifier')) {
       report([...fp, 'type'], `filter ${f.type} is not supported${perBackend ? ' on a backendRef' : ' yet'}`, `supported: ${perBackend ? 'RequestHeaderModifier, ResponseHeaderModifier' : [...SUPPORTED_FILTERS].join(', ')}`); ok = false;
     }
-    if (f.type === 'CORS' && f.cors && !perBackend) {
-      // GRPCRoute has no CORS filter in Gateway API (gRPC clients are not browsers).
-      if (grpc) { report([...fp, 'type'], 'filter CORS is not supported on a GRPCRoute', 'GRPCRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestMirror'); ok = false; }
-      else ok = checkCors(f.cors, (cp, m, h, sev) => report([...fp, 'cors', ...cp], m, h, sev)) && ok;
-    }
+    // GRPCRoute's filters in Gateway API are the header modifiers and RequestMirror (and
+    // ExtensionRef): no redirect, rewrite or CORS (gRPC clients are not browsers).
+    if (grpc && !GRPC_FILTERS.has(f.type)) { report([...fp, 'type'], `filter ${f.type} is not supported on a GRPCRoute`, 'GRPCRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestMirror'); ok = false; return; }
+    if (f.type === 'CORS' && f.cors && !perBackend) ok = checkCors(f.cors, (cp, m, h, sev) => report([...fp, 'cors', ...cp], m, h, sev)) && ok;
     const pathMod = f.type === 'URLRewrite' ? f.urlRewrite?.path : f.type === 'RequestRedirect' ? f.requestRedirect?.path : undefined;
     if (pathMod) {
       const want = pathMod.type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
