@@ -69,7 +69,8 @@ spec:
  * that matter for request inspection (request body access, JSON/XML body processors, limits), the
  * CRS's crs-setup.conf.example, the paranoia level and threshold, then the CRS rules/*.conf. Engine
  * On, audit log off, no debug log. Response bodies are not inspected (SecResponseBodyAccess Off),
- * because Portcullis's WAF inspects requests only: this spares ModSecurity the phase 4 work.
+ * as in Portcullis's default (WafPolicy responseBody.inspect false): both run phases 3 and 4 on the
+ * status and headers only.
  */
 export function modsecRulesConf(dir: string, waf: WafSettings): string {
   return `# ModSecurity v3 + OWASP CRS ${path.basename(CRS_DIR)} (bench/waf)
