@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './helpers/cli.ts';
+import { gatewayYaml } from './helpers/config.ts';
 
 test('a config with five mistakes gets all five reported with their lines, exit 1', () => {
   const r = runCli(['validate', 'test/fixtures/five-mistakes']);
@@ -55,17 +56,7 @@ test('the committed editor schema is what `portcullis schema` prints', async () 
   assert.ok(schema.$defs.HTTPRoute && schema.$defs.Backend && schema.$defs.Gateway);
 });
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: portcullis }
-spec: { controllerName: portcullis.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  listeners: [{ name: http, protocol: HTTP, port: 18999 }]
+const GATEWAY = `${gatewayYaml(18999)}
 ---
 `;
 
@@ -92,7 +83,7 @@ spec:
           requestRedirect: { statusCode: 302, hostname: example.com }
 `);
   assert.equal(r.code, 1, r.stdout);
-  assert.match(r.stderr, /c\.yaml:21:\d+: HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.responseHeaderModifier\.set\[0\]\.value: invalid value: expected no control characters/);
+  assert.match(r.stderr, /c\.yaml:17:\d+: HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.responseHeaderModifier\.set\[0\]\.value: invalid value: expected no control characters/);
 });
 
 test('a GRPCRoute takes only the filters Gateway API gives it (no redirect, rewrite or CORS)', () => {
