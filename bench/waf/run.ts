@@ -327,7 +327,7 @@ async function main(): Promise<number> {
   out.push('');
   out.push('Notes:');
   out.push(`- ${m.cpus} CPU(s) shared by wrk, the upstream nginx (2 workers) and the server under test. CPU us/req is the CPU time (user + system, /proc, 10 ms ticks) of the server's whole process tree per request; "other CPU %" is what the rest of the machine used during the run (other people's work, the kernel's loopback softirq): tens of % mean a busy machine.`);
-  out.push('- ModSecurity: SecRequestBodyAccess On (JSON/XML processors as in modsecurity.conf-recommended), SecResponseBodyAccess Off (as Portcullis's default responseBody.inspect: false; both judge status and headers), audit log off, no debug log.');
+  out.push('- ModSecurity: SecRequestBodyAccess On (JSON/XML processors as in modsecurity.conf-recommended), SecResponseBodyAccess Off (as the Portcullis default, responseBody.inspect false; both judge status and headers), audit log off, no debug log.');
   out.push(`- Start-up (until serving): ${[...startup.entries()].map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}.`);
   out.push(`- Load average before the run: ${m.loadavgAtStart.join(' ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   for (const f of failures) out.push(`- FAILED ${f}`);
