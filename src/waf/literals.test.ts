@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LiteralScanner, requiredLiterals } from './literals.ts';
-import { translatePcre } from './regex.ts';
+import { bytesOf, intersects, requiredBytes, translatePcre } from './regex.ts';
 
 const lits = (pcre: string) => requiredLiterals(translatePcre(pcre).source);
 
@@ -21,6 +21,14 @@ test('required literals: none when a branch can match without one', () => {
   assert.equal(lits('[a-z]+'), null);
   assert.equal(lits('(a)\\1'), null); // a backreference is unknown; 'a' alone is too short
   assert.deepEqual(lits('caf\\xe9'), ['caf']); // non-ASCII bytes are never part of a literal
+});
+
+test('named groups and named backreferences are read as the regex engine reads them', () => {
+  // the hand-written parser this replaced took the `<n>` of \k<n> for literal text: 'abab' would
+  // have been skipped for lacking "<n>"
+  assert.deepEqual(lits('(?<n>ab)\\k<n>'), ['ab']);
+  const req = requiredBytes(translatePcre('(?<n>xy)\\k<n>').source);
+  assert.ok(req && intersects(req, bytesOf('xyxy')) && !intersects(req, bytesOf('<n>')));
 });
 
 // Property: whenever the regex matches, the (case-folded) input contains one of the literals.

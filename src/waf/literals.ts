@@ -10,6 +10,7 @@
  * literal, a backreference, a set that would be too large or too weak) the rule has no literal
  * prefilter and its regex always runs (after the byte prefilter of regex.ts).
  */
+import { analyse, parseRegex, type Analysis } from './regex-ast.ts';
 
 /** Exact: all strings the node can match (small, folded); any: strings one of which every match contains (null = none known). */
 interface Info { exact: Set<string> | null; any: Set<string> | null }
@@ -41,38 +42,63 @@ function cross(a: Set<string>, b: Set<string>): Set<string> | null {
   return out;
 }
 
-class LitParser {
-  private i = 0;
-  private readonly s: string;
-  constructor(s: string) { this.s = s; }
-
-  parse(): Set<string> | null {
-    const info = this.alt();
-    if (this.i !== this.s.length) throw new Error('trailing input');
-    return info.exact ?? info.any;
+/** A one-character atom from its possible codes: exact when few (after folding) and ASCII. */
+function fromCodes(codes: Iterable<number>): Info {
+  const folded = new Set<string>();
+  for (const code of codes) {
+    if (code >= 0x80) return UNKNOWN(); // keep the alphabet ASCII: non-ASCII folding differs between engines
+    folded.add(String.fromCharCode(foldCode(code)));
+    if (folded.size > 4) return UNKNOWN();
   }
+  if (folded.size === 0) return UNKNOWN();
+  return { exact: folded, any: null };
+}
 
-  private alt(): Info {
-    const alts: Info[] = [this.concat()];
-    while (this.s[this.i] === '|') { this.i++; alts.push(this.concat()); }
-    if (alts.length === 1) return alts[0];
-    let exact: Set<string> | null = new Set();
-    let any: Set<string> | null = new Set();
-    for (const a of alts) {
-      if (exact !== null && a.exact !== null) { for (const x of a.exact) exact.add(x); if (exact.size > MAX_EXACT) exact = null; } else exact = null;
-      const req = a.exact ?? a.any;
-      if (any !== null && req !== null && !req.has('')) { for (const x of req) any.add(x); if (any.size > MAX_ANY) any = null; } else any = null;
+/** The exact strings a piece matches (when few) and literals one of which every match contains. */
+const LITERALS: Analysis<Info> = {
+  zeroWidth: EMPTY_INFO,
+  unknown: UNKNOWN,
+  value: (v) => (v.kind === 'octal' ? UNKNOWN() : fromCodes([v.codePoint])),
+  classEscape: UNKNOWN,
+  characterClass(c) {
+    if (c.negative) return UNKNOWN();
+    const codes = new Set<number>();
+    for (const item of c.body) {
+      if (item.type === 'value') {
+        if (item.kind === 'octal') return UNKNOWN();
+        codes.add(item.codePoint);
+      } else if (item.type === 'characterClassRange') {
+        if (item.min.kind === 'octal' || item.max.kind === 'octal') throw new Error('class range');
+        const lo = item.min.codePoint, hi = item.max.codePoint;
+        if (hi - lo > 64) return UNKNOWN();
+        for (let k = lo; k <= hi; k++) codes.add(k);
+      } else return UNKNOWN(); // \d \w \s: many characters
     }
-    return { exact, any };
-  }
-
-  private concat(): Info {
+    return fromCodes(codes);
+  },
+  quantified(atom, min, max) {
+    if (min === 1 && max === 1) return atom;
+    if (min === 0 && max === 1) {
+      if (atom.exact === null) return UNKNOWN();
+      const e = new Set(atom.exact);
+      e.add('');
+      return { exact: e, any: null };
+    }
+    if (min === 0) return UNKNOWN();
+    // at least `min` repetitions: with a small exact set, `min` (up to 3) copies in a row are required
+    if (atom.exact !== null && !atom.exact.has('')) {
+      let rep: Set<string> | null = atom.exact;
+      for (let k = 1; k < Math.min(min, 3) && rep !== null; k++) { const r2: Set<string> | null = cross(rep, atom.exact); if (r2 === null) break; rep = r2; }
+      return { exact: null, any: rep };
+    }
+    return { exact: null, any: atom.exact ?? atom.any };
+  },
+  sequence(items) {
     let cur: Set<string> = new Set(['']);
     let allExact = true;
     let best: Set<string> | null = null;
     const candidate = (c: Set<string> | null) => { if (strength(c) > strength(best)) best = c; };
-    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
-      const it = this.quantified();
+    for (const it of items) {
       if (it.exact !== null) {
         const p = cross(cur, it.exact);
         if (p !== null) { cur = p; continue; }
@@ -89,145 +115,19 @@ class LitParser {
     if (allExact) return { exact: cur, any: cur.has('') ? null : cur };
     candidate(cur);
     return { exact: null, any: best };
-  }
-
-  private quantified(): Info {
-    const atom = this.atom();
-    const c = this.s[this.i];
-    let min = 1;
-    let max = 1;
-    if (c === '*') { min = 0; max = Infinity; this.i++; } else if (c === '?') { min = 0; this.i++; } else if (c === '+') { max = Infinity; this.i++; } else if (c === '{') {
-      const m = /^\{(\d+)(?:(,)(\d*))?\}/.exec(this.s.slice(this.i));
-      if (m) {
-        min = Number(m[1]);
-        max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
-        this.i += m[0].length;
-      }
+  },
+  choice(alts) {
+    if (alts.length === 1) return alts[0];
+    let exact: Set<string> | null = new Set();
+    let any: Set<string> | null = new Set();
+    for (const a of alts) {
+      if (exact !== null && a.exact !== null) { for (const x of a.exact) exact.add(x); if (exact.size > MAX_EXACT) exact = null; } else exact = null;
+      const req = a.exact ?? a.any;
+      if (any !== null && req !== null && !req.has('')) { for (const x of req) any.add(x); if (any.size > MAX_ANY) any = null; } else any = null;
     }
-    if (c === '*' || c === '?' || c === '+' || c === '{') { if (this.s[this.i] === '?') this.i++; }
-    if (min === 1 && max === 1) return atom;
-    if (min === 0 && max === 1) {
-      if (atom.exact === null) return EMPTY_INFO_UNKNOWN();
-      const e = new Set(atom.exact);
-      e.add('');
-      return { exact: e, any: null };
-    }
-    if (min === 0) return EMPTY_INFO_UNKNOWN();
-    // at least `min` repetitions: with a small exact set, `min` (up to 3) copies in a row are required
-    if (atom.exact !== null && !atom.exact.has('')) {
-      let rep: Set<string> | null = atom.exact;
-      for (let k = 1; k < Math.min(min, 3) && rep !== null; k++) { const r2: Set<string> | null = cross(rep, atom.exact); if (r2 === null) break; rep = r2; }
-      return { exact: null, any: rep };
-    }
-    return { exact: null, any: atom.exact ?? atom.any };
-  }
-
-  private atom(): Info {
-    const c = this.s[this.i];
-    if (c === '(') {
-      this.i++;
-      let zeroWidth = false;
-      if (this.s[this.i] === '?') {
-        const r = this.s.slice(this.i, this.i + 3);
-        if (r.startsWith('?:')) this.i += 2;
-        else if (r.startsWith('?=') || r.startsWith('?!')) { this.i += 2; zeroWidth = true; } else if (r === '?<=' || r === '?<!') { this.i += 3; zeroWidth = true; } else if (r.startsWith('?<')) { const e = this.s.indexOf('>', this.i); this.i = e + 1; } else throw new Error('group');
-      }
-      const inner = this.alt();
-      if (this.s[this.i] !== ')') throw new Error('missing )');
-      this.i++;
-      return zeroWidth ? EMPTY_INFO() : inner;
-    }
-    if (c === '[') return this.fromSet(this.cls());
-    if (c === '^' || c === '$') { this.i++; return EMPTY_INFO(); }
-    if (c === '.') { this.i++; return UNKNOWN(); }
-    if (c === '\\') {
-      const e = this.esc(false);
-      if (e === 'zero') return EMPTY_INFO();
-      if (e === 'any') return UNKNOWN();
-      return this.fromSet(e);
-    }
-    if (c === '*' || c === '+' || c === '?' || c === undefined) throw new Error('unexpected');
-    this.i++;
-    return this.fromSet([c.charCodeAt(0)]);
-  }
-
-  /** A one-character atom from its possible codes: exact when few (after folding) and ASCII. */
-  private fromSet(codes: number[]): Info {
-    const folded = new Set<string>();
-    for (const code of codes) {
-      if (code >= 0x80) return UNKNOWN(); // keep the alphabet ASCII: non-ASCII folding differs between engines
-      folded.add(String.fromCharCode(foldCode(code)));
-      if (folded.size > 4) return UNKNOWN();
-    }
-    if (folded.size === 0) return UNKNOWN();
-    return { exact: folded, any: null };
-  }
-
-  /** escape at this.i (a backslash): codes, 'zero' (zero-width) or 'any' (unknown / many) */
-  private esc(inClass: boolean): number[] | 'zero' | 'any' {
-    const d = this.s[this.i + 1];
-    this.i += 2;
-    switch (d) {
-      case 'd': case 'D': case 'w': case 'W': case 's': case 'S': return 'any';
-      case 'b': return inClass ? [8] : 'zero';
-      case 'B': return 'zero';
-      case 'n': return [10];
-      case 'r': return [13];
-      case 't': return [9];
-      case 'f': return [12];
-      case 'v': return [11];
-      case '0': return [0];
-      case 'x': { const h = this.s.slice(this.i, this.i + 2); this.i += 2; return [parseInt(h, 16)]; }
-      case 'u': { const h = this.s.slice(this.i, this.i + 4); this.i += 4; return [parseInt(h, 16)]; }
-      case 'c': { const ch = this.s[this.i]; this.i++; return [ch.charCodeAt(0) % 32]; }
-      case 'k': return 'any';
-      case undefined: throw new Error('trailing backslash');
-      default:
-        if (d >= '1' && d <= '9') { while (/\d/.test(this.s[this.i] ?? '')) this.i++; return 'any'; }
-        return [d.charCodeAt(0)];
-    }
-  }
-
-  /** A character class: its codes, or 'any' (treated as unknown) when large or negated. */
-  private cls(): number[] {
-    this.i++; // [
-    let neg = false;
-    if (this.s[this.i] === '^') { neg = true; this.i++; }
-    const codes = new Set<number>();
-    let big = false;
-    let first = true;
-    while (this.i < this.s.length && (this.s[this.i] !== ']' || first)) {
-      first = false;
-      let lo: number;
-      if (this.s[this.i] === '\\') {
-        const e = this.esc(true);
-        if (e === 'zero') throw new Error('class escape');
-        if (e === 'any') { big = true; continue; }
-        if (e.length !== 1) { big = true; continue; }
-        lo = e[0];
-      } else { lo = this.s.charCodeAt(this.i); this.i++; }
-      if (this.s[this.i] === '-' && this.s[this.i + 1] !== ']' && this.i + 1 < this.s.length) {
-        this.i++;
-        let hi: number;
-        if (this.s[this.i] === '\\') {
-          const e = this.esc(true);
-          if (e === 'zero' || e === 'any' || e.length !== 1) throw new Error('class range');
-          hi = e[0];
-        } else { hi = this.s.charCodeAt(this.i); this.i++; }
-        if (hi - lo > 64) big = true;
-        else for (let k = lo; k <= hi; k++) codes.add(k);
-      } else codes.add(lo);
-    }
-    if (this.s[this.i] !== ']') throw new Error('missing ]');
-    this.i++; // ]
-    if (neg || big) return [0x100]; // >= 0x80: unknown
-    return [...codes];
-  }
-}
-
-function EMPTY_INFO_UNKNOWN(): Info {
-  return { exact: null, any: null };
-}
+    return { exact, any };
+  },
+};
 
 /**
  * Literals (folded to lower case) one of which every match of the JS regex source contains, or
@@ -235,7 +135,7 @@ function EMPTY_INFO_UNKNOWN(): Info {
  */
 export function requiredLiterals(source: string): string[] | null {
   let set: Set<string> | null;
-  try { set = new LitParser(source).parse(); } catch { return null; }
+  try { const info = analyse(parseRegex(source), LITERALS); set = info.exact ?? info.any; } catch { return null; }
   if (set === null || set.size === 0 || set.size > MAX_ANY) return null;
   for (const x of set) if (x.length < MIN_LITERAL) return null;
   // drop literals that contain another literal of the set (the shorter one is found anyway)

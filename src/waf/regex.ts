@@ -9,6 +9,8 @@
  * engine (flag `l`) so the ones it cannot run (backreferences, lookarounds) are reported.
  */
 import v8 from 'node:v8';
+import type { Value } from 'regjsparser';
+import { analyse, parseRegex, type Analysis } from './regex-ast.ts';
 
 export interface TranslatedRegex {
   source: string;
@@ -341,142 +343,56 @@ function score(s: Uint8Array): number {
   return n;
 }
 
-class SetParser {
-  private i = 0;
-  private readonly s: string;
-  constructor(s: string) { this.s = s; }
+/** One byte, or an empty set for a code point no byte (latin1 value) can be. */
+function codeSet(v: Value): Uint8Array {
+  const s = new Uint8Array(256);
+  // an escape above 0xFF can never be in a value; a character written as itself is taken by its low byte
+  if ((v.kind === 'unicodeEscape' || v.kind === 'unicodeCodePointEscape') && v.codePoint > 255) return s;
+  s[v.codePoint & 0xff] = 1;
+  return s;
+}
 
-  parse(): ByteSet {
-    const info = this.alt();
-    if (this.i !== this.s.length) throw new Error('trailing input');
-    return info.optional ? null : info.set;
-  }
+function escapeSet(e: 'd' | 'D' | 'w' | 'W' | 's' | 'S'): Uint8Array {
+  const base = e === 'd' || e === 'D' ? CLASS_D() : e === 'w' || e === 'W' ? CLASS_W() : CLASS_S();
+  return e === 'D' || e === 'W' || e === 'S' ? invert(base) : base;
+}
 
-  private alt(): Info {
-    const alts: Info[] = [this.concat()];
-    while (this.s[this.i] === '|') { this.i++; alts.push(this.concat()); }
-    if (alts.length === 1) return alts[0];
-    if (alts.some((a) => a.optional || a.set === null)) return { set: null, optional: alts.some((a) => a.optional) };
-    const u = new Uint8Array(256);
-    for (const a of alts) for (let c = 0; c < 256; c++) if (a.set![c]) u[c] = 1;
-    return { set: u, optional: false };
-  }
-
-  private concat(): Info {
+/** Bytes one of which every match contains (the most selective such set of a sequence). */
+const BYTES: Analysis<Info> = {
+  zeroWidth: () => ({ set: null, optional: true }),
+  unknown: () => ({ set: null, optional: false }),
+  value: (v) => (v.kind === 'octal' ? { set: null, optional: false } : { set: codeSet(v), optional: false }),
+  classEscape: (e) => ({ set: escapeSet(e), optional: false }),
+  characterClass(c) {
+    const set = new Uint8Array(256);
+    for (const item of c.body) {
+      if (item.type === 'characterClassEscape') { const e = escapeSet(item.value); for (let k = 0; k < 256; k++) if (e[k]) set[k] = 1; } else if (item.type === 'value') { const e = codeSet(item); for (let k = 0; k < 256; k++) if (e[k]) set[k] = 1; } else if (item.type === 'characterClassRange') {
+        const lo = codeSet(item.min).indexOf(1), hi = codeSet(item.max).indexOf(1);
+        if (lo < 0 || hi < 0) throw new Error('class range');
+        fill(set, lo, hi);
+      } else throw new Error('class item');
+    }
+    return { set: c.negative ? invert(set) : set, optional: false };
+  },
+  quantified: (atom, min) => (min === 0 ? { set: null, optional: true } : atom),
+  sequence(items) {
     let best: Uint8Array | null = null;
     let mandatory = false;
-    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
-      const it = this.quantified();
+    for (const it of items) {
       if (it.optional) continue;
       mandatory = true;
       if (it.set && (best === null || score(it.set) < score(best))) best = it.set;
     }
     return { set: best, optional: !mandatory };
-  }
-
-  private quantified(): Info {
-    const atom = this.atom();
-    const c = this.s[this.i];
-    let min = 1;
-    if (c === '*' || c === '?') { min = 0; this.i++; } else if (c === '+') { this.i++; } else if (c === '{') {
-      const m = /^\{(\d+)(?:,(\d*))?\}/.exec(this.s.slice(this.i));
-      if (m) { min = Number(m[1]); this.i += m[0].length; }
-    }
-    if (min !== 1 || c === '+' || c === '*' || c === '?' || c === '{') { if (this.s[this.i] === '?') this.i++; }
-    if (min === 0) return { set: null, optional: true };
-    return atom;
-  }
-
-  private atom(): Info {
-    const c = this.s[this.i];
-    if (c === '(') {
-      this.i++;
-      let zeroWidth = false;
-      if (this.s[this.i] === '?') {
-        const r = this.s.slice(this.i, this.i + 3);
-        if (r.startsWith('?:')) this.i += 2;
-        else if (r.startsWith('?=') || r.startsWith('?!')) { this.i += 2; zeroWidth = true; } else if (r === '?<=' || r === '?<!') { this.i += 3; zeroWidth = true; } else if (r.startsWith('?<')) { const e = this.s.indexOf('>', this.i); this.i = e + 1; } else throw new Error('group');
-      }
-      const inner = this.alt();
-      if (this.s[this.i] !== ')') throw new Error('missing )');
-      this.i++;
-      return zeroWidth ? { set: null, optional: true } : inner;
-    }
-    if (c === '[') return { set: this.cls(), optional: false };
-    if (c === '^' || c === '$') { this.i++; return { set: null, optional: true }; }
-    if (c === '.') { this.i++; return { set: null, optional: false }; }
-    if (c === '\\') {
-      const e = this.esc(false);
-      if (e === 'zero') return { set: null, optional: true };
-      if (e === 'any') return { set: null, optional: false };
-      return { set: e, optional: false };
-    }
-    this.i++;
-    const s = new Uint8Array(256);
-    s[c.charCodeAt(0) & 0xff] = 1;
-    return { set: s, optional: false };
-  }
-
-  /** escape at this.i (a backslash); returns a set, 'zero' (zero-width) or 'any' (unknown) */
-  private esc(inClass: boolean): Uint8Array | 'zero' | 'any' {
-    const d = this.s[this.i + 1];
-    this.i += 2;
-    const one = (code: number) => { const s = new Uint8Array(256); s[code & 0xff] = 1; return s; };
-    switch (d) {
-      case 'd': return CLASS_D();
-      case 'D': return invert(CLASS_D());
-      case 'w': return CLASS_W();
-      case 'W': return invert(CLASS_W());
-      case 's': return CLASS_S();
-      case 'S': return invert(CLASS_S());
-      case 'b': return inClass ? one(8) : 'zero';
-      case 'B': return 'zero';
-      case 'n': return one(10);
-      case 'r': return one(13);
-      case 't': return one(9);
-      case 'f': return one(12);
-      case 'v': return one(11);
-      case '0': return one(0);
-      case 'x': { const h = this.s.slice(this.i, this.i + 2); this.i += 2; return one(parseInt(h, 16)); }
-      case 'u': { const h = this.s.slice(this.i, this.i + 4); this.i += 4; const v = parseInt(h, 16); return v > 255 ? new Uint8Array(256) : one(v); }
-      case 'c': { const ch = this.s[this.i]; this.i++; return one(ch.charCodeAt(0) % 32); }
-      case 'k': return 'any';
-      default:
-        if (d >= '1' && d <= '9') { while (/\d/.test(this.s[this.i] ?? '')) this.i++; return 'any'; }
-        return one(d.charCodeAt(0));
-    }
-  }
-
-  private cls(): Uint8Array {
-    this.i++; // [
-    let neg = false;
-    if (this.s[this.i] === '^') { neg = true; this.i++; }
-    const set = new Uint8Array(256);
-    let first = true;
-    while (this.i < this.s.length && (this.s[this.i] !== ']' || first)) {
-      first = false;
-      let lo: number;
-      if (this.s[this.i] === '\\') {
-        const e = this.esc(true);
-        if (e === 'zero' || e === 'any') throw new Error('class escape');
-        if (count(e) !== 1) { for (let c = 0; c < 256; c++) if (e[c]) set[c] = 1; continue; }
-        lo = e.indexOf(1);
-      } else { lo = this.s.charCodeAt(this.i) & 0xff; this.i++; }
-      if (this.s[this.i] === '-' && this.s[this.i + 1] !== ']' && this.i + 1 < this.s.length) {
-        this.i++;
-        let hi: number;
-        if (this.s[this.i] === '\\') {
-          const e = this.esc(true);
-          if (e === 'zero' || e === 'any' || count(e) !== 1) throw new Error('class range');
-          hi = e.indexOf(1);
-        } else { hi = this.s.charCodeAt(this.i) & 0xff; this.i++; }
-        fill(set, lo, hi);
-      } else set[lo] = 1;
-    }
-    this.i++; // ]
-    return neg ? invert(set) : set;
-  }
-}
+  },
+  choice(alts) {
+    if (alts.length === 1) return alts[0];
+    if (alts.some((a) => a.optional || a.set === null)) return { set: null, optional: alts.some((a) => a.optional) };
+    const u = new Uint8Array(256);
+    for (const a of alts) for (let c = 0; c < 256; c++) if (a.set![c]) u[c] = 1;
+    return { set: u, optional: false };
+  },
+};
 
 /**
  * 256-bit set (8 x 32-bit words) of bytes that every match of the JS regex source must contain,
@@ -484,7 +400,7 @@ class SetParser {
  */
 export function requiredBytes(source: string): Int32Array | null {
   let set: ByteSet;
-  try { set = new SetParser(source).parse(); } catch { return null; }
+  try { const info = analyse(parseRegex(source), BYTES); set = info.optional ? null : info.set; } catch { return null; }
   if (!set || count(set) >= 200) return null;
   const bits = new Int32Array(8);
   for (let c = 0; c < 256; c++) if (set[c]) bits[c >> 5] |= 1 << (c & 31);
