@@ -344,7 +344,9 @@ class Conn {
     this.resume(PAUSE_BODY);
     if (res.last || this.closed) {
       this.queue.length = 0;
-      if (!this.closed) this.socket.destroySoon();
+      // After this tick, as node:http does it on 'finish': bytes already in this read (a request
+      // after Connection: close) still reach the parser and its error handling.
+      if (!this.closed) process.nextTick(endSocket, this.socket);
       return;
     }
     const next = this.queue[0];
@@ -358,6 +360,7 @@ class Conn {
 }
 
 function noop(): void {}
+function endSocket(s: net.Socket): void { if (!s.destroyed) s.destroySoon(); }
 
 function newParser(): LlhttpParser {
   const p = new HTTPParser();
