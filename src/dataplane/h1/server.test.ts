@@ -87,12 +87,16 @@ function exchange(port: number, parts: (string | Buffer)[], quietMs = 150, gapMs
     s.on('connect', async () => {
       for (let i = 0; i < parts.length; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
-        if (!s.destroyed) s.write(parts[i]);
+        if (s.destroyed) break;
+        if (parts[i] === END) s.end(); else s.write(parts[i]);
       }
       arm();
     });
   });
 }
+
+/** In a list of parts: half-close the connection (FIN) here. */
+const END = '\u0000END';
 
 const normalize = (s: string) => s.replace(/Date: [^\r]+\r\n/g, 'Date: X\r\n');
 
@@ -147,7 +151,10 @@ const CASES: Record<string, (string | Buffer)[]> = {
   'upgrade goes to the upgrade handler with the bytes after the head': [`GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly`, 'later'],
   'Upgrade header without Connection: upgrade is a plain request': [`GET /cl HTTP/1.1\r\n${H}Upgrade: websocket\r\n\r\n`],
   'CONNECT closes the connection': [`CONNECT app.example:443 HTTP/1.1\r\n${H}\r\n`],
-  'client half-closes after its request': [`GET /delay?ms=30 HTTP/1.1\r\n${H}\r\n`],
+  'client half-closes after its request': [`GET /delay?ms=30 HTTP/1.1\r\n${H}\r\n`, END],
+  'client half-closes after a synchronous answer': [`GET /cl HTTP/1.1\r\n${H}\r\n`, END],
+  'client half-closes in the middle of a body': [`POST /echo HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`, END],
+  'client half-closes in the middle of the headers': [`GET /cl HTTP/1.1\r\n${H}`, END],
   'HTTP/2.0 through the HTTP/1 parser': [`GET /cl HTTP/2.0\r\n${H}\r\n`],
   'garbage': ['\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03'],
   'a request cut short then end': [`POST /echo HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`],

@@ -57,6 +57,8 @@ const CHUNKED_RE = /(?:^|\W)chunked(?:$|\W)/i;
 const CONN_CLOSE_RE = /(?:^|\W)close(?:$|\W)/i;
 const PAUSE_BODY = 1, PAUSE_OUT = 2;
 const CRLF = Buffer.from('\r\n');
+/** Up to this many bytes, head and body are copied into one buffer for one write. */
+const COALESCE_LIMIT = 16 * 1024;
 const RESOURCE = Object.freeze({ type: 'PORTCULLIS_H1' });
 
 // A pool of parsers, as node:http keeps (a parser is a C++ object: freed with close(), not by GC).
@@ -510,7 +512,6 @@ function firstRaw(raw: readonly string[], lower: string): string | undefined {
 
 const EV_CLOSE = 0, EV_DRAIN = 1, EV_FINISH = 2;
 type EventName = 'close' | 'drain' | 'finish';
-const EVENT_INDEX: Record<EventName, number> = { close: EV_CLOSE, drain: EV_DRAIN, finish: EV_FINISH };
 
 /**
  * The answer as the handler writes it: node:http's ServerResponse API as the data plane uses it
@@ -543,7 +544,10 @@ export class H1Response {
   private finished = false;
   private destroyedFlag = false;
   private closeEmitted = false;
-  private listeners: (Listener[] | null)[] | null = null;
+  private closeL: Listener[] | null = null;
+  private finishL: Listener[] | null = null;
+  private drainL: Listener[] | null = null;
+  private drainOnce: Listener[] | null = null;
 
   constructor(conn: Conn, req: H1Request, keepAlive: boolean) {
     this.conn = conn;
@@ -561,28 +565,30 @@ export class H1Response {
   get socket(): net.Socket | null { return this.conn.closed ? null : this.conn.socket; }
 
   // --- events (a few listeners at most: no EventEmitter) ---
-  on(event: EventName, fn: Listener): this { const i = EVENT_INDEX[event]; const l = (this.listeners ??= [null, null, null]); (l[i] ??= []).push(fn); return this; }
-  once(event: EventName, fn: Listener): this {
-    // 'close' and 'finish' happen once: a plain listener is a once listener.
-    if (event !== 'drain') return this.on(event, fn);
-    const wrapped = Object.assign(() => { this.off(event, wrapped); fn(); }, { listener: fn });
-    return this.on(event, wrapped);
+  private list(event: EventName): Listener[] {
+    if (event === 'close') return this.closeL ??= [];
+    if (event === 'finish') return this.finishL ??= [];
+    return this.drainL ??= [];
   }
+  on(event: EventName, fn: Listener): this { this.list(event).push(fn); return this; }
+  /** 'close' and 'finish' happen once: a plain listener is a once listener. */
+  once(event: EventName, fn: Listener): this { if (event === 'drain') (this.drainOnce ??= []).push(fn); else this.list(event).push(fn); return this; }
   off(event: EventName, fn: Listener): this {
-    const l = this.listeners?.[EVENT_INDEX[event]];
-    if (!l) return this;
-    for (let i = l.length - 1; i >= 0; i--) {
-      const x = l[i] as Listener & { listener?: Listener };
-      if (x === fn || x.listener === fn) { l.splice(i, 1); break; }
-    }
+    const l = event === 'close' ? this.closeL : event === 'finish' ? this.finishL : this.drainL;
+    const i = l ? l.lastIndexOf(fn) : -1;
+    if (i >= 0) l!.splice(i, 1);
+    else if (event === 'drain' && this.drainOnce) { const j = this.drainOnce.lastIndexOf(fn); if (j >= 0) this.drainOnce.splice(j, 1); }
     return this;
   }
   removeListener(event: EventName, fn: Listener): this { return this.off(event, fn); }
-  /** @internal */
+  /** @internal Listeners are called as EventEmitter does: those registered when the event fired. */
   emit(i: number): void {
-    const l = this.listeners?.[i];
-    if (!l || l.length === 0) return;
-    for (const fn of l.slice()) fn();
+    if (i === EV_CLOSE) { const l = this.closeL; this.closeL = null; if (l) for (const fn of l) fn(); return; }
+    if (i === EV_FINISH) { const l = this.finishL; this.finishL = null; if (l) for (const fn of l) fn(); return; }
+    const once = this.drainOnce;
+    this.drainOnce = null;
+    if (this.drainL?.length) for (const fn of this.drainL.slice()) fn();
+    if (once) for (const fn of once) fn();
   }
 
   writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders, maybeHeaders?: OutgoingHttpHeaders): this {
@@ -716,7 +722,7 @@ export class H1Response {
     const conn = this.conn;
     if (conn.queue[0] !== this) {
       if (pre) this.buffer(pre);
-      if (body !== null) this.buffer(body);
+      if (body !== null) this.buffer(body, true);
       if (post !== null) this.buffer(post);
       return this.pendingBytes < OUT_HIGH_WATER;
     }
@@ -725,7 +731,16 @@ export class H1Response {
     let ok: boolean;
     if (body === null) { if (!pre) return true; ok = s.write(pre, 'latin1'); }
     else if (post === null && !pre) ok = s.write(body);
-    else {
+    else if (pre.length + (typeof body === 'string' ? body.length * 3 : body.length) + (post === null ? 0 : post.length) <= COALESCE_LIMIT) {
+      // Head (or chunk framing), body and tail in one buffer, one write: cheaper than a writev.
+      const bodyLen = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      const buf = Buffer.allocUnsafe(pre.length + bodyLen + (post === null ? 0 : post.length));
+      let o = buf.write(pre, 0, 'latin1');
+      o += typeof body === 'string' ? buf.write(body, o, 'utf8') : body.copy(buf, o);
+      if (typeof post === 'string') buf.write(post, o, 'latin1');
+      else if (post !== null) post.copy(buf, o);
+      ok = s.write(buf);
+    } else {
       s.cork();
       if (pre) s.write(pre, 'latin1');
       s.write(body);
@@ -737,7 +752,9 @@ export class H1Response {
     return ok;
   }
 
-  private buffer(x: string | Buffer): void {
+  /** Strings queued here are written as latin1 (heads, framing): a string body is queued as its UTF-8 bytes. */
+  private buffer(x: string | Buffer, utf8 = false): void {
+    if (utf8 && typeof x === 'string') x = Buffer.from(x);
     (this.pending ??= []).push(x);
     const n = x.length;
     this.pendingBytes += n;
