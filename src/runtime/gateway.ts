@@ -194,7 +194,7 @@ export class Gateway extends EventEmitter {
           this.certs.sync(build.ir?.certificates); // after apply: HTTP-01 needs the listeners up
           record = { ...base, result: 'success', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
           for (const w of runtime.warnings) logger.warn({ diagnostic: formatDiagnostic(w) }, 'config warning');
-          logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), durationMs: Math.round(record.durationMs) }, 'config applied');
+          logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), http1: http1Implementation(), durationMs: Math.round(record.durationMs) }, 'config applied');
         } catch (err) {
           const e = err as ReloadError;
           record = { ...base, result: 'failure', errors: e.details ?? [e.message], durationMs: performance.now() - t0 };
