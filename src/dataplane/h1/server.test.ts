@@ -350,3 +350,59 @@ test('a GET allocates no stream: the request and answer are plain objects', asyn
     assert.ok(seen && !(seen.req instanceof Readable) && !(seen.res instanceof Writable) && !(seen.res instanceof EventEmitter));
   } finally { await p.close(); }
 });
+
+test('a large answer to a slow reader: write() says when to stop, drain says when to go on, nothing is held in memory', async () => {
+  const total = 32 * 1024 * 1024;
+  let maxQueued = 0;
+  let falses = 0;
+  const p = await pair(SETTINGS, (_req, res) => {
+    res.writeHead(200, { 'content-length': total });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const sock = (res as unknown as { socket: net.Socket }).socket;
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (sent >= total) { res.end(chunk); return; }
+        const ok = res.write(chunk);
+        maxQueued = Math.max(maxQueued, sock.writableLength);
+        if (!ok) { falses++; res.once('drain', pump); return; }
+      }
+    };
+    pump();
+  });
+  try {
+    const got = await new Promise<number>((resolve) => {
+      const s = net.connect(p.fastPort, '127.0.0.1', () => s.write(`GET /big HTTP/1.1\r\n${H}Connection: close\r\n\r\n`));
+      let n = 0;
+      s.on('data', (d) => {
+        n += d.length;
+        s.pause();
+        setTimeout(() => s.resume(), 1); // a slow reader
+      });
+      s.on('close', () => resolve(n));
+    });
+    assert.ok(got > total, `received ${got}`);
+    assert.ok(falses > 0, 'write() returned false at some point');
+    assert.ok(maxQueued <= 256 * 1024, `at most ${maxQueued} bytes queued in the socket`);
+  } finally { await p.close(); }
+});
+
+test('an answer written while an earlier one is pending waits its turn, and its writer gets drain when the turn comes', async () => {
+  const order: string[] = [];
+  const p = await pair(SETTINGS, (req, res) => {
+    if (req.url === '/slow') { setTimeout(() => { order.push('slow'); res.writeHead(200, { 'content-length': 4 }); res.end('slow'); }, 100); return; }
+    res.writeHead(200, {});
+    const big = Buffer.alloc(40 * 1024, 0x62);
+    const ok = res.write(big);
+    order.push(`fast wrote, ok=${ok}`);
+    if (!ok) res.once('drain', () => { order.push('fast drained'); res.end('!'); });
+    else res.end('!');
+  });
+  try {
+    const r = await exchange(p.fastPort, [`GET /slow HTTP/1.1\r\n${H}\r\nGET /fast HTTP/1.1\r\n${H}Connection: close\r\n\r\n`], 1000);
+    assert.deepEqual(order, ['fast wrote, ok=false', 'slow', 'fast drained']);
+    assert.ok(r.out.indexOf('slow') < r.out.indexOf('bbbb'), 'answers in request order');
+    assert.ok(r.out.endsWith('1\r\n!\r\n0\r\n\r\n'));
+  } finally { await p.close(); }
+});
