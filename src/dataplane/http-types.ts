@@ -1,8 +1,10 @@
 // What the request path (http-handler.ts and its helpers) uses of a request and its answer. Three
 // servers hand it objects: node:http2 (HTTPS and h2c, compatibility API), node:http (the admin
 // API; cleartext listeners with PORTCULLIS_HTTP1=node) and the fast HTTP/1.1 server of
-// src/dataplane/h1. node:http's IncomingMessage/ServerResponse satisfy these interfaces as they
-// are; h1's H1Request/H1Response implement exactly this and nothing more.
+// src/dataplane/h1. node:http's IncomingMessage/ServerResponse and node:http2's
+// Http2ServerRequest/Http2ServerResponse satisfy these interfaces as they are (gateway.ts hands
+// the same handler to all three without a cast); h1's H1Request/H1Response implement exactly
+// this and nothing more.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 

@@ -293,7 +293,7 @@ export class Gateway extends EventEmitter {
     });
     // A TLS-ALPN-01 validation ends with the handshake: close it before HTTP sees it.
     tls.prependListener('secureConnection', (socket: import('node:tls').TLSSocket) => { if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.destroy(); });
-    tls.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    tls.on('request', handler); // Http2ServerRequest/Response satisfy HttpRequest/HttpResponse (src/dataplane/http-types.ts)
     const sessions = new Set<http2.Http2Session>();
     tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
     tls.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
@@ -362,7 +362,7 @@ export class Gateway extends EventEmitter {
     // HTTP/2 over cleartext with prior knowledge (h2c), on the same port as HTTP/1.1: the first
     // bytes of a connection tell them apart (the HTTP/2 preface starts with "PRI * HTTP/2.0").
     const h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxConcurrentStreams: 256 } });
-    h2.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    h2.on('request', handler);
     const sessions = new Set<http2.Http2Session>();
     h2.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
     const listener = net.createServer({ noDelay: true }, (socket) => {
