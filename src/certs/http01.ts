@@ -2,10 +2,10 @@
 // a pending challenge is answered before routing (Caddy and Traefik do the same). Other paths,
 // and tokens the gateway did not ask for, are routed as usual, so a backend can still answer its
 // own challenges. Cost on the request path while nothing is pending: one property read.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpHandler } from '../dataplane/http-types.ts';
 import type { CertificateService } from './service.ts';
 
-export function withAcmeHttp01(certs: CertificateService, handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+export function withAcmeHttp01(certs: CertificateService, handler: HttpHandler): HttpHandler {
   const store = certs.http01;
   // Workers of a multi-worker gateway read the primary's tokens from the state directory.
   const shared = certs.sharedChallengeDir !== undefined;

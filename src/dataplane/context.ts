@@ -1,14 +1,14 @@
 // Per-request state, created once per request and passed down the filter chain.
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from './http-types.ts';
 import type { BackendRuntime, EndpointRuntime, ListenerRuntime, RuleRuntime, Runtime } from '../runtime/runtime.ts';
 
 export interface RequestContext {
   readonly id: string;
   /** The Runtime this request started on; it keeps it to the end, whatever reloads happen. */
   readonly runtime: Runtime;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: HttpRequest;
+  readonly res: HttpResponse;
   readonly startNs: bigint;
   /** The client's address: the peer, or what trusted proxies reported (see client-ip.ts). */
   clientIp: string;
@@ -42,7 +42,7 @@ export interface ClientCertificate {
 }
 
 /** The verified peer certificate of a TLS connection, if the client presented one that verified. */
-export function clientCertificateOf(req: IncomingMessage): ClientCertificate | undefined {
+export function clientCertificateOf(req: HttpRequest): ClientCertificate | undefined {
   const sock = req.socket as unknown as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string>; subjectaltname?: string; fingerprint256?: string } };
   if (!sock.authorized || typeof sock.getPeerCertificate !== 'function') return undefined;
   const c = sock.getPeerCertificate();
@@ -69,7 +69,7 @@ export function requestIdFor(incoming: string | string[] | undefined): string {
   return `${PREFIX}${counter.toString(16).padStart(8, '0')}`;
 }
 
-export function clientIpOf(req: IncomingMessage): string {
+export function clientIpOf(req: HttpRequest): string {
   // h2c connections reach node:http2 through a replaying stream (see gateway.ts) that carries the
   // peer address; node:http2 wraps it, so look one level down when the socket has none.
   const sock = req.socket as unknown as { remoteAddress?: string; stream?: { remoteAddress?: string } };

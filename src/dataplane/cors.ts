@@ -32,7 +32,8 @@
 //   with credentials the requested method/headers are echoed, as the spec requires, because
 //   browsers read `*` literally on credentialed requests. exposeHeaders "*" with credentials is
 //   refused at validation (it would expose nothing).
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HttpRequest } from './http-types.ts';
 import type { CorsRuntime } from '../compiler/cors.ts';
 
 /** The Vary of a preflight answer (allowed or not). */
@@ -46,7 +47,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_ORIGIN_LENGTH = 300;
 
 /** OPTIONS with Origin and Access-Control-Request-Method (Fetch's CORS-preflight request). */
-export function isPreflight(req: IncomingMessage): boolean {
+export function isPreflight(req: HttpRequest): boolean {
   return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
 }
 

@@ -1,7 +1,8 @@
 // The HTTP/1.1 request path: find the listener by Host, the rule by the router, apply the rule's
 // filters, pick a backend and an endpoint, and stream the request and the response through an
 // undici pool. Everything it reads comes from the Runtime snapshot taken at the start.
-import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { HttpHandler, HttpRequest, HttpResponse } from './http-types.ts';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -34,7 +35,7 @@ export interface HandlerDeps {
 // Expect: the gateway answers 100-continue itself (Node does) and then streams the body.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect']);
 
-export function createHttpHandler(deps: HandlerDeps, portKey: string): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandler {
   const { holder, logger } = deps;
   return function handle(req, res) {
     const runtime = holder.current;
@@ -80,7 +81,7 @@ type Resolved =
   | { problem: ProblemSpec; detail?: string; closeConnection?: boolean };
 
 /** Port -> listener (by Host) -> rule (by the router). Fills ctx.listener and ctx.rule. */
-function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestContext, req: IncomingMessage): Resolved {
+function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestContext, req: HttpRequest): Resolved {
   if (!runtime) return { problem: PROBLEMS.noEndpoint, detail: 'the gateway has no configuration yet' };
   const port = runtime.ports.get(portKey);
   // The port was removed by a reload while this keep-alive connection was open.
@@ -460,7 +461,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
 class ClientGoneError extends Error { readonly code = 'PCS_ERR_CLIENT_GONE'; }
 
 /** HTTP/1.1 says so in Content-Length / Transfer-Encoding; HTTP/2 by not ending the stream with the headers. */
-function requestHasBody(req: IncomingMessage): boolean {
+function requestHasBody(req: HttpRequest): boolean {
   if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
   return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
@@ -471,7 +472,7 @@ function requestHasBody(req: IncomingMessage): boolean {
  * leaves the body unread and the request can go to another endpoint, and a failed attempt never
  * tears down the client's connection.
  */
-function lazyBody(req: IncomingMessage): AsyncIterable<Buffer> {
+function lazyBody(req: HttpRequest): AsyncIterable<Buffer> {
   return { [Symbol.asyncIterator]: () => req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() };
 }
 
@@ -479,7 +480,7 @@ function lazyBody(req: IncomingMessage): AsyncIterable<Buffer> {
 const MIRROR_BODY_LIMIT = 1024 * 1024;
 
 /** Like lazyBody, and hands a copy of the whole body to `done` (undefined if over `limit`). */
-function tapBody(req: IncomingMessage, limit: number, done: (payload: Buffer | undefined) => void): AsyncIterable<Buffer> {
+function tapBody(req: HttpRequest, limit: number, done: (payload: Buffer | undefined) => void): AsyncIterable<Buffer> {
   return {
     async *[Symbol.asyncIterator]() {
       const chunks: Buffer[] = [];
@@ -535,13 +536,13 @@ function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
  * relayed and the two sockets are piped. The tunnel belongs to no Runtime, so reloads never cut it;
  * `tunnels` lets a drain close the ones still open at the deadline.
  */
-export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels: Set<Duplex>): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels: Set<Duplex>): (req: HttpRequest, socket: Duplex, head: Buffer) => void {
   return function upgrade(req, socket, head) {
     const id = requestIdFor(req.headers['x-request-id']);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx = {
-      id, runtime: deps.holder.current!, req, res: undefined as unknown as ServerResponse, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req), scheme: deps.scheme ?? 'http',
+      id, runtime: deps.holder.current!, req, res: undefined as unknown as HttpResponse, startNs: process.hrtime.bigint(), clientIp: '', peerIp: clientIpOf(req), scheme: deps.scheme ?? 'http',
       host: normalizeHost(req.headers.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1),
     } as RequestContext;
     ctx.clientIp = ctx.peerIp;

@@ -1,7 +1,7 @@
 // RFC 9457 problem+json for every error Portcullis itself answers. The body says what happened in
 // words a client can act on and carries the request id; it never carries a stack trace, an
 // upstream address or an internal message.
-import type { ServerResponse } from 'node:http';
+import type { HttpResponse } from './http-types.ts';
 
 export interface ProblemSpec { readonly status: number; readonly title: string; readonly code: string }
 
@@ -35,7 +35,7 @@ export function problemBody(p: ProblemSpec, requestId: string, detail?: string):
   });
 }
 
-export function sendProblem(res: ServerResponse, p: ProblemSpec, requestId: string, detail?: string, extraHeaders?: Record<string, string>): void {
+export function sendProblem(res: HttpResponse, p: ProblemSpec, requestId: string, detail?: string, extraHeaders?: Record<string, string>): void {
   if (res.headersSent) { res.destroy(); return; }
   const body = problemBody(p, requestId, detail);
   res.writeHead(p.status, {

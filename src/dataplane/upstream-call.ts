@@ -4,7 +4,7 @@
 // were most of the proxy's own CPU per request (see bench/http). Here the response body goes from
 // undici's parser straight into ServerResponse.write, with undici's pause/resume as backpressure,
 // and a small body that arrived with the headers leaves in the same write as the response head.
-import type { ServerResponse } from 'node:http';
+import type { HttpResponse } from './http-types.ts';
 import type { Dispatcher } from 'undici';
 
 export type UpstreamHeaders = Record<string, string | string[] | undefined>;
@@ -50,7 +50,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private ended = false;
   private failed: Error | null = null;
   private discarding = false;
-  private sink: ServerResponse | null = null;
+  private sink: HttpResponse | null = null;
   private wantsTrailers = false;
   private onFinish: ((err: Error | null) => void) | null = null;
   /** Bytes held before pipeTo; raised by collect() (the WAF holds a response to inspect it). */
@@ -144,7 +144,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
    * `wantsTrailers`, end it, and call `onFinish(null)`; on an upstream error call `onFinish(err)`
    * and leave `res` to the caller. Called once per call.
    */
-  pipeTo(res: ServerResponse, wantsTrailers: boolean, onFinish: (err: Error | null) => void): void {
+  pipeTo(res: HttpResponse, wantsTrailers: boolean, onFinish: (err: Error | null) => void): void {
     this.sink = res;
     this.wantsTrailers = wantsTrailers;
     this.onFinish = onFinish;

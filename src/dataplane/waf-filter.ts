@@ -11,7 +11,7 @@
 // (decoded first when the upstream compressed them) and the rest streams through uninspected, as
 // ModSecurity's ProcessPartial. Otherwise phase 4 runs with an empty body, as ModSecurity's does
 // with SecResponseBodyAccess Off.
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from './http-types.ts';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import type { WafRuntime } from '../compiler/waf.ts';
@@ -140,7 +140,7 @@ export function decodedPrefix(raw: Buffer, encoding: string, limit: number): Pro
 }
 
 /** The whole body, or null once it passes `limit` bytes. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+async function readBody(req: HttpRequest, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {

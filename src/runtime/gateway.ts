@@ -24,6 +24,27 @@ import { replayStream } from './replay-stream.ts';
 import { CertificateService } from '../certs/service.ts';
 import { withAcmeHttp01 } from '../certs/http01.ts';
 import { ACME_TLS_ALPN_PROTOCOL } from '../pki/acme.ts';
+import { H1Server } from '../dataplane/h1/server.ts';
+
+/**
+ * The HTTP/1.1 server of cleartext listeners: 'fast' (src/dataplane/h1, the default) or 'node'
+ * (node:http, as before it existed): `PORTCULLIS_HTTP1=node` is the escape hatch.
+ */
+export function http1Implementation(env: NodeJS.ProcessEnv = process.env): 'fast' | 'node' {
+  const v = env.PORTCULLIS_HTTP1;
+  if (v === undefined || v === '' || v === 'fast') return 'fast';
+  if (v === 'node') return 'node';
+  throw new Error(`PORTCULLIS_HTTP1=${v}: expected "fast" (the default) or "node"`);
+}
+
+/** The HTTP/1.1 settings of cleartext listeners, the same for node:http and the fast server. */
+const H1_SETTINGS = {
+  requireHostHeader: true,
+  headersTimeout: 30_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 65_000,
+  maxHeaderSize: 32 * 1024,
+} as const;
 
 export interface ReloadRecord {
   readonly result: 'success' | 'failure' | 'unchanged';
@@ -173,7 +194,7 @@ export class Gateway extends EventEmitter {
           this.certs.sync(build.ir?.certificates); // after apply: HTTP-01 needs the listeners up
           record = { ...base, result: 'success', version: runtime.version, errors: [], durationMs: performance.now() - t0 };
           for (const w of runtime.warnings) logger.warn({ diagnostic: formatDiagnostic(w) }, 'config warning');
-          logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), durationMs: Math.round(record.durationMs) }, 'config applied');
+          logger.info({ trigger, version: runtime.version, listeners: this.boundPorts.map((p) => p.key), http1: http1Implementation(), durationMs: Math.round(record.durationMs) }, 'config applied');
         } catch (err) {
           const e = err as ReloadError;
           record = { ...base, result: 'failure', errors: e.details ?? [e.message], durationMs: performance.now() - t0 };
@@ -272,7 +293,7 @@ export class Gateway extends EventEmitter {
     });
     // A TLS-ALPN-01 validation ends with the handshake: close it before HTTP sees it.
     tls.prependListener('secureConnection', (socket: import('node:tls').TLSSocket) => { if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.destroy(); });
-    tls.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    tls.on('request', handler); // Http2ServerRequest/Response satisfy HttpRequest/HttpResponse (src/dataplane/http-types.ts)
     const sessions = new Set<http2.Http2Session>();
     tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
     tls.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
@@ -291,28 +312,14 @@ export class Gateway extends EventEmitter {
       if (holder.current?.ports.get(key)?.passthrough) acceptPassthrough(pdeps, key, socket, (s, first) => tls.emit('connection', replayStream(s, first)));
       else tls.emit('connection', socket);
     });
-    return { listener, h1: tls as unknown as http.Server, h2: tls, sessions, tls };
+    return { listener, h1: tls as unknown as H1Control, h2: tls, sessions, tls };
   }
 
   private createServer(key: string): PortServer {
     const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
     const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
-    const h1 = http.createServer({
-      // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
-      // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-      headersTimeout: 30_000,
-      requestTimeout: 300_000,
-      keepAliveTimeout: 65_000,
-      maxHeaderSize: 32 * 1024,
-    }, handler);
-    // h1 never listens itself (the accepting socket below hands it connections), so start the
-    // connection tracking that listen() would: it enforces headersTimeout/requestTimeout (slowloris)
-    // and lets close() end idle keep-alive connections at once.
-    h1.emit('listening');
-    h1.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
-    h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const upgrade = createUpgradeHandler(deps, key, this.tunnels);
+    const clientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
       // A client that hangs up (ECONNRESET, EPIPE) sent nothing wrong: just let the socket go.
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') { socket.destroy(); return; }
       this.opts.metrics.badRequests.inc();
@@ -322,11 +329,40 @@ export class Gateway extends EventEmitter {
         socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
       else socket.destroy();
-    });
+    };
+    // HTTP/1.1: the fast server (src/dataplane/h1) or node:http (PORTCULLIS_HTTP1=node), with the
+    // same settings, the same handlers and the same answer to a bad request.
+    let h1: H1Control;
+    let h1Connection: (socket: net.Socket, first: Buffer) => void;
+    if (http1Implementation() === 'fast') {
+      // Strict llhttp (no lenient flag), as node:http without insecureHTTPParser.
+      const fast = new H1Server(H1_SETTINGS, handler, upgrade, clientError);
+      h1 = fast;
+      h1Connection = (socket, first) => fast.connection(socket, first);
+    } else {
+      const nodeH1 = http.createServer({
+        // Strict parsing: Node's llhttp refuses conflicting Content-Length/Transfer-Encoding,
+        // obs-fold and bad header bytes with a 400 unless insecureHTTPParser is set. Never set it.
+        insecureHTTPParser: false,
+        ...H1_SETTINGS,
+      }, handler);
+      // nodeH1 never listens itself (the accepting socket below hands it connections), so start the
+      // connection tracking that listen() would: it enforces headersTimeout/requestTimeout (slowloris)
+      // and lets close() end idle keep-alive connections at once.
+      nodeH1.emit('listening');
+      nodeH1.on('upgrade', upgrade);
+      nodeH1.on('clientError', clientError);
+      h1 = nodeH1;
+      h1Connection = (socket, first) => {
+        socket.unshift(first);
+        nodeH1.emit('connection', socket);
+        socket.resume();
+      };
+    }
     // HTTP/2 over cleartext with prior knowledge (h2c), on the same port as HTTP/1.1: the first
     // bytes of a connection tell them apart (the HTTP/2 preface starts with "PRI * HTTP/2.0").
     const h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxConcurrentStreams: 256 } });
-    h2.on('request', handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    h2.on('request', handler);
     const sessions = new Set<http2.Http2Session>();
     h2.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
     const listener = net.createServer({ noDelay: true }, (socket) => {
@@ -335,9 +371,7 @@ export class Gateway extends EventEmitter {
         socket.pause();
         const isH2 = first.length >= 3 && first[0] === 0x50 && first[1] === 0x52 && first[2] === 0x49; // "PRI"
         if (!isH2) {
-          socket.unshift(first);
-          h1.emit('connection', socket);
-          socket.resume();
+          h1Connection(socket, first);
         } else {
           // node:http2 reads from the socket's native handle, so bytes already read must be fed
           // through a JS stream that replays them (http2 wraps it in its JSStreamSocket).
@@ -410,8 +444,11 @@ export class Gateway extends EventEmitter {
   }
 }
 
+/** What the gateway does with an HTTP/1.1 server: node:http's Server or the fast H1Server. */
+interface H1Control { close(cb?: () => void): unknown; closeIdleConnections(): void; closeAllConnections(): void }
+
 /** One listening port: the accepting socket and the HTTP/1.1 and HTTP/2 servers it feeds. */
-interface PortServer { listener: net.Server; h1: http.Server; h2: http2.Http2Server | http2.Http2SecureServer; sessions: Set<http2.Http2Session>; tls?: http2.Http2SecureServer }
+interface PortServer { listener: net.Server; h1: H1Control; h2: http2.Http2Server | http2.Http2SecureServer; sessions: Set<http2.Http2Session>; tls?: http2.Http2SecureServer }
 
 function listen(s: PortServer, host: string, port: number, reusePort: boolean): Promise<void> {
   const server = s.listener;
