@@ -130,6 +130,26 @@ test('HTTP/1.1 and HTTP/2 over TLS reach the upstream with X-Forwarded-Proto htt
   } finally { session.close(); }
 });
 
+test('HTTP/1.1 over TLS is the fast HTTP/1.1 server of cleartext listeners: the same keep-alive and the same problem+json for a request it refuses', async () => {
+  const exchange = (payload: string) => new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'shop.example.test', ca: caPem, ALPNProtocols: ['http/1.1'] }, () => s.write(payload));
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => { out += d; if (/\r\n\r\n/.test(out) && /content-length: (\d+)/i.test(out)) { const n = Number(/content-length: (\d+)/i.exec(out)![1]); if (Buffer.byteLength(out.slice(out.indexOf('\r\n\r\n') + 4)) >= n) { s.destroy(); resolve(out); } } });
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
+  const ok = await exchange('GET /h1 HTTP/1.1\r\nHost: shop.example.test\r\n\r\n');
+  assert.match(ok, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(ok, /\r\nKeep-Alive: timeout=65\r\n/i, 'the cleartext listeners\' keep-alive (node:http2\'s HTTP/1.1 fallback said timeout=5)');
+  const from = gw.logs.length;
+  const bad = await exchange('GET /h1 HTTP/1.1\r\nHost: shop.example.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+  assert.match(bad, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(bad, /Content-Type: application\/problem\+json/i);
+  assert.equal(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)).code, 'PCS_ERR_BAD_REQUEST');
+  await gw.waitForLog(/"msg":"bad request refused"/, 3000, from);
+});
+
 test('certificate rotation by reload: new handshakes get the new certificate, open connections stay', async () => {
   const ecdsaOnly = { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' } as const;
   const open = await handshake('shop.example.test', ecdsaOnly);

@@ -271,9 +271,14 @@ export class Gateway extends EventEmitter {
     const handler = createHttpHandler(deps, key);
     const holder = this.holder;
     const alpn01 = this.certs.tlsAlpn01;
+    const upgrade = createUpgradeHandler(deps, key, this.tunnels);
+    // HTTP/1.1 over TLS (ALPN http/1.1, or no ALPN): the fast server of cleartext listeners
+    // (src/dataplane/h1), with the same settings and the same answer to a bad request; node:http2
+    // only speaks h2 then. With PORTCULLIS_HTTP1=node, node:http2's HTTP/1.1 fallback as before.
+    const fastH1 = http1Implementation() === 'fast' ? new H1Server(H1_SETTINGS, handler, upgrade, this.badRequestHandler()) : null;
     const tls = http2.createSecureServer({
       ...TLS_DEFAULTS,
-      allowHTTP1: true,
+      allowHTTP1: fastH1 === null,
       // h2 then http/1.1, as ALPNProtocols would (same refusal when nothing matches), plus ACME
       // TLS-ALPN-01: acme-tls/1 for a name with a pending challenge (src/certs).
       ALPNCallback: alpn01.alpnCallback(['h2', 'http/1.1']),
@@ -296,7 +301,8 @@ export class Gateway extends EventEmitter {
     tls.on('request', handler); // Http2ServerRequest/Response satisfy HttpRequest/HttpResponse (src/dataplane/http-types.ts)
     const sessions = new Set<http2.Http2Session>();
     tls.on('session', (sess) => { sessions.add(sess); sess.once('close', () => sessions.delete(sess)); });
-    tls.on('upgrade', createUpgradeHandler(deps, key, this.tunnels));
+    if (fastH1) tls.on('unknownProtocol', (socket: import('node:tls').TLSSocket) => fastH1.connection(socket));
+    else tls.on('upgrade', upgrade);
     tls.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
       this.opts.metrics.tlsHandshakeErrors.inc();
       this.opts.logger.warn({ code: err.code, reason: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
@@ -312,14 +318,12 @@ export class Gateway extends EventEmitter {
       if (holder.current?.ports.get(key)?.passthrough) acceptPassthrough(pdeps, key, socket, (s, first) => tls.emit('connection', replayStream(s, first)));
       else tls.emit('connection', socket);
     });
-    return { listener, h1: tls as unknown as H1Control, h2: tls, sessions, tls };
+    return { listener, h1: fastH1 ?? (tls as unknown as H1Control), h1Own: fastH1 !== null, h2: tls, sessions, tls };
   }
 
-  private createServer(key: string): PortServer {
-    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
-    const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
-    const upgrade = createUpgradeHandler(deps, key, this.tunnels);
-    const clientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+  /** The answer to a request the HTTP/1.1 parser refuses: 400 problem+json, a log line and a metric. */
+  private badRequestHandler(): (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => void {
+    return (err, socket) => {
       // A client that hangs up (ECONNRESET, EPIPE) sent nothing wrong: just let the socket go.
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') { socket.destroy(); return; }
       this.opts.metrics.badRequests.inc();
@@ -330,6 +334,13 @@ export class Gateway extends EventEmitter {
       }
       else socket.destroy();
     };
+  }
+
+  private createServer(key: string): PortServer {
+    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
+    const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
+    const upgrade = createUpgradeHandler(deps, key, this.tunnels);
+    const clientError = this.badRequestHandler();
     // HTTP/1.1: the fast server (src/dataplane/h1) or node:http (PORTCULLIS_HTTP1=node), with the
     // same settings, the same handlers and the same answer to a bad request.
     let h1: H1Control;
@@ -379,7 +390,7 @@ export class Gateway extends EventEmitter {
         }
       });
     });
-    return { listener, h1, h2, sessions };
+    return { listener, h1, h1Own: true, h2, sessions };
   }
 
   private watchers: fs.FSWatcher[] = [];
@@ -435,9 +446,10 @@ export class Gateway extends EventEmitter {
       Promise.all(servers.map(closeServer)),
       new Promise((r) => setTimeout(r, drainMs).unref()),
     ]);
-    // An HTTPS port's h1 is the HTTP/2 secure server, which has no closeAllConnections: calling
-    // it threw, and the tunnels (WebSockets, TLS passthrough) below were never closed.
-    for (const s of servers) { if (!s.tls) s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
+    // With PORTCULLIS_HTTP1=node an HTTPS port's h1 is the HTTP/2 secure server, which has no
+    // closeAllConnections: calling it threw, and the tunnels (WebSockets, TLS passthrough) below
+    // were never closed (h1Own).
+    for (const s of servers) { if (s.h1Own) s.h1.closeAllConnections(); for (const sess of s.sessions) sess.destroy(); }
     for (const t of this.tunnels) t.destroy();
     await this.pools.close();
     this.health.close();
@@ -448,7 +460,15 @@ export class Gateway extends EventEmitter {
 interface H1Control { close(cb?: () => void): unknown; closeIdleConnections(): void; closeAllConnections(): void }
 
 /** One listening port: the accepting socket and the HTTP/1.1 and HTTP/2 servers it feeds. */
-interface PortServer { listener: net.Server; h1: H1Control; h2: http2.Http2Server | http2.Http2SecureServer; sessions: Set<http2.Http2Session>; tls?: http2.Http2SecureServer }
+interface PortServer {
+  listener: net.Server;
+  h1: H1Control;
+  /** h1 is an HTTP/1.1 server of its own (false: it is the TLS server's HTTP/1.1 fallback, which has no close/closeAllConnections of its own) */
+  h1Own: boolean;
+  h2: http2.Http2Server | http2.Http2SecureServer;
+  sessions: Set<http2.Http2Session>;
+  tls?: http2.Http2SecureServer;
+}
 
 function listen(s: PortServer, host: string, port: number, reusePort: boolean): Promise<void> {
   const server = s.listener;
@@ -469,7 +489,7 @@ function closeServer(s: PortServer): Promise<void> {
     s.listener.close(() => resolve());
     // Stops h1's connection tracking and closes its idle keep-alive connections; busy ones close
     // after their response (Node answers with Connection: close once the server is closing).
-    if (!s.tls) s.h1.close(() => {});
+    if (s.h1Own) s.h1.close(() => {});
     s.h1.closeIdleConnections();
     for (const sess of s.sessions) sess.close(); // GOAWAY: streams in flight finish
   });
