@@ -60,7 +60,9 @@ test('certificate rotated under 200 req/s: no failed request, open connections k
   // Three kinds of client: a new TLS connection per request (these see the rotation), a
   // keep-alive HTTP/1.1 agent with 4 sockets, and one HTTP/2 session.
   const fresh = new https.Agent({ keepAlive: false, ca: caPem, servername: HOST, maxCachedSessions: 0 });
-  const kept = new https.Agent({ keepAlive: true, maxSockets: 4, ca: caPem, servername: HOST });
+  // fifo: every free socket takes turns, so the ones opened before the rotation keep being used (with
+  // the default lifo, one socket opened in a burst after it could take all the requests)
+  const kept = new https.Agent({ keepAlive: true, maxSockets: 4, scheduling: 'fifo', ca: caPem, servername: HOST });
   const h2 = http2.connect(`https://127.0.0.1:${port}`, { ca: caPem, servername: HOST });
   await new Promise<void>((resolve, reject) => { h2.once('connect', () => resolve()); h2.once('error', reject); });
   const h2Socket = h2.socket;
