@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, routeYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const cleanup: (() => unknown)[] = [];
@@ -15,25 +15,7 @@ after(async () => { for (const c of cleanup.reverse()) await c(); });
 async function config(up: Upstream): Promise<{ dir: string; port: number }> {
   const port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${port} }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
----
-${backendYaml('up', [up.port])}
-`);
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}\n---\n${routeYaml('up')}\n---\n${backendYaml('up', [up.port])}\n`);
   return { dir, port };
 }
 
