@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, tlsSecretYaml } from './helpers/config.ts';
+import { testCa } from './helpers/tls.ts';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 after(async () => { for (const c of cleanup.reverse()) await c(); });
@@ -48,9 +49,9 @@ async function setup() {
   return { gw, port, dir, upstreamPort };
 }
 
-function open(port: number, p: string): Promise<{ ws: WebSocket; hello: { hello: string; forwardedFor: string; requestId: string }; next: () => Promise<string> }> {
+function open(port: number, p: string, wsOpts: WebSocket.ClientOptions = {}, scheme = 'ws'): Promise<{ ws: WebSocket; hello: { hello: string; forwardedFor: string; requestId: string }; next: () => Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${p}`);
+    const ws = new WebSocket(`${scheme}://127.0.0.1:${port}${p}`, wsOpts);
     const queue: string[] = [];
     const waiters: ((s: string) => void)[] = [];
     ws.on('message', (m) => { const s = m.toString(); const w = waiters.shift(); if (w) w(s); else queue.push(s); });
@@ -133,4 +134,38 @@ test('an upgrade to an upstream that is down gets 502 problem+json', async () =>
   fs.writeFileSync(path.join(dir, 'c.yaml'), config(port, await freePort(), 999));
   await gw.waitForLog(/"msg":"config applied"/, 5000, from);
   await assert.rejects(open(port, '/down'), /status 502/);
+});
+
+test('a WebSocket over TLS (wss) through an HTTPS listener: the upgrade reaches the upstream, messages both ways', async () => {
+  const { caPem, issue } = await testCa();
+  const cert = await issue(['ws.example.test']);
+  const port = await freePort();
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: https, protocol: HTTPS, port: ${port}, hostname: ws.example.test, tls: { certificateRefs: [{ name: ws-cert }] } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }] }]
+---
+${backendYaml('svc', [env.upstreamPort])}
+---
+${tlsSecretYaml('ws-cert', cert)}
+`);
+  const gw = await startGateway(dir, ['--no-access-log']);
+  cleanup.push(() => gw.stop());
+  const c = await open(port, '/secure?x=1', { ca: caPem, servername: 'ws.example.test', headers: { host: 'ws.example.test' } }, 'wss');
+  assert.equal(c.hello.hello, '/secure?x=1');
+  c.ws.send('over tls');
+  assert.equal(await c.next(), 'echo:over tls');
+  c.ws.close();
 });
