@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
@@ -163,7 +164,9 @@ ${tlsSecretYaml('ws-cert', cert)}
 `);
   const gw = await startGateway(dir, ['--no-access-log']);
   cleanup.push(() => gw.stop());
-  const c = await open(port, '/secure?x=1', { ca: caPem, servername: 'ws.example.test', headers: { host: 'ws.example.test' } }, 'wss');
+  // ws hands TLS options (servername) to tls.connect; its ClientOptions type does not list them
+  const tlsOpts: WebSocket.ClientOptions & ConnectionOptions = { ca: caPem, servername: 'ws.example.test', headers: { host: 'ws.example.test' } };
+  const c = await open(port, '/secure?x=1', tlsOpts, 'wss');
   assert.equal(c.hello.hello, '/secure?x=1');
   c.ws.send('over tls');
   assert.equal(await c.next(), 'echo:over tls');
