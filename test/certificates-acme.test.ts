@@ -15,7 +15,7 @@ import { InternalCA } from '../src/pki/ca.ts';
 import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { ROOT, freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const children: ChildProcess[] = [];
@@ -125,9 +125,25 @@ after(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 });
 
+/**
+ * An ACME Issuer against the Pebble on `acmePort`, trusting Pebble's test certificate; `more` is
+ * the rest of spec.acme (solvers, external account binding), indented 4.
+ */
+function acmeIssuerYaml(name: string, acmePort: number, email: string, more: string): string {
+  const caBundle = cfg.tlsCa.trim().split('\n').map((l) => `      ${l}`).join('\n');
+  return `apiVersion: portcullis.dev/v1alpha1
+kind: Issuer
+metadata: { name: ${name}, namespace: default }
+spec:
+  acme:
+    server: https://127.0.0.1:${acmePort}/dir
+    email: ${email}
+    caBundle: |
+${caBundle}
+${more}`;
+}
 
 function config(alpn: boolean, eab?: { acmePort: number; hmac: string; hook: string }): string {
-  const indent = (s: string) => s.trim().split('\n').map((l) => `      ${l}`).join('\n');
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
@@ -152,25 +168,11 @@ ${alpn ? `    - name: alpn
       hostname: "*.wild.portcullis.test"
       tls: { certificateRefs: [{ name: wild-tls }] }
 ` : ''}---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [cfg.upPort])}
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Issuer
-metadata: { name: pebble, namespace: default }
-spec:
-  acme:
-    server: https://127.0.0.1:${cfg.acmePort}/dir
-    email: ops@portcullis.test
-    caBundle: |
-${indent(cfg.tlsCa)}
-    solvers: [{ http01: {} }]
+${acmeIssuerYaml('pebble', cfg.acmePort, 'ops@portcullis.test', `    solvers: [{ http01: {} }]`)}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Certificate
@@ -182,16 +184,7 @@ spec:
   # Pebble issues for 1 h here: renew after ~4 s, so the test sees a renewal attempt soon
   renewAtFraction: 0.001
 ${alpn ? `---
-apiVersion: portcullis.dev/v1alpha1
-kind: Issuer
-metadata: { name: pebble-alpn, namespace: default }
-spec:
-  acme:
-    server: https://127.0.0.1:${cfg.acmePort}/dir
-    email: alpn@portcullis.test
-    caBundle: |
-${indent(cfg.tlsCa)}
-    solvers: [{ tlsAlpn01: {} }]
+${acmeIssuerYaml('pebble-alpn', cfg.acmePort, 'alpn@portcullis.test', `    solvers: [{ tlsAlpn01: {} }]`)}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Certificate
@@ -206,18 +199,9 @@ kind: Secret
 metadata: { name: eab, namespace: default }
 stringData: { secret: ${eab.hmac} }
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Issuer
-metadata: { name: pebble-eab, namespace: default }
-spec:
-  acme:
-    server: https://127.0.0.1:${eab.acmePort}/dir
-    email: eab@portcullis.test
-    caBundle: |
-${indent(cfg.tlsCa)}
-    externalAccountBinding: { keyID: kid-1, keySecretRef: { name: eab } }
+${acmeIssuerYaml('pebble-eab', eab.acmePort, 'eab@portcullis.test', `    externalAccountBinding: { keyID: kid-1, keySecretRef: { name: eab } }
     solvers:
-      - dns01: { exec: { command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(eab.hook)}, ${JSON.stringify(challMgmtUrl)}] } }
+      - dns01: { exec: { command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(eab.hook)}, ${JSON.stringify(challMgmtUrl)}] } }`)}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Certificate
@@ -320,7 +304,6 @@ test('with --workers 2: the primary orders, a worker answers HTTP-01 from the st
   const [hp, sp] = [await freePort(), await freePort()];
   const pb = await startPebble({ httpPort: hp, tlsPort: sp });
   const d = tmpDir();
-  const indent = (x: string) => x.trim().split('\n').map((l) => `      ${l}`).join('\n');
   fs.writeFileSync(path.join(d, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
@@ -331,16 +314,7 @@ spec:
     - { name: http, protocol: HTTP, port: ${hp} }
     - { name: https, protocol: HTTPS, port: ${sp}, hostname: workers.portcullis.test, tls: { certificateRefs: [{ name: w-tls }] } }
 ---
-apiVersion: portcullis.dev/v1alpha1
-kind: Issuer
-metadata: { name: pebble, namespace: default }
-spec:
-  acme:
-    server: https://127.0.0.1:${pb.acmePort}/dir
-    email: workers@portcullis.test
-    caBundle: |
-${indent(cfg.tlsCa)}
-    solvers: [{ http01: {} }]
+${acmeIssuerYaml('pebble', pb.acmePort, 'workers@portcullis.test', `    solvers: [{ http01: {} }]`)}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Certificate

@@ -13,7 +13,7 @@ import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './help
 import { InternalCA } from '../src/pki/ca.ts';
 import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, staticSerial: string;
@@ -43,12 +43,7 @@ spec:
       hostname: short.example.test
       tls: { certificateRefs: [{ name: short-tls }] }
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [up.port])}
 ---
@@ -264,12 +259,7 @@ spec:
     - { name: http, protocol: HTTP, port: ${p2} }
     - { name: https, protocol: HTTPS, port: ${await freePort()}, tls: { certificateRefs: [{ name: x-tls }] } }
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [up.port])}
 ---

@@ -13,7 +13,7 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, ca: InternalCA, caPem: string;
@@ -42,12 +42,7 @@ spec:
       hostname: api.example.test
       tls: { certificateRefs: [{ name: api-ec }] }
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }] }]
+${routeYaml('up')}
 ---
 ${backendYaml('up', [up.port])}
 ${secret('shop-ec', issued.shopEc)}${secret('shop-ec-2', issued.shopEc2)}${secret('shop-rsa', issued.shopRsa)}${secret('api-ec', issued.apiEc)}`;

@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { gatewayYaml } from './helpers/config.ts';
+import { gatewayYaml, routeYaml } from './helpers/config.ts';
 import { startUpstream } from './helpers/upstream.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -18,12 +18,7 @@ async function setup(endpointPorts: number[], policy = ''): Promise<{ gw: Gatewa
   const dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayYaml(port)}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }] }]
+${routeYaml('svc')}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: Backend

@@ -18,6 +18,7 @@ import { InternalCA } from '../src/pki/ca.ts';
 import { ClientHelloReader } from '../src/tls/client-hello.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
+import { tlsEcho, tlsGreeting } from './helpers/tls.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 interface TlsUpstream { name: string; port: number; fingerprint: string; close(): Promise<void> }
@@ -181,27 +182,8 @@ before(async () => {
 after(async () => { rawUp?.close(); await gw?.stop(); for (const u of Object.values(ups)) await u.close(); await httpUp?.close(); });
 
 /** Connect through the gateway, verify the upstream certificate for `servername`, read the greeting. */
-function connect(servername: string | undefined, opts: tls.ConnectionOptions = {}, p = port): Promise<{ s: tls.TLSSocket; greeting: string }> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: p, ...(servername ? { servername } : {}), ca: caPem, ...opts });
-    s.once('error', reject);
-    s.once('secureConnect', () => {
-      let buf = '';
-      const onData = (d: Buffer) => { buf += d; if (buf.includes('\n')) { s.off('data', onData); resolve({ s, greeting: buf.trim() }); } };
-      s.on('data', onData);
-    });
-  });
-}
-
-function echo(s: tls.TLSSocket, msg: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d: Buffer) => { buf += d; if (buf.length >= msg.length) { s.off('data', onData); resolve(buf); } };
-    s.on('data', onData);
-    s.once('error', reject);
-    s.write(msg);
-  });
-}
+const connect = (servername: string | undefined, opts: tls.ConnectionOptions = {}, p = port) => tlsGreeting(p, servername, caPem, opts);
+const echo = tlsEcho;
 
 test('SNI picks the TLSRoute; the client verifies the upstream\'s own certificate end to end', async () => {
   const db = await connect('db.example.test');

@@ -17,6 +17,7 @@ import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
+import { tlsEcho, tlsGreeting } from './helpers/tls.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 interface EchoBackend { port: number; received: Buffer[]; close(): Promise<void> }
@@ -278,28 +279,8 @@ before(async () => {
 after(async () => { await gw?.stop(); for (const b of Object.values(backends)) await b.close(); await httpUp?.close(); });
 
 /** Connect through the gateway, verify the gateway's certificate for `servername`, read the greeting. */
-function connect(servername: string, opts: tls.ConnectionOptions = {}, p = port): Promise<{ s: tls.TLSSocket; greeting: string }> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: p, servername, ca: caPem, ...opts });
-    s.once('error', reject);
-    s.once('close', () => reject(new Error('closed before the greeting')));
-    s.once('secureConnect', () => {
-      let buf = '';
-      const onData = (d: Buffer) => { buf += d; if (buf.includes('\n')) { s.off('data', onData); resolve({ s, greeting: buf.trim() }); } };
-      s.on('data', onData);
-    });
-  });
-}
-
-function echo(s: tls.TLSSocket, msg: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d: Buffer) => { buf += d; if (buf.length >= msg.length) { s.off('data', onData); resolve(buf); } };
-    s.on('data', onData);
-    s.once('error', reject);
-    s.write(msg);
-  });
-}
+const connect = (servername: string, opts: tls.ConnectionOptions = {}, p = port) => tlsGreeting(p, servername, caPem, opts);
+const echo = tlsEcho;
 
 test('a.example: the gateway presents its certificate, the backend gets the bytes decrypted and echoes them', async () => {
   const { s, greeting } = await connect('a.example', { ALPNProtocols: ['h2', 'http/1.1'] });

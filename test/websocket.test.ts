@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
 import { testCa } from './helpers/tls.ts';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -151,12 +151,7 @@ spec:
   listeners:
     - { name: https, protocol: HTTPS, port: ${port}, hostname: ws.example.test, tls: { certificateRefs: [{ name: ws-cert }] } }
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }] }]
+${routeYaml('svc')}
 ---
 ${backendYaml('svc', [env.upstreamPort])}
 ---

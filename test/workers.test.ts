@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, routeYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc | undefined, a: Upstream | undefined, b: Upstream | undefined;
@@ -15,12 +15,7 @@ after(async () => { await gw?.stop(); await a?.close(); await b?.close(); });
 function config(port: number, upstreamPort: number): string {
   return `${gatewayYaml(port)}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: svc }] }]
+${routeYaml('svc')}
 ---
 ${backendYaml('svc', [upstreamPort])}
 `;
