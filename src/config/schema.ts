@@ -197,13 +197,18 @@ export const HTTPRouteMatch = Type.Object({
   method: Type.Optional(Type.Union(HTTP_METHODS.map((m) => Type.Literal(m)))),
 }, Strict);
 
-export const HTTPBackendRef = Type.Object({
+/** The fields of a Gateway API BackendRef (TLSRoute's as is; HTTPRoute's adds filters). */
+const BACKEND_REF_FIELDS = {
   group: Type.Optional(Type.String()),
   kind: Type.Optional(Type.String()),
   name: Name,
   namespace: Type.Optional(Name),
   port: Type.Optional(Port),
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
+};
+
+export const HTTPBackendRef = Type.Object({
+  ...BACKEND_REF_FIELDS,
   filters: Type.Optional(Type.Array(HTTPRouteFilter, { maxItems: 16 })),
 }, Strict);
 
@@ -265,14 +270,7 @@ export const TLSRouteSpec = Type.Object({
   hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 1024, description: 'SNI names this route serves (exact or *.suffix)' })),
   rules: Type.Array(Type.Object({
     name: Type.Optional(SectionName),
-    backendRefs: Type.Array(Type.Object({
-      group: Type.Optional(Type.String()),
-      kind: Type.Optional(Type.String()),
-      name: Name,
-      namespace: Type.Optional(Name),
-      port: Type.Optional(Port),
-      weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
-    }, Strict), { minItems: 1, maxItems: 16 }),
+    backendRefs: Type.Array(Type.Object(BACKEND_REF_FIELDS, Strict), { minItems: 1, maxItems: 16 }),
   }, Strict), { minItems: 1, maxItems: 16 }),
 }, Strict);
 

@@ -256,7 +256,7 @@ function pickChoice(rule: RuleRuntime) {
 }
 
 async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight = false): Promise<void> {
-  const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
+  const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), deps);
   if (v.pass) return preflight ? answerPreflight(ctx, rule) : proxy(ctx, rule, prefix, deps, v.tx);
   if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
   ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
@@ -393,7 +393,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
           }
           held = c.chunks;
         }
-        const v = await inspectResponse(ctx, w, wafTx, a, held, { logger: deps.logger, onEvent: (k) => deps.metrics.securityEvents.inc({ kind: k }) });
+        const v = await inspectResponse(ctx, w, wafTx, a, held, deps);
         if (!v.pass) {
           // the held body (or what is left of it) is not wanted: an unfinished one costs the connection
           up.abort(new Error('the WAF withheld the response'));

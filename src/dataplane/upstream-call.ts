@@ -32,8 +32,8 @@ export function callUpstream(dispatcher: Dispatcher, opts: UpstreamCallOptions, 
   return p;
 }
 
-/** What collect() held: the body's first chunks, whether that is the whole body, and an upstream error. */
-export interface Collected { readonly chunks: readonly Buffer[]; readonly complete: boolean; readonly error: Error | null }
+/** What collect() held: the body's first chunks, and an upstream error. */
+export interface Collected { readonly chunks: readonly Buffer[]; readonly error: Error | null }
 
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   statusCode = 0;
@@ -113,7 +113,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   /**
    * Hold the response body (after the head came, before pipeTo) until `limit` bytes are in or it
-   * ended: what arrived is the start of the body, `complete` when that is all of it. pipeTo then
+   * ended: what arrived is the start of the body (all of it, if it ended). pipeTo then
    * sends what was held, and streams the rest. An upstream error settles it with `error`.
    */
   collect(limit: number): Promise<Collected> {
@@ -129,7 +129,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const done = this.collector;
     if (!done) return;
     this.collector = null;
-    done({ chunks: this.pending ?? [], complete: this.ended, error: this.failed });
+    done({ chunks: this.pending ?? [], error: this.failed });
   }
 
   /** Drop the body (a retried status, a trailers-only gRPC answer): read it to the end. */

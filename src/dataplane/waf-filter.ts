@@ -22,7 +22,8 @@ export type WafVerdict =
   | { readonly pass: true; readonly tx?: Transaction }
   | { readonly pass: false; readonly status: number; readonly ruleId: number; readonly reason: 'blocked' | 'body-too-large' | 'error' };
 
-export interface WafFilterDeps { readonly logger: Logger; onEvent?(kind: string): void }
+/** The handler's logger and security-event counter (HandlerDeps has both: it is passed as is). */
+export interface WafFilterDeps { readonly logger: Logger; readonly metrics: { readonly securityEvents: { inc(labels: { kind: string }): void } } }
 
 export async function inspectRequest(ctx: RequestContext, w: WafRuntime, hasBody: boolean, deps: WafFilterDeps): Promise<WafVerdict> {
   const req = ctx.req;
@@ -68,7 +69,7 @@ export function wantsResponseBody(w: WafRuntime, a: UpstreamAnswer): boolean {
 
 /**
  * Phases 3 and 4 for one answer. `body` is the start of the body held for inspection (null when
- * not inspected), `complete` whether it is all of it. Logs what matched in these phases.
+ * not inspected). Logs what matched in these phases.
  */
 export async function inspectResponse(ctx: RequestContext, w: WafRuntime, tx: Transaction, a: UpstreamAnswer, body: readonly Buffer[] | null, deps: WafFilterDeps): Promise<WafVerdict> {
   const before = tx.matchedRules.length;
@@ -153,7 +154,7 @@ async function readBody(req: HttpRequest, limit: number): Promise<Buffer | null>
 
 function log(ctx: RequestContext, w: WafRuntime, matched: readonly { id: number; msg: string; logdata: string; severity: string | null; tags: string[]; matchedVar: string; matchedValue: string }[], deps: WafFilterDeps, status: number | undefined): void {
   for (const m of matched) {
-    deps.onEvent?.('waf-match');
+    deps.metrics.securityEvents.inc({ kind: 'waf-match' });
     deps.logger.warn({
       msg: 'security event',
       type: 'waf',
