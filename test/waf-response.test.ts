@@ -105,6 +105,11 @@ test('a response leaking a MySQL error is withheld: 403 problem+json, events for
   assert.equal(ev.policy, 'WafPolicy/default/inspect');
   assert.equal(ev.matchedVar, 'RESPONSE_BODY');
   await gw.waitForLog(new RegExp(`"requestId":"${p.requestId}".*"ruleId":959100.*"blocked":true`), 3000, 0);
+  // every match and the block are counted
+  const metrics = await (await gw.admin('/metrics')).text();
+  const count = (kind: string) => Number(new RegExp(`^portcullis_security_events_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+  assert.ok(count('waf-match') >= 2, metrics);
+  assert.ok(count('waf-block') >= 1, metrics);
 });
 
 test('JSON error bodies and gzip-compressed bodies are inspected too (decoded for the rules)', async () => {
