@@ -267,7 +267,7 @@ export class Gateway extends EventEmitter {
    * touching open connections.
    */
   private createTlsServer(key: string, port: import('./runtime.ts').PortRuntime): PortServer {
-    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'https' as const };
+    const deps = this.handlerDeps('https');
     const handler = createHttpHandler(deps, key);
     const holder = this.holder;
     const alpn01 = this.certs.tlsAlpn01;
@@ -321,6 +321,11 @@ export class Gateway extends EventEmitter {
     return { listener, h1: fastH1 ?? (tls as unknown as H1Control), h1Own: fastH1 !== null, h2: tls, sessions, tls };
   }
 
+  /** What a port's request and upgrade handlers read: the Runtime holder, the pools, logs and metrics. */
+  private handlerDeps(scheme: 'http' | 'https') {
+    return { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme };
+  }
+
   /** The answer to a request the HTTP/1.1 parser refuses: 400 problem+json, a log line and a metric. */
   private badRequestHandler(): (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => void {
     return (err, socket) => {
@@ -337,7 +342,7 @@ export class Gateway extends EventEmitter {
   }
 
   private createServer(key: string): PortServer {
-    const deps = { holder: this.holder, pools: this.poolProvider, logger: this.opts.logger, metrics: this.opts.metrics, accessLog: this.opts.accessLog ?? true, scheme: 'http' as const };
+    const deps = this.handlerDeps('http');
     const handler = withAcmeHttp01(this.certs, createHttpHandler(deps, key));
     const upgrade = createUpgradeHandler(deps, key, this.tunnels);
     const clientError = this.badRequestHandler();

@@ -252,9 +252,7 @@ export class Transaction implements OpTx {
     this.setScalar('STATUS_LINE', `${protocol} ${status}`);
     const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
     this.keyIndex.clear();
-    this.specCache = [];
-    this.exclVals.clear();
-    this.tvCache = [];
+    this.dropListCaches();
     this.putColl('RESPONSE_HEADERS', hs);
     this.putColl('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
     const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
@@ -314,23 +312,31 @@ export class Transaction implements OpTx {
   }
 
   private setScalar(name: string, value: string): void {
-    this.keyIndex.delete(name);
-    if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
     this.scalars.set(name, value);
     this.putColl(name, [mk(name, '', '', value)]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
-    this.keyIndex.delete(name);
-    if (this.specCache.length || this.tvCache.length || this.exclVals.size) { this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
     this.putColl(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
-  /** Every write of a collection goes here, so `present` stays true to `colls`. */
+  /**
+   * Every write of a collection goes here: the value lists built from the old contents are
+   * dropped (its key index; the phase's collected lists), and `present` stays true to `colls`.
+   */
   private putColl(name: string, list: Entry[]): void {
+    this.keyIndex.delete(name);
+    if (this.specCache.length || this.tvCache.length || this.exclVals.size) this.dropListCaches();
     this.colls.set(name, list);
     const b = SKIP_BITS[name];
     if (b !== undefined) this.present = list.length !== 0 ? this.present | b : this.present & ~b;
+  }
+
+  /** The value lists collected for the current phase (shared target lists, per spec, narrowed by ctls). */
+  private dropListCaches(): void {
+    this.specCache = [];
+    this.tvCache = [];
+    this.exclVals.clear();
   }
 
   private populateRequest(): void {
@@ -385,9 +391,7 @@ export class Transaction implements OpTx {
   private rebuildArgs(get: Array<[string, string]>, post: Array<[string, string]>): void {
     const all = [...get, ...post];
     this.keyIndex.clear();
-    this.specCache = [];
-    this.exclVals.clear();
-    this.tvCache = [];
+    this.dropListCaches();
     this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
     this.putColl('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
@@ -440,7 +444,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) { this.xml = res.xml; this.present |= SKIP_BITS.XML; this.specCache = []; this.tvCache = []; this.exclVals.clear(); }
+    if (res.xml) { this.xml = res.xml; this.present |= SKIP_BITS.XML; this.dropListCaches(); }
   }
 
   private varEntry(c: string, v: TxVar): Entry {
