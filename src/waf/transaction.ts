@@ -312,21 +312,24 @@ export class Transaction implements OpTx {
   }
 
   private setScalar(name: string, value: string): void {
+    this.changed(name);
     this.scalars.set(name, value);
     this.putColl(name, [mk(name, '', '', value)]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
+    this.changed(name);
     this.putColl(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
-  /**
-   * Every write of a collection goes here: the value lists built from the old contents are
-   * dropped (its key index; the phase's collected lists), and `present` stays true to `colls`.
-   */
-  private putColl(name: string, list: Entry[]): void {
+  /** A collection is about to change: what was built from its old contents goes. */
+  private changed(name: string): void {
     this.keyIndex.delete(name);
     if (this.specCache.length || this.tvCache.length || this.exclVals.size) this.dropListCaches();
+  }
+
+  /** Every write of a collection goes here, so `present` stays true to `colls`. */
+  private putColl(name: string, list: Entry[]): void {
     this.colls.set(name, list);
     const b = SKIP_BITS[name];
     if (b !== undefined) this.present = list.length !== 0 ? this.present | b : this.present & ~b;
