@@ -252,3 +252,25 @@ test('literal prefilter: the rule runs when a required literal is present in any
   assert.deepEqual(ids(run(w, { uri: '/?q=UNION%252F**%252FSELECT' })), [10, 11]); // only the decoded value holds '/**/'
   assert.deepEqual(ids(run(w, { uri: '/?f=%2e%2e%2fetc' })), [11, 12]);
 });
+
+test('request data read again in the response phases, after the request-phase caches are released', () => {
+  // phases 1 and 2 fill every cache (transformed values, byte and literal sets, shared lists,
+  // exclusion maps, key indexes); releaseCaches drops them after phase 2: the same reads in
+  // phases 3 and 4 rebuild them and give the same verdicts, ctl target exclusions included
+  const w = waf(`
+SecRule ARGS "@rx never-present" "id:10,phase:1,pass,nolog,t:none,t:lowercase"
+SecRule ARGS|REQUEST_HEADERS "@pm never-present" "id:11,phase:2,pass,nolog,t:none,t:lowercase"
+SecRule REQUEST_HEADERS:X-Probe "@rx never-present" "id:12,phase:1,pass,nolog"
+SecRule REQUEST_URI "@beginsWith /ctl" "id:13,phase:1,pass,nolog,ctl:ruleRemoveTargetById=31;ARGS:skipme"
+SecRule ARGS "@rx attack" "id:30,phase:3,pass,log,t:none,t:lowercase,msg:'phase 3 saw it'"
+SecRule ARGS "@pm attack" "id:31,phase:4,pass,log,t:none,t:lowercase,msg:'phase 4 saw it'"
+SecRule REQUEST_HEADERS:X-Probe "@streq yes" "id:32,phase:3,pass,log,msg:'header in phase 3'"
+`);
+  const tx = run(w, { uri: '/?a=ATTACK&b=x', headers: [['Host', 'example.com'], ['X-Probe', 'yes']] });
+  assert.deepEqual(ids(tx), [30, 32, 31]);
+  assert.equal(tx.matchedRules[0].matchedVar, 'ARGS:a');
+  assert.equal(tx.matchedRules[0].matchedValue, 'attack');
+  // the ctl from phase 1 still narrows the phase 4 rule's targets once the caches are gone
+  assert.deepEqual(ids(run(w, { uri: '/ctl?skipme=attack' })), [30]);
+  assert.deepEqual(ids(run(w, { uri: '/ctl?other=attack' })), [30, 31]);
+});

@@ -236,6 +236,7 @@ export class Transaction implements OpTx {
     if (this.mode === 'Off') { this.phaseDone = 2; return null; }
     this.populateBody();
     this.runPhase(2);
+    this.releaseCaches();
     return this.interruption;
   }
 
@@ -333,6 +334,34 @@ export class Transaction implements OpTx {
     this.colls.set(name, list);
     const b = SKIP_BITS[name];
     if (b !== undefined) this.present = list.length !== 0 ? this.present | b : this.present & ~b;
+  }
+
+  /**
+   * The request phases are over: everything cached to evaluate them goes (transformed values, byte
+   * and literal sets, shared lists and their unions, key indexes, exclusion maps). They are pure
+   * caches (rebuilt on demand if a later phase reads request data), but a transaction lives on
+   * while the upstream answers, and with many requests in flight their ~100 KiB per request (a GET
+   * with a query; ~500 KiB for a 2 KB JSON body) survived every young-generation GC: measured with
+   * 64 transactions in flight, GC time went from 3 to 56 µs per request and the WAF's CPU per
+   * request from ~190 to ~310 µs. What stays are the collections, TX and the matches.
+   */
+  private releaseCaches(): void {
+    this.tcache.clear();
+    this.litCache.clear();
+    this.phraseCache.clear();
+    this.bytesCache.clear();
+    this.unions.clear();
+    this.filtered.clear();
+    this.keyIndex.clear();
+    this.exclIntern.clear();
+    this.exclCache = new Map();
+    this.dropListCaches();
+    for (const list of this.colls.values()) {
+      for (let k = 0; k < list.length; k++) {
+        const e = list[k];
+        if (e.tb0 !== undefined || e.lb0 !== undefined || e.pb0 !== undefined) { e.tb0 = undefined; e.lb0 = undefined; e.pb0 = undefined; }
+      }
+    }
   }
 
   /** The value lists collected for the current phase (shared target lists, per spec, narrowed by ctls). */
