@@ -1,32 +1,75 @@
 /**
- * Reference proxies for the proxy benchmark (not part of Portcullis): how fast can a Node.js
- * reverse proxy be on this machine at all? Two of them, each with N processes sharing the port
- * (SO_REUSEPORT), forwarding GETs to one keep-alive upstream and doing nothing else:
+ * Reference servers for the proxy and TLS benchmarks (not part of Portcullis): how fast can a
+ * Node.js reverse proxy, or TLS server, be on this machine at all? Each runs N processes sharing
+ * the port (SO_REUSEPORT) and does nothing else:
  *
- *   --mode undici  node:http server + an undici Pool (dispatch with a handler object): the
- *                  "minimal 2-worker undici proxy" issue 3 quotes (≈ 0.55x nginx there).
- *   --mode raw     node:net sockets and Node's own HTTP parser (llhttp, via `_http_common`):
- *                  no IncomingMessage/ServerResponse, no streams, no undici; one write per
- *                  response. The floor of what a Node proxy costs per request.
+ *   --mode undici  node:http server + an undici Pool (dispatch with a handler object), forwarding
+ *                  GETs to one keep-alive upstream: the "minimal 2-worker undici proxy" issue 3
+ *                  quotes (≈ 0.55x nginx there).
+ *   --mode raw     the same forwarding over node:net sockets and Node's own HTTP parser (llhttp,
+ *                  via `_http_common`): no IncomingMessage/ServerResponse, no streams, no undici;
+ *                  one write per response. The floor of what a Node proxy costs per request.
+ *                  With --tls-cert/--tls-key the port terminates TLS first (a tls.Server with
+ *                  Portcullis's TLS_DEFAULTS, ALPN http/1.1, the floor speaks nothing else), and
+ *                  --plain-port serves the same proxy without TLS beside it: bench/tls's
+ *                  keep-alive floor, HTTPS minus HTTP being what Node's TLS costs per request.
+ *   --mode tls     a bare tls.Server (TLS_DEFAULTS, ALPN h2 + http/1.1) that does nothing after
+ *                  the handshake: every Node TLS connection gets a JS TLSSocket, so this is the
+ *                  least any Node TLS server costs per handshake (bench/tls's handshake floor).
+ *                  No upstream.
  *
- * Neither removes hop-by-hop headers properly, streams bodies, handles errors, pipelining or
- * anything else a proxy must do: they exist only to put Portcullis's figure in context (if the
- * raw floor is below the 0.7x target, no Node proxy reaches it on this machine).
+ * None removes hop-by-hop headers properly, streams bodies, handles errors, pipelining or anything
+ * else a proxy must do: they exist only to put Portcullis's figures in context (if the floor is
+ * below a target, no Node server reaches it on this machine).
  *
  *   node bench/http/node-floor.ts --mode raw|undici --port P --upstream PORT [--workers 2]
+ *                                 [--tls-cert FILE --tls-key FILE [--plain-port P2]]   (raw only)
+ *   node bench/http/node-floor.ts --mode tls --port P --tls-cert FILE --tls-key FILE [--workers 2]
  */
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { createRequire } from 'node:module';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
 
-const { values: a } = parseArgs({ options: { mode: { type: 'string' }, port: { type: 'string' }, upstream: { type: 'string' }, workers: { type: 'string' }, child: { type: 'boolean' } }, strict: true });
-const mode = a.mode, port = Number(a.port), upstreamPort = Number(a.upstream), workers = Number(a.workers ?? 2);
-if ((mode !== 'raw' && mode !== 'undici') || !port || !upstreamPort || !(workers >= 1)) {
-  console.error('usage: node bench/http/node-floor.ts --mode raw|undici --port P --upstream PORT [--workers 2]');
+const { values: a } = parseArgs({
+  options: {
+    mode: { type: 'string' }, port: { type: 'string' }, upstream: { type: 'string' }, workers: { type: 'string' }, child: { type: 'boolean' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'plain-port': { type: 'string' },
+  },
+  strict: true,
+});
+const mode = a.mode, port = Number(a.port), upstreamPort = Number(a.upstream), workers = Number(a.workers ?? 2), plainPort = a['plain-port'] === undefined ? undefined : Number(a['plain-port']);
+const withTls = a['tls-cert'] !== undefined && a['tls-key'] !== undefined;
+const usable = port > 0 && workers >= 1 && (a['tls-cert'] === undefined) === (a['tls-key'] === undefined)
+  && (mode === 'tls' ? withTls && a.upstream === undefined : (mode === 'raw' || (mode === 'undici' && !withTls)) && upstreamPort > 0)
+  && (plainPort === undefined || (plainPort > 0 && mode === 'raw' && withTls));
+if (!usable) {
+  console.error('usage: node bench/http/node-floor.ts --mode raw|undici --port P --upstream PORT [--workers 2] [--tls-cert FILE --tls-key FILE [--plain-port P2]]   (TLS: raw only)\n'
+    + '       node bench/http/node-floor.ts --mode tls --port P --tls-cert FILE --tls-key FILE [--workers 2]');
   process.exit(2);
+}
+
+/**
+ * Exactly Portcullis's TLS settings (src/compiler/compile.ts), with this certificate. Imported only
+ * in the TLS modes: the compiler's module graph adds about 15 MB of heap and a second of start-up
+ * that the plain floors of bench/http have no reason to carry.
+ */
+async function tlsOptions(alpn: string[]): Promise<tls.TlsOptions> {
+  const { TLS_DEFAULTS } = await import('../../src/compiler/compile.ts');
+  return { ...TLS_DEFAULTS, cert: fs.readFileSync(a['tls-cert']!), key: fs.readFileSync(a['tls-key']!), ALPNProtocols: alpn };
+}
+
+/**
+ * Every worker says when all its ports listen: one answer on the shared port may come from the
+ * first worker alone, so a benchmark waits for this line from each before it measures.
+ */
+function listen(...servers: [net.Server, number][]): void {
+  let pending = servers.length;
+  for (const [server, p] of servers) server.listen({ port: p, host: '127.0.0.1', reusePort: true }, () => { if (--pending === 0) console.error(`node-floor: worker ${process.pid} listening`); });
 }
 
 if (!a.child) {
@@ -37,7 +80,7 @@ if (!a.child) {
   for (const k of kids) k.on('exit', (c) => { console.error(`node-floor: a worker exited (${c})`); stopAll(); });
 } else if (mode === 'undici') {
   const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 128 });
-  http.createServer({ noDelay: true }, (req, res) => {
+  listen([http.createServer({ noDelay: true }, (req, res) => {
     const chunks: Buffer[] = [];
     pool.dispatch({ path: req.url ?? '/', method: 'GET', headers: { host: req.headers.host ?? 'localhost' } }, {
       onRequestStart() {},
@@ -46,8 +89,8 @@ if (!a.child) {
       onResponseEnd() { res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)); },
       onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
     });
-  }).listen({ port, host: '127.0.0.1', reusePort: true });
-} else {
+  }), port]);
+} else if (mode === 'raw') {
   const require = createRequire(import.meta.url);
   const { HTTPParser, methods } = require('_http_common') as { HTTPParser: any; methods: string[] };
   const ON_HEADERS = HTTPParser.kOnHeadersComplete | 0, ON_BODY = HTTPParser.kOnBody | 0, ON_END = HTTPParser.kOnMessageComplete | 0;
@@ -79,7 +122,7 @@ if (!a.child) {
     u.sock.on('close', () => { const i = idle.indexOf(u); if (i >= 0) idle.splice(i, 1); if (u.cur) u.cur.client.destroy(); });
     return u;
   };
-  net.createServer({ noDelay: true }, (client) => {
+  const serve = (client: net.Socket) => {
     const p = new HTTPParser();
     p.initialize(HTTPParser.REQUEST, {}, 0, 0);
     p[ON_HEADERS] = (_maj: number, _min: number, hs: string[], method: number, url: string) => {
@@ -91,5 +134,12 @@ if (!a.child) {
     };
     client.on('data', (d) => { if (p.execute(d) instanceof Error) client.destroy(); });
     client.on('error', () => {});
-  }).listen({ port, host: '127.0.0.1', reusePort: true });
+  };
+  // noDelay on every socket, as Portcullis's listeners (tls.Server hands it to its net.Server)
+  const servers: [net.Server, number][] = [[withTls ? tls.createServer({ ...await tlsOptions(['http/1.1']), noDelay: true }, serve) : net.createServer({ noDelay: true }, serve), port]];
+  if (plainPort) servers.push([net.createServer({ noDelay: true }, serve), plainPort]);
+  listen(...servers);
+} else {
+  // The handshake and nothing else: the client's close ends the connection (allowHalfOpen is off).
+  listen([tls.createServer({ ...await tlsOptions(['h2', 'http/1.1']), noDelay: true }, (socket) => { socket.on('error', () => {}); }), port]);
 }

@@ -1,8 +1,10 @@
 /**
- * TLS benchmark: nginx and Portcullis terminating TLS side by side, same machine, same run.
+ * TLS benchmark: nginx and Portcullis terminating TLS side by side, same machine, same run, with
+ * two Node reference servers beside them.
  *
  *   node bench/tls/run.ts [--duration 10] [--warmup 2] [--connections 64] [--threads 2]
- *                         [--clients 4] [--rounds 1] [--only ka,hs] [--quick] [--json PATH|-]
+ *                         [--clients 4] [--rounds 1] [--only ka,hs] [--servers nginx,portcullis,node-floor]
+ *                         [--quick] [--json PATH|-]
  *
  * The issue's target: "TLS keep-alive req/s >= 0.7x nginx, new handshakes per second >= 0.9x nginx
  * (ECDSA P-256 and RSA-2048)". For each key type (a self-signed ECDSA P-256 and RSA-2048
@@ -10,7 +12,13 @@
  * the other on an ephemeral loopback port, in front of the same fixed upstream as bench/http (nginx,
  * 200 + 100-byte body), with the same TLS settings (TLS 1.2 and 1.3, the same ECDHE AEAD suites,
  * X25519/P-256/P-384, server order, ALPN h2 + http/1.1). nginx runs 2 workers, Portcullis
- * `--workers 2`. Measured:
+ * `--workers 2`. The node floors (bench/http/node-floor.ts, 2 processes sharing the port, the same
+ * TLS_DEFAULTS and certificate) are reference points, not products: what any Node.js TLS server
+ * costs on this machine at the least, so that their ratio to nginx bounds what Portcullis can reach:
+ *   node floor (tls+llhttp)  the raw net+llhttp floor proxy of bench/http behind a tls.Server (ALPN
+ *                            http/1.1 only), also on a plain HTTP port; keep-alive only.
+ *   node floor (tls.Server)  a bare tls.Server that does nothing after the handshake; handshakes only.
+ * Measured:
  *   ka  keep-alive HTTPS req/s: `wrk -t2 -c64 --latency` (ECDSA certificate only: once a connection
  *       is up, the key type no longer matters). wrk negotiates TLS 1.2 here. Then the same server
  *       over plain HTTP on a second port: HTTPS minus HTTP is what TLS itself costs per request,
@@ -28,6 +36,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY_100, nginxUpstreamConf } from '../http/configs.ts';
@@ -42,13 +51,13 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { values: argv } = parseArgs({
   options: {
     duration: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
-    clients: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
+    clients: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, servers: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  console.log('usage: node bench/tls/run.ts [--duration 10] [--warmup 2] [--connections 64] [--threads 2] [--clients 4] [--rounds 1] [--only ka,hs] [--quick] [--json PATH|-]');
+  console.log('usage: node bench/tls/run.ts [--duration 10] [--warmup 2] [--connections 64] [--threads 2] [--clients 4] [--rounds 1] [--only ka,hs] [--servers nginx,portcullis,node-floor] [--quick] [--json PATH|-]');
   process.exit(0);
 }
 const num = (v: string | undefined, d: number, name: string) => {
@@ -66,6 +75,9 @@ const CLIENTS = num(argv.clients, 4, 'clients');
 const ROUNDS = num(argv.rounds, 1, 'rounds');
 const ONLY = (argv.only ?? 'ka,hs').split(',').map((x) => x.trim()).filter(Boolean);
 if (ONLY.some((k) => k !== 'ka' && k !== 'hs')) { console.error('--only: ka (keep-alive req/s), hs (handshakes/s)'); process.exit(2); }
+const SERVER_KEYS = ['nginx', 'portcullis', 'node-floor'];
+const SERVERS = (argv.servers ?? SERVER_KEYS.join(',')).split(',').map((x) => x.trim()).filter(Boolean);
+if (SERVERS.some((k) => !SERVER_KEYS.includes(k))) { console.error(`--servers: ${SERVER_KEYS.join(', ')} (node-floor: both node floors, each in its own measurement)`); process.exit(2); }
 const log = (s: string) => process.stderr.write(s + '\n');
 
 // ---------- tools ----------
@@ -128,7 +140,16 @@ function probe(port: number, timeoutMs = 2000): Promise<{ status: number; body: 
   });
 }
 
-async function waitReady(s: Started, port: number, timeoutMs: number): Promise<void> {
+/** One full handshake and no request: the readiness check of a server that speaks no HTTP. */
+function handshakeProbe(port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername: TLS_HOST, rejectUnauthorized: false, timeout: timeoutMs }, () => { sock.end(); resolve(); });
+    sock.on('timeout', () => sock.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    sock.on('error', reject);
+  });
+}
+
+async function waitReady(s: Started, port: number, timeoutMs: number, handshakeOnly = false): Promise<void> {
   const t0 = performance.now();
   let last = 'no attempt';
   let exited: number | string | undefined;
@@ -136,6 +157,7 @@ async function waitReady(s: Started, port: number, timeoutMs: number): Promise<v
   while (performance.now() - t0 < timeoutMs) {
     if (exited !== undefined) throw new BenchError('PCS_ERR_BENCH_EXITED', `${s.name} exited (${exited}) before it was ready. Its output:\n${tail(s.output())}`);
     try {
+      if (handshakeOnly) { await handshakeProbe(port, 1000); return; }
       const r = await probe(port, 1000);
       if (r.status === 200 && r.body === BODY_100) return;
       last = `HTTP ${r.status}: ${r.body.slice(0, 200)}`;
@@ -143,7 +165,7 @@ async function waitReady(s: Started, port: number, timeoutMs: number): Promise<v
     } catch (e) { last = (e as Error).message; }
     await sleep(100);
   }
-  throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${s.name} on 127.0.0.1:${port} did not answer 200 with the 100-byte body over HTTPS within ${timeoutMs} ms; last: ${last}\nIts output:\n${tail(s.output())}`);
+  throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${s.name} on 127.0.0.1:${port} did not ${handshakeOnly ? 'complete a TLS handshake' : 'answer 200 with the 100-byte body over HTTPS'} within ${timeoutMs} ms; last: ${last}\nIts output:\n${tail(s.output())}`);
 }
 
 /** The certificate the server presents to an ECDSA-and-RSA client: checks we measure the intended key. */
@@ -153,7 +175,9 @@ function servedKeyType(port: number): string {
 }
 
 // ---------- servers ----------
-async function startNginx(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number; plainPort: number }> {
+interface Launched { s: Started; port: number; plainPort?: number }
+
+async function startNginx(upstreamPort: number, cert: TestCert): Promise<Launched> {
   const port = await freePort();
   const plainPort = await freePort();
   const dir = fs.mkdtempSync(path.join(TMP, 'nginx-'));
@@ -166,13 +190,58 @@ async function startNginx(upstreamPort: number, cert: TestCert): Promise<{ s: St
   return { s, port, plainPort };
 }
 
-async function startPortcullis(upstreamPort: number, cert: TestCert): Promise<{ s: Started; port: number; plainPort: number }> {
+async function startPortcullis(upstreamPort: number, cert: TestCert): Promise<Launched> {
   const port = await freePort();
   const plainPort = await freePort();
   const { s } = await launchPortcullis(`portcullis (${cert.kind})`, REPO, TMP, portcullisTlsConfig(port, upstreamPort, [cert], { plainPort }), ['--workers', '2']);
   try { await waitReady(s, port, 15_000); } catch (e) { await stop(s, 5000); throw e; }
   return { s, port, plainPort };
 }
+
+// Reference points, not products (bench/http/node-floor.ts, 2 processes sharing the port): each
+// imports TLS_DEFAULTS itself, so its TLS settings are Portcullis's by construction.
+const FLOOR_KA = 'node floor (tls+llhttp)', FLOOR_HS = 'node floor (tls.Server)';
+
+/**
+ * bench/http/node-floor.ts with 2 workers: ready once it answers on `port` (a full HTTPS exchange,
+ * or with `handshakeOnly` a TLS handshake) and both workers say they listen, since the first
+ * answer may come from one worker alone.
+ */
+async function startFloor(name: string, port: number, args: string[], handshakeOnly: boolean): Promise<Started> {
+  const s = start(name, process.execPath, ['bench/http/node-floor.ts', ...args, '--port', String(port), '--workers', '2'], { cwd: REPO });
+  try {
+    await waitReady(s, port, 10_000, handshakeOnly);
+    const t0 = performance.now();
+    while ((s.output().match(/^node-floor: worker \d+ listening/gm) ?? []).length < 2) {
+      if (performance.now() - t0 > 10_000) throw new BenchError('PCS_ERR_BENCH_NOT_READY', `${name}: not every worker listens after 10 s. Its output:\n${tail(s.output())}`);
+      await sleep(50);
+    }
+  } catch (e) { await stop(s); throw e; }
+  return s;
+}
+
+/** The raw net+llhttp floor proxy behind a tls.Server (ALPN http/1.1), and on a plain HTTP port. */
+async function startFloorProxy(upstreamPort: number, cert: TestCert): Promise<Launched> {
+  const port = await freePort();
+  const plainPort = await freePort();
+  const s = await startFloor(`${FLOOR_KA} (${cert.kind})`, port, ['--mode', 'raw', '--plain-port', String(plainPort), '--upstream', String(upstreamPort), '--tls-cert', cert.certFile, '--tls-key', cert.keyFile], false);
+  return { s, port, plainPort };
+}
+
+/** A bare tls.Server (ALPN h2 + http/1.1) that does nothing after the handshake. */
+async function startFloorTls(_upstreamPort: number, cert: TestCert): Promise<Launched> {
+  const port = await freePort();
+  const s = await startFloor(`${FLOOR_HS} (${cert.kind})`, port, ['--mode', 'tls', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile], true);
+  return { s, port };
+}
+
+/** Every server, the --servers key that selects it and the measurements it takes part in. */
+const SERVER_CASES: readonly { key: string; name: string; launch: (upstreamPort: number, cert: TestCert) => Promise<Launched>; measures: readonly ('ka' | 'hs')[] }[] = [
+  { key: 'nginx', name: 'nginx', launch: startNginx, measures: ['ka', 'hs'] },
+  { key: 'portcullis', name: 'portcullis', launch: startPortcullis, measures: ['ka', 'hs'] },
+  { key: 'node-floor', name: FLOOR_KA, launch: startFloorProxy, measures: ['ka'] },
+  { key: 'node-floor', name: FLOOR_HS, launch: startFloorTls, measures: ['hs'] },
+];
 
 // ---------- measurements ----------
 interface Usage { cpuPct: number; otherCpuPct: number; wallS: number }
@@ -278,12 +347,15 @@ async function main(): Promise<number> {
 
   const failures: string[] = [];
   const results = new Map<string, Row[]>();
-  const servers = [['nginx', startNginx], ['portcullis', startPortcullis]] as const;
+  const servers = SERVER_CASES.filter((c) => SERVERS.includes(c.key));
   for (let round = 1; round <= ROUNDS; round++) {
     const order = round % 2 === 1 ? servers : [...servers].reverse();
     for (const kind of ['ecdsa', 'rsa'] as const) {
-      for (const [name, launch] of order) {
+      for (const { name, launch, measures } of order) {
         if (interrupted) return 130;
+        // keep-alive with the ECDSA certificate only: once a connection is up the key type no longer matters
+        const todo = measures.filter((x) => ONLY.includes(x) && (x === 'hs' || kind === 'ecdsa'));
+        if (!todo.length) continue;
         const label = `${name} ${kind === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}`;
         try {
           log(`${label}: starting${ROUNDS > 1 ? ` (round ${round})` : ''}`);
@@ -291,10 +363,10 @@ async function main(): Promise<number> {
           try {
             log(`  ${label}: serves ${servedKeyType(port)}`);
             const rows: Row[] = [];
-            if (ONLY.includes('ka') && kind === 'ecdsa') rows.push(await keepAlive(name, kind, s, port));
+            if (todo.includes('ka')) rows.push(await keepAlive(name, kind, s, port));
             // the same server over plain HTTP: what TLS adds per request, apart from the proxying
-            if (ONLY.includes('ka') && kind === 'ecdsa') rows.push(await keepAlive(name, kind, s, plainPort, true));
-            if (ONLY.includes('hs')) rows.push(await handshakes(name, kind, s, port));
+            if (todo.includes('ka') && plainPort) rows.push(await keepAlive(name, kind, s, plainPort, true));
+            if (todo.includes('hs')) rows.push(await handshakes(name, kind, s, port));
             for (const r of rows) { const k = `${r.kind} ${r.server} ${r.keyKind}`; results.set(k, [...(results.get(k) ?? []), r]); }
           } finally { await stop(s, 5000); }
         } catch (e) {
@@ -312,42 +384,54 @@ async function main(): Promise<number> {
     const rows = results.get(`${kind} ${server} ${key}`) as (K extends 'hs' ? HsRow : KaRow)[] | undefined;
     return rows && median(rows);
   };
-  const out: string[] = [''];
-  out.push(`TLS benchmark, ${new Date().toISOString()}, ${m.cpus} CPU(s) (${m.cpuModel}), git ${m.gitCommit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; nginx 2 workers, Portcullis --workers 2${ROUNDS > 1 ? `; ${ROUNDS} rounds, median shown` : ''}`);
-  // With several rounds: the ratio within each round (nginx and Portcullis measured back to back),
-  // steadier than the ratio of the medians when the machine's load drifts.
-  const perRound = (kind: 'ka' | 'hs', key: KeyKind) => {
-    const n = results.get(`${kind} nginx ${key}`) ?? [], p = results.get(`${kind} portcullis ${key}`) ?? [];
-    if (ROUNDS < 2 || n.length !== p.length) return '';
-    const v = (r: Row) => (r.kind === 'hs' ? r.hps : r.rps);
-    const ratios = n.map((r, i) => v(p[i]) / v(r));
-    const cpu = n.map((r, i) => p[i].cpuUsPerUnit / r.cpuUsPerUnit);
-    return `; per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}x req/s or handshakes/s, ${cpu.map((x) => x.toFixed(1)).join(', ')}x CPU`;
+  const rate = (r: Row) => (r.kind === 'hs' ? r.hps : r.rps);
+  /** A server's figure (req/s or handshakes/s) and CPU per unit as multiples of nginx's, same measurement. */
+  const vsNginx = (kind: Row['kind'], key: KeyKind, server: string) => {
+    const n = get(kind, 'nginx', key), r = get(kind, server, key);
+    return n && r ? { x: rate(r) / rate(n), cpu: r.cpuUsPerUnit / n.cpuUsPerUnit } : undefined;
   };
-  const kaN = get('ka', 'nginx', 'ecdsa'), kaP = get('ka', 'portcullis', 'ecdsa');
-  const plN = get('ka-plain', 'nginx', 'ecdsa'), plP = get('ka-plain', 'portcullis', 'ecdsa');
+  // With several rounds: the ratio to the same round's nginx, steadier than the ratio of the
+  // medians when the machine's load drifts.
+  const perRound = (kind: Row['kind'], key: KeyKind, server: string) => {
+    const n = results.get(`${kind} nginx ${key}`) ?? [], p = results.get(`${kind} ${server} ${key}`) ?? [];
+    if (n.length !== p.length) return undefined;
+    return `${n.map((r, i) => (rate(p[i]) / rate(r)).toFixed(2)).join(', ')}x (CPU ${n.map((r, i) => (p[i].cpuUsPerUnit / r.cpuUsPerUnit).toFixed(1)).join(', ')}x)`;
+  };
+  const out: string[] = [''];
+  out.push(`TLS benchmark, ${new Date().toISOString()}, ${m.cpus} CPU(s) (${m.cpuModel}), git ${m.gitCommit}${m.srcDirty ? ' (src/ has uncommitted changes)' : ''}; nginx 2 workers, Portcullis --workers 2, node floors 2 processes${ROUNDS > 1 ? `; ${ROUNDS} rounds, median shown` : ''}`);
   const summary: string[] = [];
-  if (kaN || kaP) {
+  const targets: Record<string, { target: number; vsNginx: Record<string, { x: number; cpu: number }> }> = {};
+  /** One of the issue's targets: Portcullis and the node floor against nginx, a summary line and the JSON's `targets`. */
+  const target = (id: string, what: string, kind: 'ka' | 'hs', key: KeyKind, floor: string, goal: number, unit: string) => {
+    const them = ([['portcullis', 'portcullis'], ['node floor', floor]] as const).flatMap(([label, server]) => { const v = vsNginx(kind, key, server); return v ? [{ label, server, ...v }] : []; });
+    if (!them.length) return;
+    targets[id] = { target: goal, vsNginx: Object.fromEntries(them.map((t) => [t.server, { x: +t.x.toFixed(3), cpu: +t.cpu.toFixed(2) }])) };
+    const rounds = ROUNDS > 1 ? them.flatMap((t) => { const r = perRound(kind, key, t.server); return r ? [`${t.label} ${r}`] : []; }) : [];
+    summary.push(`${what}: ${them.map((t, i) => `${t.label} ${t.x.toFixed(2)}x${i ? '' : ' nginx'}`).join(', ')} (target >= ${goal.toFixed(2)}); CPU per ${unit}: ${them.map((t) => `${t.label} ${t.cpu.toFixed(1)}x`).join(', ')} nginx's${rounds.length ? `; per round: ${rounds.join(', ')}` : ''}`);
+  };
+  const kaRows = (['ka', 'ka-plain'] as const).flatMap((kind) => ['nginx', 'portcullis', FLOOR_KA].map((server) => get(kind, server, 'ecdsa'))).filter((r): r is NonNullable<typeof r> => !!r);
+  if (kaRows.length) {
     out.push('', `(a) keep-alive HTTPS, ECDSA P-256 (and the same servers over plain HTTP, for reference): wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s after ${WARMUP}s warm-up`);
-    const rows = [kaN, kaP, plN, plP].filter((r): r is NonNullable<typeof r> => !!r);
-    out.push(table(['server', 'scheme', 'req/s', 'p50', 'p99', 'CPU %', 'CPU us/req', 'other CPU %', 'x nginx', 'errors'], rows.map((r) => {
-      const n = r.kind === 'ka' ? kaN : plN;
+    out.push(table(['server', 'scheme', 'req/s', 'p50', 'p99', 'CPU %', 'CPU us/req', 'other CPU %', 'x nginx', 'errors'], kaRows.map((r) => {
+      const n = get(r.kind, 'nginx', 'ecdsa');
       return [r.server, r.kind === 'ka' ? 'https' : 'http', Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms), r.cpuPct.toFixed(0), r.cpuUsPerUnit.toFixed(1), r.otherCpuPct.toFixed(0), n ? (r.rps / n.rps).toFixed(2) : '-', String(r.errors)];
     })));
-    if (kaN && kaP) summary.push(`keep-alive HTTPS req/s: portcullis ${(kaP.rps / kaN.rps).toFixed(2)}x nginx (target >= 0.70), ${(kaP.cpuUsPerUnit / kaN.cpuUsPerUnit).toFixed(1)}x the CPU per request${perRound('ka', 'ecdsa')}`);
-    if (kaN && kaP && plN && plP) summary.push(`TLS adds per request: nginx ${(kaN.cpuUsPerUnit - plN.cpuUsPerUnit).toFixed(1)} us CPU, portcullis ${(kaP.cpuUsPerUnit - plP.cpuUsPerUnit).toFixed(1)} us (HTTPS minus plain HTTP, same servers); plain HTTP req/s: portcullis ${(plP.rps / plN.rps).toFixed(2)}x nginx`);
+    target('ka', 'keep-alive HTTPS req/s', 'ka', 'ecdsa', FLOOR_KA, 0.7, 'request');
+    const tlsCost = ([['nginx', 'nginx'], ['portcullis', 'portcullis'], ['node floor', FLOOR_KA]] as const).flatMap(([label, server]) => {
+      const h = get('ka', server, 'ecdsa'), p = get('ka-plain', server, 'ecdsa');
+      return h && p ? [`${label} ${(h.cpuUsPerUnit - p.cpuUsPerUnit).toFixed(1)} us`] : [];
+    });
+    const plain = ([['portcullis', 'portcullis'], ['node floor', FLOOR_KA]] as const).flatMap(([label, server]) => { const v = vsNginx('ka-plain', 'ecdsa', server); return v ? [`${label} ${v.x.toFixed(2)}x`] : []; });
+    if (tlsCost.length > 1) summary.push(`TLS adds per request (HTTPS minus plain HTTP CPU, same servers): ${tlsCost.join(', ')}${plain.length ? `; plain HTTP req/s: ${plain.join(', ')} nginx` : ''}`);
   }
-  const hs = (['ecdsa', 'rsa'] as const).flatMap((k) => [get('hs', 'nginx', k), get('hs', 'portcullis', k)]).filter((r): r is NonNullable<typeof r> => !!r);
+  const hs = (['ecdsa', 'rsa'] as const).flatMap((k) => ['nginx', 'portcullis', FLOOR_HS].map((server) => get('hs', server, k))).filter((r): r is NonNullable<typeof r> => !!r);
   if (hs.length) {
     out.push('', `(b) new full handshakes (no resumption): ${CLIENTS} x openssl s_time -new -time ${DURATION} after ${WARMUP}s warm-up, TLS 1.3, no request`);
     out.push(table(['server', 'key', 'handshakes/s', 'CPU %', 'CPU us/handshake', 'other CPU %', 'x nginx', 'errors'], hs.map((r) => {
       const n = get('hs', 'nginx', r.keyKind);
       return [r.server, r.keyKind === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048', Math.round(r.hps).toLocaleString('en-US'), r.cpuPct.toFixed(0), r.cpuUsPerUnit.toFixed(0), r.otherCpuPct.toFixed(0), n ? (r.hps / n.hps).toFixed(2) : '-', String(r.errors)];
     })));
-    for (const k of ['ecdsa', 'rsa'] as const) {
-      const n = get('hs', 'nginx', k), p = get('hs', 'portcullis', k);
-      if (n && p) summary.push(`handshakes/s ${k === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}: portcullis ${(p.hps / n.hps).toFixed(2)}x nginx (target >= 0.90), ${(p.cpuUsPerUnit / n.cpuUsPerUnit).toFixed(1)}x the CPU per handshake${perRound('hs', k)}`);
-    }
+    for (const k of ['ecdsa', 'rsa'] as const) target(`hs ${k}`, `handshakes/s ${k === 'ecdsa' ? 'ECDSA P-256' : 'RSA-2048'}`, 'hs', k, FLOOR_HS, 0.9, 'handshake');
   }
   out.push('', ...summary);
   if (ROUNDS > 1) for (const [k, rows] of results) out.push(`  ${k}: per round ${median(rows).rounds.join(', ')}`);
@@ -356,7 +440,7 @@ async function main(): Promise<number> {
   out.push(`- Load average before the run: ${m.loadavgAtStart.join(' ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   for (const f of failures) out.push(`- FAILED ${f}`);
   console.log(out.join('\n'));
-  const result = { date: new Date().toISOString(), machine: m, settings: { durationS: DURATION, warmupS: WARMUP, connections: CONNECTIONS, threads: THREADS, clients: CLIENTS, rounds: ROUNDS }, results: Object.fromEntries([...results].map(([k, rows]) => [k, median(rows)])), summary, failures };
+  const result = { date: new Date().toISOString(), machine: m, settings: { durationS: DURATION, warmupS: WARMUP, connections: CONNECTIONS, threads: THREADS, clients: CLIENTS, rounds: ROUNDS, only: ONLY, servers: SERVERS }, results: Object.fromEntries([...results].map(([k, rows]) => [k, median(rows)])), targets, summary, failures };
   if (argv.json === '-') console.log(JSON.stringify(result, null, 2));
   else if (argv.json) fs.writeFileSync(argv.json, JSON.stringify(result, null, 2) + '\n');
   return failures.length || [...results.values()].flat().some((r) => r.errors) ? 1 : 0;
