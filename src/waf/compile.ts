@@ -5,7 +5,7 @@ import { parseSecLang, parseActions, parseVariables, type Directive, type Variab
 import { WafParseError, WafCompileError } from './errors.ts';
 import { compileOperator, numeric, OperatorError, type LibInjection, type OpCompileContext } from './operators.ts';
 import { TRANSFORMS, triggerBytes, type Transform } from './transforms.ts';
-import { compileMacro } from './macro.ts';
+import { compileMacro, type Macro } from './macro.ts';
 import { translatePcre } from './regex.ts';
 import { ValueScanner } from './literals.ts';
 import type {
@@ -60,6 +60,12 @@ export interface CompiledRuleSet {
   tnodes: ReadonlyArray<TNode>;
   /** one automaton over the required literals of all @rx operators (null when none) */
   literals: ValueScanner | null;
+  /**
+   * Every collection a rule of phases 3-5 reads, through a target or a macro (in an operand, msg,
+   * logdata, setvar or redirect), chains included: request data outside it is never read again
+   * once phase 2 is over (Transaction.releaseRequestPhases).
+   */
+  lateReads: ReadonlySet<string>;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -68,6 +74,25 @@ export function parseIdRanges(s: string, file: string, line: number): Array<[num
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new WafParseError(file, line, `bad rule id or range '${part}'`);
     out.push([Number(m[1]), Number(m[2] ?? m[1])]);
+  }
+  return out;
+}
+
+function lateReads(phases: PhaseEntry[][]): Set<string> {
+  const out = new Set<string>();
+  const macro = (m: Macro | null) => { if (m) for (const p of m) if (typeof p !== 'string') out.add(p.collection); };
+  for (let phase = 3; phase < phases.length; phase++) {
+    for (const e of phases[phase] ?? []) {
+      if (e.kind !== 'rule') continue;
+      macro(e.msg);
+      macro(e.logdata);
+      if (e.redirect !== null) macro(compileMacro(e.redirect));
+      for (let l: RuleLink | null = e; l; l = l.next) {
+        for (const t of l.targets) out.add(t.collection);
+        macro(compileMacro(l.opParam));
+        for (const sv of l.setvars) { macro(sv.name); macro(sv.value); }
+      }
+    }
   }
   return out;
 }
@@ -487,7 +512,7 @@ export class Compiler {
     });
     for (const [l, k] of phraseLinks) l.lit = litSets.length + k;
     const literals = litSets.length + phraseSets.length > 0 ? new ValueScanner(litSets, phraseSets) : null;
-    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals };
+    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

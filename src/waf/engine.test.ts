@@ -274,3 +274,16 @@ SecRule REQUEST_HEADERS:X-Probe "@streq yes" "id:32,phase:3,pass,log,msg:'header
   assert.deepEqual(ids(run(w, { uri: '/ctl?skipme=attack' })), [30]);
   assert.deepEqual(ids(run(w, { uri: '/ctl?other=attack' })), [30, 31]);
 });
+
+test('request data a response-phase rule names only by macro is kept for it after phase 2', () => {
+  // request collections no rule of phases 3-5 reads are dropped after phase 2; a macro in a late
+  // rule's operand, logdata or setvar counts as a read, so these still see the request's values
+  const w = waf(`
+SecRule RESPONSE_STATUS "@streq %{ARGS.code}" "id:40,phase:3,pass,log,logdata:'host %{REQUEST_HEADERS.host}',setvar:'tx.cookie=%{REQUEST_COOKIES.sid}'"
+SecRule TX:cookie "@streq abc" "id:41,phase:4,pass,log"
+SecRule REQUEST_BODY "@rx ." "id:42,phase:2,pass,nolog"
+`);
+  const tx = run(w, { uri: '/?code=200', headers: [['Host', 'example.com'], ['Cookie', 'sid=abc']], body: 'x=1' });
+  assert.deepEqual(ids(tx), [40, 41]);
+  assert.equal(tx.matchedRules[0].logdata, 'host example.com');
+});

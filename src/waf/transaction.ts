@@ -72,6 +72,9 @@ const ID_PREFIX = randomBytes(6).toString('hex');
 let idCounter = 0;
 const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}`;
 const EMPTY: Entry[] = [];
+/** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
+const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
+  'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'REQUEST_BODY'];
 const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
 
@@ -236,7 +239,7 @@ export class Transaction implements OpTx {
     if (this.mode === 'Off') { this.phaseDone = 2; return null; }
     this.populateBody();
     this.runPhase(2);
-    this.releaseCaches();
+    this.releaseRequestPhases();
     return this.interruption;
   }
 
@@ -337,14 +340,28 @@ export class Transaction implements OpTx {
   }
 
   /**
-   * The request phases are over: everything cached to evaluate them goes (transformed values, byte
-   * and literal sets, shared lists and their unions, key indexes, exclusion maps). They are pure
-   * caches (rebuilt on demand if a later phase reads request data), but a transaction lives on
-   * while the upstream answers, and with many requests in flight their ~100 KiB per request (a GET
-   * with a query; ~500 KiB for a 2 KB JSON body) survived every young-generation GC: measured with
-   * 64 transactions in flight, GC time went from 3 to 56 µs per request and the WAF's CPU per
-   * request from ~190 to ~310 µs. What stays are the collections, TX and the matches.
+   * The request phases are over, and a transaction lives on while the upstream answers: with many
+   * requests in flight, whatever it holds survives every young-generation GC. Measured with 64
+   * transactions in flight: 124 KiB held per GET with a query (600 KiB per 2 KB JSON body) took GC
+   * from 3 to 56 µs per request, and the WAF's CPU per request from ~190 to ~310 µs. So what
+   * phases 3-5 cannot need goes:
+   * - every cache built to evaluate the request phases (transformed values, byte and literal sets,
+   *   shared lists and their unions, key indexes, exclusion maps): pure caches, rebuilt on demand
+   *   if a later phase reads request data;
+   * - the request data no rule of phases 3-5 reads (CompiledRuleSet.lateReads: with CRS, all of
+   *   it; a user's phase 3 rule on ARGS keeps ARGS). TX, the matches and the rest stay.
    */
+  private releaseRequestPhases(): void {
+    const late = this.rs.lateReads;
+    for (let k = 0; k < REQUEST_DATA.length; k++) {
+      const c = REQUEST_DATA[k];
+      if (!late.has(c) && this.colls.has(c)) { this.scalars.delete(c); this.putColl(c, EMPTY); }
+    }
+    if (!late.has('REQUEST_BODY')) this.reqBody = [];
+    if (!late.has('XML') && this.xml !== null) { this.xml = null; this.present &= ~SKIP_BITS.XML; }
+    this.releaseCaches();
+  }
+
   private releaseCaches(): void {
     this.tcache.clear();
     this.litCache.clear();

@@ -155,3 +155,24 @@ test('CRS v4.28.0: a sample of the regression corpus gives the same state with a
   }
   assert.ok(n > 100, `compared ${n} requests`);
 });
+
+test('CRS v4.28.0: no rule of phases 3-5 reads request data, so a transaction keeps none of it past phase 2', { skip: !existsSync(CRS) && 'no CRS checkout at ../shared/waf' }, async () => {
+  // what a transaction keeps while the upstream answers survives every young-generation GC
+  // (Transaction.releaseRequestPhases); white-box: the collections themselves are looked at
+  const w = await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' });
+  const tx = w.newTransaction({ remoteAddr: '10.0.0.1' });
+  tx.processUri('POST', '/api?a=1&b=2', 'HTTP/1.1');
+  for (const [k, v] of [['Host', 'example.com'], ['Content-Type', 'application/json'], ['Cookie', 'sid=abc']]) tx.addRequestHeader(k, v);
+  tx.processRequestHeaders();
+  tx.appendRequestBody('{"order":{"items":[1,2,3],"note":"plain"}}');
+  const colls = (tx as unknown as { colls: Map<string, unknown[]> }).colls;
+  // (before phase 2 the request's data is there: phase 1 populated it)
+  assert.equal(colls.get('ARGS_GET')?.length, 2);
+  tx.processRequestBody();
+  assert.equal(tx.interruption, null);
+  for (const c of ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_POST', 'REQUEST_HEADERS', 'REQUEST_COOKIES']) assert.equal(colls.get(c)?.length ?? 0, 0, c);
+  // and the response phases run as before
+  tx.addResponseHeader('Content-Type', 'text/html');
+  assert.equal(tx.processResponseHeaders(200), null);
+  assert.equal(tx.processResponseBody(), null);
+});
