@@ -29,32 +29,142 @@ export function parseUrlEncoded(s: string, limit = Infinity): { args: Array<[str
   return { args, truncated };
 }
 
-/** JSON -> ARGS named like ModSecurity/Coraza: json.a.b, arrays json.a.0 (array length as json.a). */
+/** Thrown inside parseJson: the error message, without the offset. */
+class JsonError { readonly msg: string; constructor(msg: string) { this.msg = msg; } }
+
+/**
+ * JSON -> ARGS named like Coraza: json.a.b, arrays json.a.0 (array length as json.a).
+ *
+ * A parser of its own, on the body's bytes, that reads JSON the way ModSecurity's (yajl) does
+ * rather than the way JSON.parse does, because what the WAF reads must be what it judges:
+ * - every member is an argument, also each of repeated keys: {"q":"<attack>","q":"x"} gives both
+ *   (JSON.parse keeps the last one only, and the first one was never inspected);
+ * - strings stay bytes: raw bytes must be UTF-8 in yajl's sense (a lead byte and the right number
+ *   of continuation bytes: overlong forms and encoded surrogates pass, as they do there, and reach
+ *   the UTF-8 validation rules unchanged); \u escapes become UTF-8, a lone high surrogate '?';
+ * - numbers as written (1e5 stays "1e5"), true/false, null as "";
+ * - what yajl refuses is an error (trailing commas, comments, NaN, single quotes, control bytes in
+ *   strings, a BOM, bytes after the value); whitespace is yajl's: space, \t, \n, \v, \f, \r.
+ */
 export function parseJson(body: string, depthLimit: number, argLimit: number): BodyResult {
   const args: Array<[string, string]> = [];
-  let text: string;
-  try { text = Buffer.from(body, 'latin1').toString('utf8'); } catch { text = body; }
-  let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) {
-    return { args, error: `JSON parsing error: ${(e as Error).message}` };
-  }
-  const enc = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
-  let err: string | null = null;
-  const walk = (v: unknown, key: string, depth: number) => {
-    if (err) return;
-    if (depth > depthLimit) { err = `JSON depth limit ${depthLimit} exceeded`; return; }
-    if (args.length > argLimit) { err = `JSON argument limit ${argLimit} exceeded`; return; }
-    if (Array.isArray(v)) {
-      args.push([enc(key), String(v.length)]);
-      v.forEach((x, k) => walk(x, `${key}.${k}`, depth + 1));
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, `${key}.${k}`, depth + 1);
-    } else {
-      args.push([enc(key), v === null ? '' : enc(String(v))]);
+  const n = body.length;
+  let i = 0;
+  const ws = () => {
+    for (let c = body.charCodeAt(i); c === 32 || (c >= 9 && c <= 13); c = body.charCodeAt(++i));
+  };
+  const add = (key: string, value: string) => {
+    if (args.length > argLimit) throw new JsonError(`JSON argument limit ${argLimit} exceeded`);
+    args.push([key, value]);
+  };
+  const str = (): string => {
+    i++; // the opening quote
+    let out = '';
+    let run = i;
+    for (;;) {
+      if (i >= n) throw new JsonError('unterminated string');
+      const c = body.charCodeAt(i);
+      if (c === 34) { out += body.slice(run, i); i++; return out; }
+      if (c < 32) throw new JsonError('invalid character inside string');
+      if (c === 92) {
+        out += body.slice(run, i);
+        const e = body[i + 1];
+        const simple = e === undefined ? undefined : ESCAPES.get(e);
+        if (simple !== undefined) { out += simple; i += 2; } else if (e === 'u') {
+          let cp = hex4(body, i + 2);
+          i += 6;
+          if ((cp & 0xfc00) === 0xd800) {
+            if (body[i] === '\\' && body[i + 1] === 'u') {
+              // yajl's arithmetic, which is the usual one for a valid pair
+              cp = ((cp & 0x3f) << 10) | ((((cp >> 6) & 0xf) + 1) << 16) | (hex4(body, i + 2) & 0x3ff);
+              i += 6;
+              out += utf8(cp);
+            } else out += '?';
+          } else out += utf8(cp);
+        } else throw new JsonError("'\\' before a character that cannot be escaped");
+        run = i;
+        continue;
+      }
+      if (c >= 0x80) {
+        const len = (c >> 5) === 6 ? 2 : (c >> 4) === 0xe ? 3 : (c >> 3) === 0x1e ? 4 : 0;
+        if (len === 0 || i + len > n) throw new JsonError('invalid bytes in UTF8 string');
+        for (let k = 1; k < len; k++) if ((body.charCodeAt(i + k) >> 6) !== 2) throw new JsonError('invalid bytes in UTF8 string');
+        i += len;
+        continue;
+      }
+      i++;
     }
   };
-  walk(doc, 'json', 0);
-  return { args, error: err };
+  const value = (key: string, depth: number): void => {
+    if (depth > depthLimit) throw new JsonError(`JSON depth limit ${depthLimit} exceeded`);
+    ws();
+    const c = body.charCodeAt(i);
+    if (c === 123) { // {
+      i++; ws();
+      if (body.charCodeAt(i) === 125) { i++; return; }
+      for (;;) {
+        if (body.charCodeAt(i) !== 34) throw new JsonError('invalid object key (must be a string)');
+        const k = str();
+        ws();
+        if (body.charCodeAt(i) !== 58) throw new JsonError("object key and value must be separated by a colon (':')");
+        i++;
+        value(`${key}.${k}`, depth + 1);
+        ws();
+        const d = body.charCodeAt(i++);
+        if (d === 125) return;
+        if (d !== 44) throw new JsonError("after key and value, inside map, I expect ',' or '}'");
+        ws();
+      }
+    }
+    if (c === 91) { // [
+      i++; ws();
+      const at = args.length;
+      add(key, '0'); // the length, known at the end
+      if (body.charCodeAt(i) === 93) { i++; return; }
+      for (let k = 0; ; k++) {
+        value(`${key}.${k}`, depth + 1);
+        ws();
+        const d = body.charCodeAt(i++);
+        if (d === 93) { args[at][1] = String(k + 1); return; }
+        if (d !== 44) throw new JsonError("after array element, I expect ',' or ']'");
+      }
+    }
+    if (c === 34) { add(key, str()); return; }
+    const lit = c === 116 ? 'true' : c === 102 ? 'false' : c === 110 ? 'null' : '';
+    if (lit && body.startsWith(lit, i)) { i += lit.length; add(key, lit === 'null' ? '' : lit); return; }
+    const m = NUMBER.exec(body.slice(i, i + 512));
+    if (!m) throw new JsonError(i >= n ? 'premature EOF' : 'invalid char in json text');
+    i += m[0].length;
+    add(key, m[0]);
+  };
+  try {
+    value('json', 0);
+    ws();
+    if (i < n) throw new JsonError('trailing garbage');
+  } catch (e) {
+    if (!(e instanceof JsonError)) throw e;
+    return { args, error: `JSON parsing error: ${e.msg} at offset ${Math.min(i, n)}` };
+  }
+  return { args, error: null };
+}
+
+const ESCAPES = new Map([['"', '"'], ['\\', '\\'], ['/', '/'], ['b', '\b'], ['f', '\f'], ['n', '\n'], ['r', '\r'], ['t', '\t']]);
+/** yajl's number: a digit is required after '.', and after 'e' (and its sign); no leading zeros (a second digit is another token) */
+const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?/;
+
+function hex4(s: string, at: number): number {
+  const h = s.slice(at, at + 4);
+  if (!/^[0-9a-fA-F]{4}$/.test(h)) throw new JsonError("invalid (non-hex) character occurs after '\\u' inside string");
+  return parseInt(h, 16);
+}
+
+/** A code point as UTF-8 bytes (one char per byte), as yajl writes them: surrogates included. */
+function utf8(cp: number): string {
+  if (cp < 0x80) return String.fromCharCode(cp);
+  if (cp < 0x800) return String.fromCharCode(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+  if (cp < 0x10000) return String.fromCharCode(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  if (cp < 0x200000) return String.fromCharCode(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  return '?';
 }
 
 function headerParam(h: string, name: string): string | null {
