@@ -2,7 +2,7 @@
 // bench/waf/differential.ts and nginx + libmodsecurity 3.0.9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJson } from './body.ts';
+import { parseJson, parseXml } from './body.ts';
 import { compileWaf } from './index.ts';
 
 const latin1 = (b: number[]) => Buffer.from(b).toString('latin1');
@@ -45,4 +45,18 @@ test('JSON: values as yajl gives them: numbers as written, bytes kept, \\u escap
 test('JSON: depth and argument limits still apply', () => {
   assert.match(parseJson('{"a":{"b":{"c":{"d":1}}}}', 3, 1000).error ?? '', /depth limit 3/);
   assert.match(parseJson('[1,2,3,4]', 512, 2).error ?? '', /argument limit 2/);
+});
+
+test('XML: well-formed as libxml2 sees it: UTF-8 names and a byte order mark are fine; what it refuses is an error', () => {
+  const ok = (b: string) => assert.equal(parseXml(b).error, null, JSON.stringify(b));
+  const bad = (b: string) => assert.match(parseXml(b).error ?? '', /^XML parsing error/, JSON.stringify(b));
+  ok(latin1([...Buffer.from('<café><名前>x</名前></café>')]));
+  ok('\xef\xbb\xbf<r/>');
+  ok('<?xml version="1.0" encoding="ISO-8859-1"?><r>caf\xe9</r>');
+  ok('<!DOCTYPE r [<!ENTITY e "hi">]><r>&e;</r>');
+  ok('<!DOCTYPE note SYSTEM "note.dtd"><note>&nbsp;</note>'); // an external DTD may declare it
+  ok('<r a="x>y" b=\'it"s\'>&#x1F600;&lt;&amp;</r>');
+  for (const b of ['<r>&nbsp;</r>', '<r>a & b</r>', '<r>a]]>b</r>', '<r a="1" a="2"/>', '<r><!-- a -- b --></r>', ' <?xml version="1.0"?><r/>',
+    '<r>&#0;</r>', '<r>a\x01b</r>', '<r>\xff</r>', '<r/>x', '<a/><b/>', '<r a=1/>', '<r><1a/></r>']) bad(b);
+  assert.deepEqual(parseXml('<r k="&lt;v&gt;">a&amp;b<![CDATA[<c>]]></r>').xml, { text: 'a&b<c>', attrs: ['<v>'] });
 });

@@ -238,38 +238,93 @@ export function parseMultipart(body: string, contentType: string, argLimit: numb
   return { args, error: null, files, partHeaders, multipartStrictError: strict, multipartUnmatchedBoundary: unmatched };
 }
 
-const XML_ENT: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const XML_ENT = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['quot', '"'], ['apos', "'"]]);
+// XML names, bytes >= 0x80 included (UTF-8 letters: <café>, <名前>)
+const XML_NAME = '[A-Za-z_:\\x80-\\xff][-A-Za-z0-9_:.\\x80-\\xff]*';
+const XML_TAG = new RegExp(`^<(/?)(${XML_NAME})((?:\\s+${XML_NAME}\\s*=\\s*(?:"[^"<]*"|'[^'<]*'))*)\\s*(/?)>`);
+const XML_ATTR = new RegExp(`(${XML_NAME})\\s*=\\s*(?:"([^"<]*)"|'([^'<]*)')`, 'g');
+const XML_REF = new RegExp(`&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(${XML_NAME}));`, 'y');
+const XML_BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-function xmlUnescape(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === '#') {
-      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Buffer.from(String.fromCodePoint(cp), 'utf8').toString('latin1');
-    }
-    return XML_ENT[e.toLowerCase()] ?? m;
-  });
-}
+const xmlChar = (cp: number) => cp === 9 || cp === 10 || cp === 13 || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
 
-/** A small well-formedness-checking XML reader: text content (XML:/*) and attribute values (XML://@*). */
+/**
+ * A small XML reader: text content (XML:/*) and attribute values (XML://@*). It refuses what
+ * libxml2 (ModSecurity's XML processor) refuses as not well-formed, as far as these checks go,
+ * since a body that does not parse is refused (rule 200002) and one that does is inspected: tags,
+ * attributes (no repeats), comments (no "--" inside), the XML declaration (only at the very
+ * start), references (&name; must be predefined or declared, unless an external DTD could declare
+ * it; &#N; must be an XML character), characters (no control bytes; UTF-8 unless the declaration
+ * names another encoding), "]]>" outside CDATA, one root element. A UTF-8 byte order mark is skipped.
+ */
 export function parseXml(body: string): BodyResult {
   const texts: string[] = [];
   const attrs: string[] = [];
   const stack: string[] = [];
-  let i = 0;
   const n = body.length;
+  let i = body.startsWith('\xef\xbb\xbf') ? 3 : 0;
+  const start = i;
   let rootSeen = false;
   const fail = (msg: string): BodyResult => ({ args: [], error: `XML parsing error: ${msg}` });
+  const enc = /^<\?xml\s[^?]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(body.slice(i, i + 256));
+  if (!enc || /^utf-?8$/i.test(enc[1])) {
+    try { UTF8.decode(Buffer.from(body, 'latin1')); } catch { return fail('input is not proper UTF-8'); }
+  }
+  const declared = new Set<string>();
+  let lenientRefs = false; // an external DTD (or parameter entities) may declare what is referenced
+  const unescape = (s: string): string | null => {
+    if (XML_BAD_CHAR.test(s)) return null;
+    let out = '';
+    let at = 0;
+    for (let k = s.indexOf('&'); k >= 0; k = s.indexOf('&', at)) {
+      XML_REF.lastIndex = k;
+      const m = XML_REF.exec(s);
+      if (!m) return null;
+      out += s.slice(at, k);
+      at = k + m[0].length;
+      if (m[3] === undefined) {
+        const cp = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2], 10);
+        if (!xmlChar(cp)) return null;
+        out += Buffer.from(String.fromCodePoint(cp), 'utf8').toString('latin1');
+      } else {
+        const v = XML_ENT.get(m[3]);
+        if (v !== undefined) out += v;
+        else if (declared.has(m[3]) || lenientRefs) out += m[0];
+        else return null;
+      }
+    }
+    return out + s.slice(at);
+  };
   while (i < n) {
     const lt = body.indexOf('<', i);
     const text = lt < 0 ? body.slice(i) : body.slice(i, lt);
     if (text.length) {
-      if (stack.length === 0) { if (text.trim() !== '') return fail('text outside the root element'); } else texts.push(xmlUnescape(text));
+      if (stack.length === 0) { if (text.trim() !== '') return fail('text outside the root element'); } else {
+        if (text.includes(']]>')) return fail("']]>' in text");
+        const t = unescape(text);
+        if (t === null) return fail('invalid character or reference in text');
+        texts.push(t);
+      }
     }
     if (lt < 0) break;
     i = lt;
-    if (body.startsWith('<!--', i)) { const e = body.indexOf('-->', i + 4); if (e < 0) return fail('unterminated comment'); i = e + 3; continue; }
+    if (body.startsWith('<!--', i)) {
+      const e = body.indexOf('-->', i + 4);
+      if (e < 0) return fail('unterminated comment');
+      const c = body.slice(i + 4, e);
+      if (c.includes('--') || c.endsWith('-')) return fail("'--' in a comment");
+      i = e + 3;
+      continue;
+    }
     if (body.startsWith('<![CDATA[', i)) { const e = body.indexOf(']]>', i + 9); if (e < 0) return fail('unterminated CDATA'); if (stack.length) texts.push(body.slice(i + 9, e)); i = e + 3; continue; }
-    if (body.startsWith('<?', i)) { const e = body.indexOf('?>', i + 2); if (e < 0) return fail('unterminated processing instruction'); i = e + 2; continue; }
+    if (body.startsWith('<?', i)) {
+      const e = body.indexOf('?>', i + 2);
+      if (e < 0) return fail('unterminated processing instruction');
+      if (/^<\?xml(?:\s|\?>)/i.test(body.slice(i, i + 6)) && i !== start) return fail('XML declaration allowed only at the start of the document');
+      i = e + 2;
+      continue;
+    }
     if (body.startsWith('<!', i)) {
       // DOCTYPE, possibly with an internal subset
       let depth = 0;
@@ -280,10 +335,13 @@ export function parseXml(body: string): BodyResult {
         else if (body[j] === '>' && depth <= 0) break;
       }
       if (j >= n) return fail('unterminated declaration');
+      const d = body.slice(i, j + 1);
+      if (/^<!DOCTYPE\s+\S+\s+(?:SYSTEM|PUBLIC)\b/.test(d) || /%[^\s;]+;/.test(d)) lenientRefs = true;
+      for (const m of d.matchAll(new RegExp(`<!ENTITY\\s+(${XML_NAME})\\s`, 'g'))) declared.add(m[1]);
       i = j + 1;
       continue;
     }
-    const m = /^<(\/?)([A-Za-z_:][-A-Za-z0-9_:.]*)((?:\s+[A-Za-z_:][-A-Za-z0-9_:.]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>/.exec(body.slice(i, i + 65536));
+    const m = XML_TAG.exec(body.slice(i, i + 65536));
     if (!m) return fail(`malformed tag at offset ${i}`);
     const [whole, close, name, attrText, selfClose] = m;
     if (close) {
@@ -291,9 +349,14 @@ export function parseXml(body: string): BodyResult {
       if (stack.pop() !== name) return fail(`mismatched end tag </${name}>`);
     } else {
       if (stack.length === 0) { if (rootSeen) return fail('more than one root element'); rootSeen = true; }
-      const ar = /([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/g;
-      let am: RegExpExecArray | null;
-      while ((am = ar.exec(attrText)) !== null) attrs.push(xmlUnescape(am[2] ?? am[3] ?? ''));
+      const names = new Set<string>();
+      for (const am of attrText.matchAll(XML_ATTR)) {
+        if (names.has(am[1])) return fail(`attribute ${am[1]} redefined`);
+        names.add(am[1]);
+        const v = unescape(am[2] ?? am[3] ?? '');
+        if (v === null) return fail('invalid character or reference in an attribute value');
+        attrs.push(v);
+      }
       if (!selfClose) stack.push(name);
     }
     i += whole.length;
