@@ -2,7 +2,7 @@
 // bench/waf/differential.ts and nginx + libmodsecurity 3.0.9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJson, parseXml } from './body.ts';
+import { parseJson, parseMultipart, parseXml } from './body.ts';
 import { compileWaf } from './index.ts';
 
 const latin1 = (b: number[]) => Buffer.from(b).toString('latin1');
@@ -59,4 +59,36 @@ test('XML: well-formed as libxml2 sees it: UTF-8 names and a byte order mark are
   for (const b of ['<r>&nbsp;</r>', '<r>a & b</r>', '<r>a]]>b</r>', '<r a="1" a="2"/>', '<r><!-- a -- b --></r>', ' <?xml version="1.0"?><r/>',
     '<r>&#0;</r>', '<r>a\x01b</r>', '<r>\xff</r>', '<r/>x', '<a/><b/>', '<r a=1/>', '<r><1a/></r>']) bad(b);
   assert.deepEqual(parseXml('<r k="&lt;v&gt;">a&amp;b<![CDATA[<c>]]></r>').xml, { text: 'a&b<c>', attrs: ['<v>'] });
+});
+
+test('multipart: what ModSecurity 3.0.9 refuses is an error, what it accepts parses', () => {
+  const CT = 'multipart/form-data; boundary=xyz';
+  const part = (cd: string, data = 'hello') => `--xyz\r\n${cd}\r\n\r\n${data}\r\n`;
+  const ok = (body: string, ct = CT) => { const r = parseMultipart(body, ct, 100); assert.equal(r.error, null, JSON.stringify([ct, body])); return r; };
+  const bad = (body: string, ct = CT) => assert.match(parseMultipart(body, ct, 100).error ?? '', /^Multipart: /, JSON.stringify([ct, body]));
+  const fine = part('Content-Disposition: form-data; name="a"') + '--xyz--\r\n';
+  assert.deepEqual(ok(fine).args, [['a', 'hello']]);
+  // Content-Type: other parameters after the boundary are fine, before it or quoted after a quoted boundary they are not
+  for (const ct of ['multipart/form-data; boundary=xyz; charset=UTF-8', 'multipart/form-data;boundary=xyz', 'multipart/form-data boundary=xyz', 'Multipart/Form-Data; boundary=xyz']) ok(fine, ct);
+  for (const ct of ['multipart/form-data; charset=UTF-8; boundary=xyz', 'multipart/form-data; boundary="xyz"; charset=UTF-8', 'multipart/form-data; Boundary=xyz',
+    'multipart/form-data; boundary=xyz; boundary=abc', 'multipart/form-data; boundary = xyz', 'multipart/form-data; boundary=xyz ; x=y', 'multipart/form-data;; boundary=xyz']) bad(fine, ct);
+  // the last boundary, and nothing else, closes the body
+  bad(part('Content-Disposition: form-data; name="a"'));
+  ok(part('Content-Disposition: form-data; name="a"') + '--xyz--');
+  for (const last of ['--xyz--  \r\n', '--xyz-- junk\r\n', '--xyz \r\n']) bad(part('Content-Disposition: form-data; name="a"') + last);
+  bad(part('Content-Disposition: form-data; name="a"') + '--xyzabc\r\n' + part('Content-Disposition: form-data; name="b"') + '--xyz--\r\n');
+  // a part's headers: a form-data Content-Disposition with a name, and name/filename only
+  for (const cd of ['Content-Disposition: form-data', 'Content-Type: text/plain', 'Content-Disposition: attachment; name="a"', 'Content-Disposition: Form-Data; name="a"',
+    'Content-Disposition: form-data; name="a"; name="b"', 'Content-Disposition: form-data; name="a"; size=3', 'Content-Disposition: form-data; name=""',
+    'Content-Disposition: form-data; name="a"x', 'Content-Disposition: form-data; name="f"; filename*=UTF-8\'\'a.txt', 'Content-Disposition form-data; name="a"',
+    'Content-Disposition: form-data; name="a"\0']) bad(part(cd) + '--xyz--\r\n');
+  for (const cd of ['Content-Disposition: form-data;name=a', 'CONTENT-DISPOSITION: form-data; name="a"', 'Content-Disposition: form-data; name = "a"; filename="b.txt"',
+    'Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain\r\nContent-Type: text/html']) ok(part(cd) + '--xyz--\r\n');
+  // a boundary right after a part's headers (no data, not even an empty line)
+  bad('--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n--xyz--\r\n');
+  // filename= wins over filename*; an empty filename is a form field
+  const f = ok(part('Content-Disposition: form-data; name="f"; filename="a.txt"; filename*=UTF-8\'\'b.txt') + part('Content-Disposition: form-data; name="g"; filename=""', 'x') + '--xyz--\r\n');
+  assert.deepEqual(f.files, [{ field: 'f', filename: 'a.txt', size: 5 }]);
+  assert.deepEqual(f.args, [['g', 'x']]);
+  assert.deepEqual(f.partHeaders, [['f', 'Content-Disposition: form-data; name="f"; filename="a.txt"; filename*=UTF-8\'\'b.txt'], ['g', 'Content-Disposition: form-data; name="g"; filename=""']]);
 });

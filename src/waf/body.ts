@@ -167,74 +167,223 @@ function utf8(cp: number): string {
   return '?';
 }
 
-function headerParam(h: string, name: string): string | null {
-  const re = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i');
-  const m = re.exec(h);
-  if (!m) return null;
-  // like ModSecurity, only \" and \\ are unescaped inside quotes (a filename "a\s" keeps its backslash)
-  return m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2];
+const MP = 'multipart/form-data'.length;
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+
+/** ModSecurity's count_boundary_params: each "boundary" (any case) with a '=' somewhere after it. */
+function countBoundaryParams(v: string): number {
+  const lower = v.toLowerCase();
+  let count = 0;
+  for (let k = lower.indexOf('boundary'); k >= 0; k = lower.indexOf('boundary', k + 8)) if (lower.indexOf('=', k + 8) >= 0) count++;
+  return count;
 }
 
-export function multipartBoundary(contentType: string): string | null {
-  const b = headerParam(contentType, 'boundary');
-  return b && b.length > 0 ? b : null;
+/** RFC 2046 boundary characters, as ModSecurity checks them (a space, but not at the end). */
+const BOUNDARY_CHARS = /^(?:[0-9A-Za-z'()+_,\-./:=?]| (?!$))+$/;
+
+/** A token character of a Content-Disposition parameter value without quotes. */
+const isToken = (c: number) => c > 32 && c < 127 && '()<>@,;:\\"/[]?='.indexOf(String.fromCharCode(c)) < 0;
+
+/** The Content-Disposition of a part, parsed as ModSecurity's parse_content_disposition; null when it refuses it. */
+function contentDisposition(v: string): { name: string; filename: string | null; quoting: boolean } | null {
+  if (!v.startsWith('form-data')) return null;
+  let p = 9;
+  const n = v.length;
+  const ws = () => { while (p < n && (v[p] === ' ' || v[p] === '\t')) p++; };
+  ws();
+  let name = '';
+  let filename: string | null = null;
+  let quoting = false;
+  if (p >= n) return { name, filename, quoting };
+  if (v[p] !== ';') return null;
+  p++;
+  while (p < n) {
+    ws();
+    if (p >= n) return null;
+    const at = p;
+    while (p < n && v[p] !== '=' && v[p] !== '\t' && v[p] !== ' ') p++;
+    if (p >= n) return null;
+    const param = v.slice(at, p);
+    ws();
+    if (p >= n || v[p] !== '=') return null;
+    p++;
+    ws();
+    if (p >= n) return null;
+    let value = '';
+    if (v[p] === '"' || v[p] === "'") {
+      const q = v[p];
+      if (q === "'") quoting = true;
+      p++;
+      for (;;) {
+        if (p >= n) return null; // no closing quote
+        if (v[p] === '\\' && p + 1 < n && (v[p + 1] === q || v[p + 1] === '\\')) p++; // only the quote and \ are escaped
+        else if (v[p] === q) break;
+        value += v[p++];
+      }
+      p++;
+    } else {
+      const t = p;
+      while (p < n && isToken(v.charCodeAt(p))) p++;
+      value = v.slice(t, p);
+    }
+    if (value.includes("'")) quoting = true;
+    if (param === 'name') { if (name !== '') return null; name = value; } else if (param === 'filename') { if (filename !== null) return null; filename = value; } else if (param === 'filename*') {
+      // ModSecurity 3.0.9 takes it beside a filename= (which wins), and refuses it alone
+      if (filename === null) return null;
+    } else return null;
+    ws();
+    if (p >= n) break;
+    if (v[p] !== ';') return null;
+    p++;
+  }
+  return { name, filename, quoting };
 }
 
-/** multipart/form-data */
+/**
+ * multipart/form-data, as ModSecurity's multipart parser reads it, line by line: what it refuses
+ * is an error (REQBODY_ERROR, so rule 200002 refuses the request; the parts of a body that does not
+ * parse were not all inspected): a Content-Type whose boundary it cannot take (quoting, characters,
+ * "boundary" twice, other parameters before it), a part without a Content-Disposition, one that is
+ * not form-data or has other parameters than name and filename, a part without a name, a header
+ * line without a colon or with a NUL byte, a line that starts with the boundary but is not one
+ * (trailing whitespace, more characters), a boundary that closes a part before its data began, no
+ * final boundary. What it only flags (LF line endings, data before the first or after the last
+ * boundary, a missing semicolon, quoting) sets MULTIPART_STRICT_ERROR. A part with an empty
+ * filename is a form field, as there. MULTIPART_PART_HEADERS holds the header lines without their
+ * line ending (ModSecurity 3.0.9 keeps it, which makes CRS 922110 refuse "text/plain; charset=utf-8").
+ */
 export function parseMultipart(body: string, contentType: string, argLimit: number): BodyResult {
   const args: Array<[string, string]> = [];
   const files: Array<{ field: string; filename: string; size: number }> = [];
   const partHeaders: Array<[string, string]> = [];
-  const boundary = multipartBoundary(contentType);
-  if (!boundary) return { args, error: 'Multipart: boundary not found in Content-Type', files, partHeaders, multipartStrictError: true };
-  const delim = '--' + boundary;
   let strict = false;
   let unmatched = false;
-  let pos = body.indexOf(delim);
-  if (pos < 0) return { args, error: 'Multipart: no boundary found in body', files, partHeaders, multipartStrictError: true };
-  if (pos > 0) strict = true; // preamble
-  let finished = false;
-  while (pos >= 0) {
-    let p = pos + delim.length;
-    if (body.startsWith('--', p)) { finished = true; break; }
-    // skip trailing whitespace after boundary, then CRLF
-    while (body[p] === ' ' || body[p] === '\t') p++;
-    if (body.startsWith('\r\n', p)) p += 2;
-    else if (body[p] === '\n') { p += 1; strict = true; } else { strict = true; }
-    const next = body.indexOf('\r\n' + delim, p);
-    const nextLf = next < 0 ? body.indexOf('\n' + delim, p) : -1;
-    const end = next >= 0 ? next : nextLf;
-    const part = end >= 0 ? body.slice(p, end) : body.slice(p);
-    if (end < 0) unmatched = true;
-    // headers
-    let hEnd = part.indexOf('\r\n\r\n');
-    let sepLen = 4;
-    if (hEnd < 0) { hEnd = part.indexOf('\n\n'); sepLen = 2; if (hEnd >= 0) strict = true; }
-    const headerText = hEnd < 0 ? part : part.slice(0, hEnd);
-    const content = hEnd < 0 ? '' : part.slice(hEnd + sepLen);
-    const headers = headerText.split(/\r?\n/).filter((l) => l !== '');
-    let name: string | null = null;
-    let filename: string | null = null;
-    for (const h of headers) {
-      if (/^content-disposition\s*:/i.test(h)) {
-        const v = h.slice(h.indexOf(':') + 1);
-        if (!/^\s*form-data/i.test(v)) strict = true;
-        name = headerParam(v, 'name');
-        filename = headerParam(v, 'filename\\*') ?? headerParam(v, 'filename');
-      }
-    }
-    const partName = name ?? '';
-    for (const h of headers) partHeaders.push([partName, h]);
-    if (name === null) strict = true;
-    if (filename !== null) files.push({ field: partName, filename, size: content.length });
-    else if (name !== null) {
-      if (args.length >= argLimit) break;
-      args.push([name, content]);
-    }
-    if (end < 0) break;
-    pos = end + (body[end] === '\r' ? 2 : 1);
+  const fail = (msg: string): BodyResult => ({ args, error: `Multipart: ${msg}`, files, partHeaders, multipartStrictError: true, multipartUnmatchedBoundary: unmatched });
+
+  // the boundary, from the Content-Type (ModSecurity's Multipart::init)
+  const ct = contentType;
+  if (ct.length > 1024) return fail('Invalid boundary in C-T (length).');
+  if (countBoundaryParams(ct) > 1) return fail('Multiple boundary parameters in C-T.');
+  const at = ct.indexOf('boundary');
+  if (at < 0) return fail(countBoundaryParams(ct) > 0 ? 'Invalid boundary in C-T (case sensitivity).' : 'Boundary not found in C-T.');
+  let semicolon = false;
+  for (let k = MP; k < at; k++) {
+    if (isSpace(ct.charCodeAt(k))) continue;
+    if (ct[k] === ';' && !semicolon) { semicolon = true; continue; }
+    return fail('Invalid boundary in C-T (malformed).');
   }
-  if (!finished) strict = true;
+  if (!semicolon) strict = true;
+  const eq = ct.indexOf('=', at + 8);
+  if (eq < 0) return fail('Invalid boundary in C-T (malformed).');
+  for (let k = at + 8; k < eq; k++) {
+    if (!isSpace(ct.charCodeAt(k))) return fail('Invalid boundary in C-T (parameter name).');
+    strict = true;
+  }
+  const raw = ct.slice(eq + 1);
+  if (isSpace(raw.charCodeAt(0))) strict = true;
+  let boundary: string;
+  const quoted = raw.length >= 2 && raw[0] === '"' && raw[raw.length - 1] === '"';
+  if (quoted) { boundary = raw.slice(1, -1); strict = true; } else if (raw[0] === '"' || (raw.length >= 2 && raw[raw.length - 1] === '"')) {
+    return fail('Invalid boundary in C-T (quote).');
+  } else boundary = raw;
+  // other parameters after the boundary (boundary=x; charset=utf-8) are not part of it
+  const semi = boundary.indexOf(';');
+  if (semi >= 0) boundary = boundary.slice(0, semi);
+  // ModSecurity gives up on an empty boundary without an error: nothing is parsed
+  if (boundary === '') return { args, error: null, files, partHeaders, multipartStrictError: true, multipartUnmatchedBoundary: false };
+  if (countBoundaryParams(boundary) !== 0) return fail('Invalid boundary in C-T (content).');
+  if (!BOUNDARY_CHARS.test(boundary)) return fail('Invalid boundary in C-T (characters).');
+
+  // the body, line by line (Multipart::process)
+  interface Part { headers: Map<string, string>; lines: string[]; lastHeader: string; name: string; filename: string | null; inData: boolean; data: string[] }
+  const delim = '--' + boundary;
+  let part: Part | null = null;
+  let boundaries = 0;
+  let complete = false;
+  const finish = (pt: Part): boolean => {
+    // the line ending before the boundary belongs to the boundary
+    const last = pt.data.length - 1;
+    pt.data[last] = pt.data[last].replace(/\r?\n$/, '');
+    const value = pt.data.join('');
+    if (pt.filename !== null && pt.filename !== '') files.push({ field: pt.name, filename: pt.filename, size: value.length });
+    else {
+      if (args.length >= argLimit) return false;
+      args.push([pt.name, value]);
+    }
+    return true;
+  };
+  const n = body.length;
+  let i = 0;
+  while (i < n && !complete) {
+    const nl = body.indexOf('\n', i);
+    const line = nl < 0 ? body.slice(i) : body.slice(i, nl + 1);
+    i = nl < 0 ? n : nl + 1;
+    if (line.endsWith('\n') && !line.endsWith('\r\n')) strict = true; // LF line endings
+    if (line.startsWith(delim)) {
+      let rest = line.slice(delim.length);
+      const final = rest.startsWith('--');
+      if (final) rest = rest.slice(2);
+      // a boundary line is the boundary and its line ending, nothing else; a final one may end the body without a line ending
+      if (rest === '\r\n' || rest === '\n' || (rest === '' && final)) {
+        if (part !== null) {
+          if (!part.inData || part.data.length === 0) return fail('a boundary before the data of a part began.');
+          if (!finish(part)) return fail(`argument limit ${argLimit} exceeded`);
+        }
+        boundaries++;
+        if (final) complete = true;
+        else part = { headers: new Map(), lines: [], lastHeader: '', name: '', filename: null, inData: false, data: [] };
+        continue;
+      }
+      if (nl < 0) break; // an unterminated last line is not processed
+      return fail(`Invalid boundary: ${line.trimEnd()}`);
+    }
+    if (line.startsWith('--')) {
+      if (quoted && line.startsWith('"' + boundary, 2)) return fail('Invalid boundary (quotes).');
+      const ws = /^--\s+/.exec(line);
+      if (ws && line.startsWith(boundary, ws[0].length)) return fail('Invalid boundary (whitespace).');
+      unmatched = true;
+    } else if (line.includes(delim)) unmatched = true;
+    if (nl < 0) break;
+    if (part === null) { strict = true; continue; } // data before the first boundary is ignored
+    if (part.inData) { part.data.push(line); continue; }
+    // a header line of the part
+    if (line.length >= 4096) return fail('Part header line over 4096 bytes long');
+    if (line.includes('\0')) return fail('Nul byte in part headers.');
+    if (line === '\r\n' || line === '\n') {
+      const cdText = part.headers.get('content-disposition');
+      if (cdText === undefined) return fail('Part missing Content-Disposition header.');
+      const cd = contentDisposition(cdText);
+      if (cd === null) return fail(`Invalid Content-Disposition header: ${cdText}`);
+      if (cd.quoting) strict = true;
+      if (cd.name === '') return fail('Content-Disposition header missing name field.');
+      if (cd.filename !== null && cd.filename !== '' && !cdText.includes('filename=')) return fail('Invalid Content-Disposition header (filename).');
+      part.name = cd.name;
+      part.filename = cd.filename;
+      part.inData = true;
+      for (const h of part.lines) partHeaders.push([cd.name, h]);
+      continue;
+    }
+    const text = line.replace(/\r?\n$/, '');
+    if (isSpace(line.charCodeAt(0))) {
+      // header folding
+      strict = true;
+      if (part.lastHeader === '') return fail('Invalid part header (folding error).');
+      const key = part.lastHeader.toLowerCase();
+      part.headers.set(key, `${part.headers.get(key)} ${text.replace(/^\s+/, '')}`);
+      part.lines[part.lines.length - 1] += ` ${text.replace(/^\s+/, '')}`;
+      continue;
+    }
+    const colon = text.indexOf(':');
+    if (colon < 0) return fail(`Invalid part header (colon missing): ${text}`);
+    if (colon === 0) return fail('Invalid part header (header name missing).');
+    const hname = text.slice(0, colon);
+    part.lines.push(text);
+    // a repeated header keeps its first value (ModSecurity 3.0.9 does not treat it as an error)
+    if (!part.headers.has(hname.toLowerCase())) part.headers.set(hname.toLowerCase(), text.slice(colon + 1).replace(/^[ \t]+/, ''));
+    part.lastHeader = hname;
+  }
+  if (!complete) return fail(boundaries > 0 ? 'Final boundary missing.' : 'No boundaries found in payload.');
+  if (i < n) strict = true; // data after the last boundary is ignored
   return { args, error: null, files, partHeaders, multipartStrictError: strict, multipartUnmatchedBoundary: unmatched };
 }
 
