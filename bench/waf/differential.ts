@@ -7,7 +7,7 @@
  *   node bench/waf/differential.ts [--pl 1] [--corpus FILE.jsonl] [--only ID,...] [--rules]
  *                                  [--json FILE] [--write-corpus FILE]
  *
- * The corpus is bench/waf/differential-corpus.ts (about 260 benign API requests and 165 attacks
+ * The corpus is bench/waf/differential-corpus.ts (about 265 benign API requests and 180 attacks
  * written for this check), or any JSONL file in waf-eval.mjs's format (--corpus; `raw_b64`,
  * `body_b64`, `version`, `autocomplete` and `Name#2` duplicate headers work as there).
  * --write-corpus FILE writes the built-in corpus as JSONL (for waf-eval.mjs) and exits.
@@ -15,18 +15,20 @@
  * Each request is sent raw over TCP on its own connection, one at a time per server (both servers
  * at once). The verdict compared is whether the request reached the upstream (its 200) or was
  * refused (any other answer, or none): a WAF block is a 403, but ModSecurity refuses a body it
- * cannot parse with 400 (modsecurity.conf-recommended's rule 200002), and either server's HTTP layer
- * may refuse a request with 400 before any rule runs. The table also counts waf-eval's "blocked"
- * (403 or a connection closed before a status line), for comparison with bench/waf/eval.ts. Matched rules: Portcullis logs a "security event" JSON line per
- * matched rule (joined on the x-request-id it answers with); ModSecurity writes one JSON audit log
- * line per transaction (SecAuditEngine On), joined on method and request target. Phase 5 rules
- * (CRS 980xxx, reporting only) are left out: Portcullis does not log phase 5.
+ * cannot parse with 400 (modsecurity.conf-recommended's rule 200002), and either server's HTTP
+ * layer may refuse a request with 400 before any rule runs. The table also counts waf-eval's
+ * "blocked" (403 or a connection closed before a status line), for comparison with
+ * bench/waf/eval.ts. Matched rules: Portcullis logs a "security event" JSON line per matched rule
+ * (joined on the x-request-id it answers with); ModSecurity writes one JSON audit log line per
+ * transaction (SecAuditEngine On), joined on the client port of the request's connection. Phase 5
+ * rules (CRS 980xxx, reporting only) are left out: Portcullis does not log phase 5.
  *
  * Prints the verdict agreement, every request whose verdict differs (id, category, both answers,
  * the rule ids only one side matched and those both matched), the requests with the same verdict
- * but different answers (e.g. a 403 from one and a 400 from the other), and with --rules the requests with the same verdict but different rule
- * ids. Exit code: 0 when every verdict agrees, 1 when one differs or a run failed, 2 on bad usage
- * or a missing tool. Every process started is stopped and the temporary directory removed on exit.
+ * but different answers (e.g. a 403 from one and a 400 from the other), and with --rules the
+ * requests with the same verdict but different rule ids. Exit code: 0 when every verdict agrees,
+ * 1 when one differs or a run failed, 2 on bad usage or a missing tool. Every process started is
+ * stopped and the temporary directory removed on exit.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -110,7 +112,7 @@ function requestBytes(r: Rec): Buffer {
   return Buffer.concat([Buffer.from(`${r.method ?? 'GET'} ${r.uri ?? '/'} ${r.version ?? 'HTTP/1.1'}\r\n${lines}\r\n`, 'utf8'), body]);
 }
 
-interface Answer { status: number; outcome: 'status' | 'reset' | 'closed' | 'timeout' | 'error' | 'garbled'; headers: Record<string, string> }
+interface Answer { status: number; outcome: 'status' | 'reset' | 'closed' | 'timeout' | 'error' | 'garbled'; headers: Record<string, string>; localPort: number }
 
 /** One request on its own connection; resolves with the status line and headers of the answer. */
 function send(port: number, payload: Buffer, timeoutMs = 10_000): Promise<Answer> {
@@ -118,14 +120,15 @@ function send(port: number, payload: Buffer, timeoutMs = 10_000): Promise<Answer
     let buf = Buffer.alloc(0);
     let done = false;
     const sock = net.createConnection({ host: '127.0.0.1', port });
-    const finish = (a: Answer) => {
+    const finish = (a: Omit<Answer, 'localPort'>) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       sock.removeAllListeners('data');
       sock.on('error', () => {});
+      const localPort = sock.localPort ?? 0;
       sock.destroy();
-      resolve(a);
+      resolve({ ...a, localPort });
     };
     const timer = setTimeout(() => finish({ status: 0, outcome: 'timeout', headers: {} }), timeoutMs);
     sock.on('connect', () => sock.write(payload));
@@ -184,7 +187,7 @@ class AuditLog {
   private offset = 0;
   private partial = '';
   private readonly decoder = new StringDecoder('utf8');
-  private readonly entries: Array<{ method: string; uri: string; ids: number[] }> = [];
+  private readonly entries: Array<{ port: number; ids: number[] }> = [];
   private readonly file: string;
   constructor(file: string) { this.file = file; }
   private read(): void {
@@ -203,26 +206,23 @@ class AuditLog {
       const line = this.partial.slice(0, nl);
       this.partial = this.partial.slice(nl + 1);
       if (!line.trim()) continue;
-      // the request line from JSON when it parses; the rule ids by pattern either way (a value
-      // with bytes that are not UTF-8 can make ModSecurity 3.0.9's JSON invalid)
-      let method: string, uri: string;
-      try {
-        const t = (JSON.parse(line) as { transaction: { request: { method: string; uri: string } } }).transaction.request;
-        method = t.method; uri = t.uri;
-      } catch {
-        method = /"method":"([^"]*)"/.exec(line)?.[1] ?? '';
-        uri = /"uri":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? '';
-      }
+      // by pattern, not JSON.parse: a value with bytes that are not UTF-8 can make ModSecurity
+      // 3.0.9's JSON invalid
+      const port = Number(/"client_port":(\d+)/.exec(line)?.[1] ?? 0);
       const ids = [...line.matchAll(/"ruleId":"(\d+)"/g)].map((m) => Number(m[1]));
-      this.entries.push({ method, uri, ids });
+      this.entries.push({ port, ids });
     }
   }
-  /** The rule ids of the first unclaimed entry for this request line; waits up to `ms` for it. */
-  async take(method: string, uri: string, ms: number): Promise<number[] | null> {
+  /**
+   * The rule ids of the transaction of the connection from this client port (one request per
+   * connection; the request line would not do: requests can share one, and nginx may log an
+   * absolute-form target as a path); waits up to `ms` for it.
+   */
+  async take(clientPort: number, ms: number): Promise<number[] | null> {
     const t0 = Date.now();
     for (;;) {
       this.read();
-      const i = this.entries.findIndex((e) => e.method === method && e.uri === uri);
+      const i = this.entries.findIndex((e) => e.port === clientPort);
       if (i >= 0) return this.entries.splice(i, 1)[0].ids;
       if (Date.now() - t0 > ms) return null;
       await sleep(5);
@@ -263,7 +263,6 @@ async function main(): Promise<number> {
     return nginxModsecConf(dir, msPort, up.port, rules);
   }, 'ok');
   const audit = new AuditLog(auditFile);
-  await audit.take('GET', '/', 2000); // the readiness probe's entry
   log(`nginx+modsecurity: serving on 127.0.0.1:${msPort} (${(ms.startupMs / 1000).toFixed(1)} s)`);
 
   const pcAnswers = new Map<string, Answer>();
@@ -271,7 +270,7 @@ async function main(): Promise<number> {
   await Promise.all([
     runOne(pc, async (r, a) => { pcAnswers.set(r.id, a); }),
     // an answer nginx gave without ModSecurity (e.g. its own 400) has no audit entry: wait a little only
-    runOne(ms, async (r, a) => { msAnswers.set(r.id, { a, ids: await audit.take(r.method ?? 'GET', r.uri ?? '/', a.outcome === 'status' && (a.status === 200 || a.status === 403) ? 2000 : 300) }); }),
+    runOne(ms, async (r, a) => { msAnswers.set(r.id, { a, ids: await audit.take(a.localPort, a.outcome === 'status' && (a.status === 200 || a.status === 403) ? 2000 : 300) }); }),
   ]);
   await sleep(300); // the last security events are still in the pipe
   for (const s of [pc, ms]) {
