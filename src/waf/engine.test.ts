@@ -294,3 +294,14 @@ SecRule REQUEST_BODY "@rx ." "id:42,phase:2,pass,nolog"
   assert.deepEqual(ids(tx), [40, 41]);
   assert.equal(tx.matchedRules[0].logdata, 'host example.com');
 });
+
+test('arguments past the limit are not inspected, so a request with more is refused (400, rule 200002), from the query string too', () => {
+  const w = compileWaf({ limits: { argumentsLimit: 3 }, directives: 'SecRule ARGS "@contains <script>" "id:1,phase:2,deny,status:403"' }, li);
+  const q = run(w, { uri: '/?a=1&b=2&c=3&q=<script>' });
+  assert.deepEqual(ids(q), [200002]);
+  assert.equal(q.interruption?.status, 400);
+  assert.match(q.matchedRules[0].logdata, /argument limit 3 exceeded in the query string/);
+  assert.deepEqual(ids(run(w, { uri: '/?a=1&b=2&q=<script>' })), [1]);
+  const f = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'a=1&b=2&c=3&q=<script>' });
+  assert.equal(f.interruption?.status, 400);
+});
