@@ -629,6 +629,8 @@ function attacks(p: Picker): DiffRecord[] {
   add('evasion', 'GET', '/api/v2/files/%3F%3Cscript%3Ealert(1)%3C%2Fscript%3E', profile(p, 'curl'));
   add('evasion', 'GET', '/api/v2/me', { ...profile(p, 'browser'), Cookie: `sid=${p.b64url(32)}; profile=${Buffer.from('{"rce":"_$$ND_FUNC$$_function(){require(\'child_process\').exec(\'id\')}()"}').toString('base64')}` });
   add('evasion', 'GET', '/api/v2/me', { ...profile(p, 'curl'), X_Forwarded_Host: '../../../../etc/passwd' });
+  // past the engine's argument limit (1000): a WAF that stops reading arguments there never sees it
+  add('evasion', 'GET', `/api/v2/products?${Array.from({ length: 1000 }, (_, k) => `f${k}=1`).join('&')}&q=${encodeURIComponent('<svg onload=alert(document.domain)>')}`, profile(p, 'curl'));
 
   // protocol anomalies that are still valid HTTP/1.1
   add('protocol', 'GET', '/api/v2/me', { Host: '203.0.113.10', 'User-Agent': UA.curl, Accept: '*/*', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Original-URL': '/admin' }, '');
