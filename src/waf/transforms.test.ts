@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TRANSFORMS as T, triggerBytes } from './transforms.ts';
+import { TRANSFORMS as T, normalizePathFull, triggerBytes } from './transforms.ts';
 
 const b = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
@@ -112,4 +112,23 @@ test('transformations give what ModSecurity 3.0.9 gives', () => {
     ['base64decode', 'YWJj\0ZGVm', 'abc'],
   ];
   for (const [t, input, want] of cases) assert.equal(T[t](input), want, `t:${t} ${JSON.stringify(input)}`);
+});
+
+test('normalizePath(Win): its shortcut (return the value as is) only skips values the whole algorithm leaves unchanged', () => {
+  // every string of '/', '.', '\' and 'a' up to 8 characters: where the shortcut returns the input,
+  // the algorithm must too; where it does not, both must give the same
+  const alphabet = ['/', '.', '\\', 'a'];
+  let n = 0;
+  let words = [''];
+  for (let len = 1; len <= 8; len++) {
+    words = words.flatMap((w) => alphabet.map((c) => w + c));
+    for (const w of words) {
+      assert.equal(T.normalizepath(w), normalizePathFull(w), JSON.stringify(w));
+      assert.equal(T.normalizepathwin(w), normalizePathFull(w, true), `win ${JSON.stringify(w)}`);
+      n++;
+    }
+  }
+  assert.equal(n, 87380);
+  // prose and numbers with dots are left alone without running it
+  assert.equal(T.normalizepath('A plain product description. Price 10.99'), 'A plain product description. Price 10.99');
 });

@@ -250,6 +250,9 @@ export function replaceNulls(s: string): string {
   return s.indexOf('\0') < 0 ? s : s.replace(/\0/g, ' ');
 }
 
+const NEEDS_NORMALIZE = /\/\/|(?:^|[./])\.(?:\/|$)/;
+const NEEDS_NORMALIZE_WIN = /\\|\/\/|(?:^|[./])\.(?:\/|$)/;
+
 /**
  * normalizePath / normalizePathWin: ModSecurity's normalize_path_inplace, step for step (its
  * results decide what the CRS path rules see): self references and empty segments removed, back
@@ -259,7 +262,18 @@ export function replaceNulls(s: string): string {
  */
 export function normalizePath(s: string, win = false): string {
   const n = s.length;
-  if (n === 0 || !(win ? /[/.\\]/ : /[/.]/).test(s)) return s;
+  // Nothing to do without a backslash (Win), an empty segment or a dot segment ('.' or '..' ending
+  // a segment, or a '.' ending one after a '.', ModSecurity's test): most values, prose and numbers
+  // with dots included, are returned as they are (transforms.test.ts checks this against the full
+  // algorithm on every string of '/', '.', '\\' and 'a' up to 8 characters).
+  if (n === 0 || !(win ? NEEDS_NORMALIZE_WIN : NEEDS_NORMALIZE).test(s)) return s;
+  return normalizePathFull(s, win);
+}
+
+/** The whole algorithm, for every input (exported for the test of normalizePath's shortcut). */
+export function normalizePathFull(s: string, win = false): string {
+  const n = s.length;
+  if (n === 0) return s;
   const b: number[] = new Array(n);
   for (let k = 0; k < n; k++) b[k] = s.charCodeAt(k);
   const SL = 47, BSL = 92, DOT = 46;
