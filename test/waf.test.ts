@@ -8,7 +8,8 @@ import { ROOT, freePort, runCli, startGateway, tmpDir, type GatewayProc } from '
 import { backendYaml, gatewayYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
-const CRS = path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0');
+// ../shared beside the checkout, or where the unit tests look for it (a worktree has no ../shared)
+const CRS = [path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0'), '/work/shared/waf/crs-v4.28.0'].find((d) => fs.existsSync(d)) ?? path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0');
 let up: Upstream, gw: GatewayProc, port: number, dir: string;
 
 function config(extraPolicy = ''): string {
@@ -99,6 +100,15 @@ test('attacks in a JSON body are found (XSS) and blocked before anything reaches
   const r = await send('/comments', { method: 'POST', body: JSON.stringify({ text: '<script>alert(document.cookie)</script>' }), headers: { 'content-type': 'application/json' } });
   assert.equal(r.status, 403);
   assert.equal(up.requests, before);
+});
+
+test('a JSON body that does not parse is refused with 400 (it was not inspected), as ModSecurity\'s recommended rule 200002 does', async () => {
+  const before = up.requests;
+  const r = await send('/comments', { method: 'POST', body: '{"text": "<img src=x onerror=alert(1)>", "score": NaN}', headers: { 'content-type': 'application/json' } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(JSON.parse(r.text).code, 'PCS_ERR_WAF_BAD_REQUEST');
+  assert.equal(up.requests, before);
+  await gw.waitForLog(new RegExp(`"requestId":"${r.headers['x-request-id']}".*"ruleId":200002`), 3000, 0);
 });
 
 test('per-rule policies: an exclusion lets ARGS:password through; DetectionOnly logs but passes', async () => {

@@ -14,7 +14,9 @@ import { nginxProxyConf, portcullisConfig } from '../http/configs.ts';
 import { BenchError, launchPortcullis, start, stop, tail, type Started } from '../http/procs.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = path.resolve(REPO, '..', 'shared');
+// ../shared beside the checkout; a git worktree elsewhere (/work/wt/NAME) has none, and then the
+// tests' fixed location is used
+export const SHARED = [path.resolve(REPO, '..', 'shared'), '/work/shared'].find((d) => fs.existsSync(d)) ?? path.resolve(REPO, '..', 'shared');
 export const CRS_DIR = path.join(SHARED, 'waf', 'crs-v4.28.0');
 export const CORPUS = path.join(SHARED, 'waf', 'corpus', 'crs-v4.28.0-tests.jsonl');
 export const WAF_EVAL = path.join(SHARED, 'tools', 'waf-eval.mjs');
@@ -71,8 +73,16 @@ spec:
  * On, audit log off, no debug log. Response bodies are not inspected (SecResponseBodyAccess Off),
  * as in Portcullis's default (WafPolicy responseBody.inspect false): both run phases 3 and 4 on the
  * status and headers only.
+ *
+ * `auditLog`: a file that gets one JSON line per transaction (SecAuditEngine On, parts A, B and H:
+ * the request line and headers, and every rule that matched with its id). bench/waf/differential.ts
+ * reads the matched rule ids from it; the error log would do too, but nginx cuts its lines at 2 KB
+ * and ModSecurity writes each matching rule's whole regex before the id.
  */
-export function modsecRulesConf(dir: string, waf: WafSettings): string {
+export function modsecRulesConf(dir: string, waf: WafSettings, auditLog?: string): string {
+  const audit = auditLog
+    ? `SecAuditEngine On\nSecAuditLogType Serial\nSecAuditLogFormat JSON\nSecAuditLogParts ABHZ\nSecAuditLog ${auditLog}`
+    : 'SecAuditEngine Off';
   return `# ModSecurity v3 + OWASP CRS ${path.basename(CRS_DIR)} (bench/waf)
 SecRuleEngine On
 SecRequestBodyAccess On
@@ -88,7 +98,7 @@ SecRule REQBODY_ERROR "!@eq 0" \\
 SecResponseBodyAccess Off
 SecTmpDir ${dir}/tmp
 SecDataDir ${dir}/data
-SecAuditEngine Off
+${audit}
 SecArgumentSeparator &
 SecCookieFormat 0
 SecStatusEngine Off
@@ -114,6 +124,25 @@ export function nginxModsecConf(dir: string, port: number, upstreamPort: number,
 
 // ---------------------------------------------------------------- starting things
 export interface Server { s: Started; port: number; startupMs: number }
+
+/** The upstream of the WAF evaluations: 200 + "ok" to any method and path; the body, if any, is read and dropped. */
+export function startUpstream(): Promise<{ port: number; close: () => Promise<void>; requests: () => number }> {
+  let n = 0;
+  const srv = http.createServer((req, res) => {
+    n++;
+    req.resume();
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok'); });
+  });
+  srv.keepAliveTimeout = 30_000;
+  return new Promise((resolve, reject) => {
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve({
+      port: (srv.address() as { port: number }).port,
+      close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+      requests: () => n,
+    }));
+  });
+}
 
 /** GET path -> status and body (Connection: close). */
 export function probe(port: number, p = '/', timeoutMs = 2000): Promise<{ status: number; body: string }> {

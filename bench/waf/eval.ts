@@ -19,12 +19,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, killAllNow, start, stop, stopAll } from '../http/procs.ts';
-import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
+import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, startUpstream, tail, type Server, type WafSettings } from './common.ts';
 
 const { values: argv } = parseArgs({
   options: {
@@ -65,25 +64,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     log(`\n${sig}: stopping every process the evaluation started`);
     void stopAll().finally(() => { cleanupSync(); process.exit(130); });
     setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
-
-/** The upstream: 200 + "ok" to any method and path; the body, if any, is read and dropped. */
-function startUpstream(): Promise<{ port: number; close: () => Promise<void>; requests: () => number }> {
-  let n = 0;
-  const srv = http.createServer((req, res) => {
-    n++;
-    req.resume();
-    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok'); });
-  });
-  srv.keepAliveTimeout = 30_000;
-  return new Promise((resolve, reject) => {
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => resolve({
-      port: (srv.address() as { port: number }).port,
-      close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
-      requests: () => n,
-    }));
   });
 }
 

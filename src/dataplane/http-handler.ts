@@ -260,7 +260,7 @@ async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: 
   if (v.pass) return preflight ? answerPreflight(ctx, rule) : proxy(ctx, rule, prefix, deps, v.tx);
   if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
   ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
-  return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : PROBLEMS.wafBlocked);
+  return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
 }
 
 async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps, wafTx?: Transaction): Promise<void> {

@@ -18,6 +18,7 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'Authentication required', code: 'PCS_ERR_UNAUTHORIZED' },
   forbidden: { status: 403, title: 'Forbidden', code: 'PCS_ERR_FORBIDDEN' },
   wafBlocked: { status: 403, title: 'The request was blocked by the web application firewall', code: 'PCS_ERR_WAF_BLOCKED' },
+  wafBadRequest: { status: 400, title: 'The web application firewall could not read this request (for example a body that does not parse as its Content-Type)', code: 'PCS_ERR_WAF_BAD_REQUEST' },
   wafResponseBlocked: { status: 403, title: 'The response was withheld by the web application firewall', code: 'PCS_ERR_WAF_RESPONSE_BLOCKED' },
   wafResponseUnreadable: { status: 502, title: 'The upstream response could not be inspected', code: 'PCS_ERR_WAF_RESPONSE_UNREADABLE' },
   corsOriginNotAllowed: { status: 403, title: 'The Origin of this CORS preflight request is not allowed by the route', code: 'PCS_ERR_CORS_ORIGIN_NOT_ALLOWED' },

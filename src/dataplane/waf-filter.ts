@@ -42,7 +42,9 @@ export async function inspectRequest(ctx: RequestContext, w: WafRuntime, hasBody
     }
     intr ??= tx.processRequestBody();
     log(ctx, w, tx.matchedRules, deps, intr ? intr.status : undefined);
-    if (intr && w.mode === 'Block') return { pass: false, status: intr.status === 413 ? 413 : 403, ruleId: intr.ruleId, reason: 'blocked' };
+    // A rule's 400 is kept: it says the request could not be read (the recommended rule 200002,
+    // a body that does not parse), as ModSecurity answers; every other block is a 403.
+    if (intr && w.mode === 'Block') return { pass: false, status: intr.status === 413 || intr.status === 400 ? intr.status : 403, ruleId: intr.ruleId, reason: 'blocked' };
     return { pass: true, tx };
   } catch (err) {
     deps.logger.error({ err, requestId: ctx.id, policy: w.policyId }, 'WAF failed; the request is refused (fail closed)');

@@ -174,10 +174,17 @@ SecRule REQUEST_BODY "@rx user=bob" "id:111,phase:2,pass,log"
   assert.deepEqual(ids(mtx), [103, 104, 105, 106]);
   const xml = run(w, { method: 'POST', headers: [['Content-Type', 'text/xml']], body: '<?xml version="1.0"?><a k="attr"><b>hello</b><c> world</c></a>' });
   assert.deepEqual(ids(xml), [107, 108]);
+  // a body that does not parse is refused by the recommended rule 200002 before any other phase 2 rule
   const badJson = run(w, { method: 'POST', headers: [['Content-Type', 'application/json']], body: '{"a":' });
-  assert.deepEqual(ids(badJson), [109, 110]);
+  assert.deepEqual(ids(badJson), [200002]);
+  assert.equal(badJson.interruption?.status, 400);
   const badXml = run(w, { method: 'POST', headers: [['Content-Type', 'application/xml']], body: '<a><b></a>' });
-  assert.deepEqual(ids(badXml), [109]);
+  assert.deepEqual(ids(badXml), [200002]);
+  // without the recommended rules the error is only a variable
+  const own = compileWaf({ recommendedBodyProcessors: false, directives: `
+SecRule REQUEST_HEADERS:Content-Type "@rx json" "id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_ERROR "!@eq 0" "id:109,phase:2,pass,log"` }, li);
+  assert.deepEqual(ids(run(own, { method: 'POST', headers: [['Content-Type', 'application/json']], body: '{"a":' })), [109]);
 });
 
 test('body limits: JSON depth, argument count, request body size', () => {
@@ -286,4 +293,15 @@ SecRule REQUEST_BODY "@rx ." "id:42,phase:2,pass,nolog"
   const tx = run(w, { uri: '/?code=200', headers: [['Host', 'example.com'], ['Cookie', 'sid=abc']], body: 'x=1' });
   assert.deepEqual(ids(tx), [40, 41]);
   assert.equal(tx.matchedRules[0].logdata, 'host example.com');
+});
+
+test('arguments past the limit are not inspected, so a request with more is refused (400, rule 200002), from the query string too', () => {
+  const w = compileWaf({ limits: { argumentsLimit: 3 }, directives: 'SecRule ARGS "@contains <script>" "id:1,phase:2,deny,status:403"' }, li);
+  const q = run(w, { uri: '/?a=1&b=2&c=3&q=<script>' });
+  assert.deepEqual(ids(q), [200002]);
+  assert.equal(q.interruption?.status, 400);
+  assert.match(q.matchedRules[0].logdata, /argument limit 3 exceeded in the query string/);
+  assert.deepEqual(ids(run(w, { uri: '/?a=1&b=2&q=<script>' })), [1]);
+  const f = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'a=1&b=2&c=3&q=<script>' });
+  assert.equal(f.interruption?.status, 400);
 });

@@ -40,7 +40,10 @@ export interface LoadWafOptions {
   outboundAnomalyThreshold?: number;
   /** Overrides SecRuleEngine. */
   engineMode?: EngineMode;
-  /** Select the JSON / XML body processors from Content-Type, as ModSecurity's recommended config does. Default true. */
+  /**
+   * The body rules of ModSecurity's recommended config: JSON / XML body processors chosen from
+   * Content-Type (200000, 200001), and a body they cannot parse refused with 400 (200002). Default true.
+   */
   recommendedBodyProcessors?: boolean;
   /** Overrides of body limits (bytes, counts). */
   limits?: Partial<WafLimits>;
@@ -64,9 +67,13 @@ export interface Waf {
   ruleIds(): number[];
 }
 
+// 200002: a body the processor cannot read was not inspected; what it would have carried to an
+// application with a more lenient parser (a JSON {"q":"<attack>",} or with NaN, a multipart body
+// without its last boundary) is refused, as ModSecurity's recommended config refuses it.
 const RECOMMENDED = `
 SecRule REQUEST_HEADERS:Content-Type "@rx (?i)^(?:application(?:/soap\\+|/)|text/)xml" "id:200000,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=XML"
 SecRule REQUEST_HEADERS:Content-Type "@rx (?i)^application/(?:[a-z0-9.+-]+\\+)?json" "id:200001,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
 `;
 
 async function defaultLibinjection(): Promise<LibInjection | null> {

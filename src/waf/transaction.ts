@@ -409,7 +409,18 @@ export class Transaction implements OpTx {
     const slash = fname.lastIndexOf('/');
     this.setScalar('REQUEST_BASENAME', slash >= 0 ? fname.slice(slash + 1) : fname);
     this.setScalar('QUERY_STRING', query);
-    const get = parseUrlEncoded(query, this.rs.limits.argumentsLimit).args;
+    const parsed = parseUrlEncoded(query, this.rs.limits.argumentsLimit);
+    const get = parsed.args;
+    if (parsed.truncated) {
+      // the arguments past the limit are not inspected: flagged like a body over it, so the
+      // recommended rule 200002 refuses the request (an attack placed after 1000 harmless query
+      // arguments would otherwise pass)
+      const msg = `argument limit ${this.rs.limits.argumentsLimit} exceeded in the query string`;
+      this.setScalar('REQBODY_ERROR', '1');
+      this.setScalar('REQBODY_ERROR_MSG', msg);
+      this.setScalar('REQBODY_PROCESSOR_ERROR', '1');
+      this.setScalar('REQBODY_PROCESSOR_ERROR_MSG', msg);
+    }
     this.setColl('ARGS_GET', get);
     this.setColl('ARGS_GET_NAMES', get.map(([k]) => [k, k]));
     this.setColl('REQUEST_HEADERS', this.reqHeaders);

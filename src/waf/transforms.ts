@@ -1,6 +1,8 @@
 /**
  * Transformations (t:...) on byte strings (one char per byte, latin1), following the
- * ModSecurity v3 implementations.
+ * ModSecurity v3 implementations: the CRS is written and tested against them, so their edge cases
+ * decide verdicts too (checked against libmodsecurity 3.0.9 one transformation at a time, with
+ * `@rx ^(.*)$` captures, by bench/waf/differential.ts's setup). One deliberate difference: cssDecode.
  */
 import { createHash } from 'node:crypto';
 
@@ -113,55 +115,58 @@ export function htmlEntityDecode(s: string): string {
 const C_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 const ESCAPE_SEQ_EXTRA: Record<string, string> = { '\\': '\\', '?': '?', "'": "'", '"': '"' };
 
-/** The character hexOrOctalEscape decoded (set on success; avoids a tuple per escape). */
-let escaped = '';
+const isOctal = (c: string | undefined) => c !== undefined && c >= '0' && c <= '7';
 
-/**
- * `\xHH` or `\O`..`\OOO` starting at the backslash s[i]: the index after it, with the character in
- * `escaped`; 0 when s[i] does not start one.
- */
-function hexOrOctalEscape(s: string, i: number, n: number): number {
-  const d = s[i + 1];
-  if ((d === 'x' || d === 'X') && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
-    escaped = String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
-    return i + 4;
+/** Up to 3 octal digits from s[i]: the digits, as ModSecurity reads them. */
+function octal(s: string, i: number, n: number): string {
+  let j = 0;
+  while (i + j < n && j < 3) {
+    j++;
+    if (!isOctal(s[i + j])) break;
   }
-  if (d >= '0' && d <= '7') {
-    let j = i + 1;
-    let oct = '';
-    while (j < n && oct.length < 3 && s[j] >= '0' && s[j] <= '7') { oct += s[j]; j++; }
-    escaped = String.fromCharCode(parseInt(oct, 8) & 0xff);
-    return j;
-  }
-  return 0;
+  return s.slice(i, i + j);
 }
 
-/** jsDecode: \xHH \uHHHH \OOO \n etc. */
+/**
+ * jsDecode, as ModSecurity: \uHHHH (the low byte; full-width ASCII U+FF01-U+FF5E mapped down), \xHH
+ * (lowercase u and x only), \OOO (three digits only up to \377, else two), \a \b \f \n \r \t \v,
+ * any other \C is C, a backslash at the end stays.
+ */
 export function jsDecode(s: string): string {
   if (s.indexOf('\\') < 0) return s;
   let out = '';
   const n = s.length;
   let i = 0;
   while (i < n) {
-    if (s[i] !== '\\' || i + 1 >= n) { out += s[i]; i++; continue; }
+    if (s[i] !== '\\') { out += s[i]; i++; continue; }
     const d = s[i + 1];
-    if ((d === 'u' || d === 'U') && i + 5 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) {
-      const hi = hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3));
+    if (d === 'u' && i + 5 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) {
       let lo = hexVal(s.charCodeAt(i + 4)) * 16 + hexVal(s.charCodeAt(i + 5));
-      if (hi === 0xff && lo > 0 && lo < 0x5f) lo += 0x20;
+      if (lo > 0 && lo < 0x5f && (s[i + 2] === 'f' || s[i + 2] === 'F') && (s[i + 3] === 'f' || s[i + 3] === 'F')) lo += 0x20;
       out += String.fromCharCode(lo);
       i += 6;
-      continue;
-    }
-    const end = hexOrOctalEscape(s, i, n);
-    if (end > 0) { out += escaped; i = end; continue; }
-    out += C_ESCAPES[d] ?? d;
-    i += 2;
+    } else if (d === 'x' && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+      out += String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
+      i += 4;
+    } else if (isOctal(d)) {
+      let digits = octal(s, i + 1, n);
+      if (digits.length === 3 && digits[0] > '3') digits = digits.slice(0, 2);
+      out += String.fromCharCode(parseInt(digits, 8));
+      i += 1 + digits.length;
+    } else if (d !== undefined) {
+      out += C_ESCAPES[d] ?? d;
+      i += 2;
+    } else { out += s[i]; i++; }
   }
   return out;
 }
 
-/** cssDecode: CSS 2.x escapes, \HHHHHH (1-6 hex digits, optional following whitespace), \X -> X. */
+/**
+ * cssDecode: CSS 2.x escapes, \HHHHHH (1-6 hex digits, optional following whitespace), \X -> X.
+ * ModSecurity 3.0.9 cuts its result at the first NUL byte (C string handling), so in the CRS XSS
+ * chain (..., htmlEntityDecode, jsDecode, cssDecode, removeNulls) a "&#0;" or "\0" before a payload
+ * hides it from libinjection and most 941 rules. Not copied: the whole value is decoded here.
+ */
 export function cssDecode(s: string): string {
   if (s.indexOf('\\') < 0) return s;
   let out = '';
@@ -221,15 +226,20 @@ export function cmdLine(s: string): string {
   return out;
 }
 
+/** compressWhitespace: runs of C isspace() bytes (not 0xA0: ModSecurity 3.0.9 does not count it here) to one space. */
 export function compressWhitespace(s: string): string {
   // nothing to do unless a run of 2+ spaces or a non-space whitespace byte is present
-  if (!/[\t\n\v\f\r\xa0]| {2}/.test(s)) return s;
-  return s.replace(/[\t\n\v\f\r \xa0]+/g, ' ');
+  if (!/[\t\n\v\f\r]| {2}/.test(s)) return s;
+  return s.replace(/[\t\n\v\f\r ]+/g, ' ');
 }
 
+/**
+ * removeWhitespace: C isspace() bytes and, as ModSecurity 3.0.9 removes "non-breaking spaces" byte
+ * by byte, every 0xA0 and every 0xC2 (the bytes of UTF-8 U+00A0, but also the lead byte of U+0080-U+00BF).
+ */
 export function removeWhitespace(s: string): string {
-  if (!/[\t\n\v\f\r \xa0]/.test(s)) return s;
-  return s.replace(/[\t\n\v\f\r \xa0]+/g, '');
+  if (!/[\t\n\v\f\r \xa0\xc2]/.test(s)) return s;
+  return s.replace(/[\t\n\v\f\r \xa0\xc2]+/g, '');
 }
 
 export function removeNulls(s: string): string {
@@ -240,42 +250,141 @@ export function replaceNulls(s: string): string {
   return s.indexOf('\0') < 0 ? s : s.replace(/\0/g, ' ');
 }
 
+const NEEDS_NORMALIZE = /\/\/|(?:^|[./])\.(?:\/|$)/;
+const NEEDS_NORMALIZE_WIN = /\\|\/\/|(?:^|[./])\.(?:\/|$)/;
+
+/**
+ * normalizePath / normalizePathWin: ModSecurity's normalize_path_inplace, step for step (its
+ * results decide what the CRS path rules see): self references and empty segments removed, back
+ * references resolved (a relative path keeps the ones it cannot resolve, an absolute one stops at
+ * the root), no trailing slash unless the input had one; Win turns backslashes into slashes as it
+ * goes (a run of them after a slash is skipped unconverted, as there).
+ */
 export function normalizePath(s: string, win = false): string {
-  if (win && s.indexOf('\\') >= 0) s = s.replace(/\\/g, '/');
-  if (s === '' || !/(?:^|\/)\.\.?(?:\/|$)|\/\//.test(s)) return s;
-  const abs = s.startsWith('/');
-  const trailing = /\/\.{0,2}$/.test(s) && s.length > 1;
-  const parts = s.split('/');
-  const out: string[] = [];
-  for (let k = 0; k < parts.length; k++) {
-    const p = parts[k];
-    if (p === '' || p === '.') continue;
-    if (p === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!abs) out.push('..');
-      continue;
+  const n = s.length;
+  // Nothing to do without a backslash (Win), an empty segment or a dot segment ('.' or '..' ending
+  // a segment, or a '.' ending one after a '.', ModSecurity's test): most values, prose and numbers
+  // with dots included, are returned as they are (transforms.test.ts checks this against the full
+  // algorithm on every string of '/', '.', '\\' and 'a' up to 8 characters).
+  if (n === 0 || !(win ? NEEDS_NORMALIZE_WIN : NEEDS_NORMALIZE).test(s)) return s;
+  return normalizePathFull(s, win);
+}
+
+/** The whole algorithm, for every input (exported for the test of normalizePath's shortcut). */
+export function normalizePathFull(s: string, win = false): string {
+  const n = s.length;
+  if (n === 0) return s;
+  const b: number[] = new Array(n);
+  for (let k = 0; k < n; k++) b[k] = s.charCodeAt(k);
+  const SL = 47, BSL = 92, DOT = 46;
+  const end = n - 1;
+  const relative = !(b[0] === SL || (win && b[0] === BSL));
+  const trailing = b[end] === SL || (win && b[end] === BSL);
+  let src = 0, dst = 0, hitroot = false, done = false;
+  while (!done && src <= end && dst <= end) {
+    if (win) {
+      if (b[src] === BSL) b[src] = SL;
+      if (src < end && b[src + 1] === BSL) b[src + 1] = SL;
     }
-    out.push(p);
+    let skipCopy = false;
+    let normalize = true;
+    if (src === end) done = true;
+    else if (b[src + 1] !== SL) normalize = false; // not the end of a segment
+    if (normalize && !(src !== end && b[src] === SL)) {
+      if (b[src] === DOT) {
+        if (dst > 0 && b[dst - 1] === DOT) {
+          // a back reference
+          if (relative && (hitroot || dst - 2 <= 0)) hitroot = true; // kept: nothing to go back to
+          else {
+            dst -= 3;
+            while (dst > 0 && b[dst] !== SL) dst--;
+            if (dst <= 0) {
+              hitroot = true;
+              dst = 0;
+              if (!relative && src === end) dst++;
+            }
+            if (done) skipCopy = true;
+            else src++;
+          }
+        } else if (dst === 0) {
+          if (done) skipCopy = true; // a relative self reference
+          else src++;
+        } else if (b[dst - 1] === SL) {
+          if (done) skipCopy = true; // a self reference
+          else { dst--; src++; }
+        }
+      } else if (dst > 0) hitroot = false;
+    }
+    if (skipCopy) continue;
+    if (b[src] === SL) {
+      // to the last of several slashes
+      while (src < end && (b[src + 1] === SL || (win && b[src + 1] === BSL))) src++;
+      if (relative && dst === 0) { src++; continue; }
+    }
+    b[dst++] = b[src++];
   }
-  let r = (abs ? '/' : '') + out.join('/');
-  if (trailing && !r.endsWith('/')) r += '/';
-  return r;
+  if (!trailing && dst > 0 && b[dst - 1] === SL) dst--;
+  let out = '';
+  for (let k = 0; k < dst; k++) out += String.fromCharCode(b[k]);
+  return out;
 }
 
 const B64 = new Int16Array(256).fill(-1);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, k) => { B64[c.charCodeAt(0)] = k; });
-B64['-'.charCodeAt(0)] = 62;
-B64['_'.charCodeAt(0)] = 63;
 
-function b64(s: string, skipInvalid: boolean): string {
+/**
+ * base64Decode as ModSecurity 3.0.9 (mbedtls 2's base64_decode behind it): the value, up to a NUL,
+ * must be base64 as a whole (standard alphabet, at most two '=' and only at the end, line breaks
+ * anywhere, spaces only before a line break or at the end), else the result is empty; only complete
+ * groups of four characters are decoded. CRS 934100 and 934160 decode with it in the middle of
+ * their chains, so text that is not base64 reaches their patterns as "".
+ */
+export function base64Decode(s: string): string {
+  const nul = s.indexOf('\0');
+  if (nul >= 0) s = s.slice(0, nul);
+  const n = s.length;
+  let count = 0;
+  let pad = 0;
+  for (let i = 0; i < n; i++) {
+    let spaces = 0;
+    while (i < n && s.charCodeAt(i) === 32) { i++; spaces++; }
+    if (i === n) break;
+    if (s[i] === '\n' || (s[i] === '\r' && s[i + 1] === '\n')) continue;
+    if (spaces !== 0) return '';
+    const c = s.charCodeAt(i);
+    if (c === 61) { if (++pad > 2) return ''; } else if (c > 127 || B64[c] < 0 || pad !== 0) return '';
+    count++;
+  }
+  if (count === 0) return '';
+  let out = '';
+  let acc = 0;
+  let quad = 0;
+  let keep = 3;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 32) continue;
+    if (c === 61) keep--;
+    acc = ((acc << 6) | (c === 61 ? 0 : B64[c])) & 0xffffff;
+    if (++quad === 4) {
+      quad = 0;
+      if (keep > 0) out += String.fromCharCode(acc >> 16);
+      if (keep > 1) out += String.fromCharCode((acc >> 8) & 0xff);
+      if (keep > 2) out += String.fromCharCode(acc & 0xff);
+    }
+  }
+  return out;
+}
+
+/** base64DecodeExt: forgiving, skips what is not base64 ('-' and '_' read as '+' and '/'). */
+export function base64DecodeExt(s: string): string {
   let out = '';
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 61) break; // '='
-    const v = c < 256 ? B64[c] : -1;
-    if (v < 0) { if (skipInvalid) continue; break; }
+    const v = c === 45 ? 62 : c === 95 ? 63 : c < 256 ? B64[c] : -1;
+    if (v < 0) continue;
     acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) { bits -= 8; out += String.fromCharCode((acc >> bits) & 0xff); }
@@ -283,8 +392,6 @@ function b64(s: string, skipInvalid: boolean): string {
   return out;
 }
 
-export const base64Decode = (s: string) => b64(s, false);
-export const base64DecodeExt = (s: string) => b64(s, true);
 export const base64Encode = (s: string) => Buffer.from(s, 'latin1').toString('base64');
 
 export function hexDecode(s: string): string {
@@ -300,26 +407,41 @@ export function hexDecode(s: string): string {
 
 export const hexEncode = (s: string) => Buffer.from(s, 'latin1').toString('hex');
 
-/** utf8toUnicode: UTF-8 multi-byte sequences -> %uXXXX. */
+/**
+ * utf8toUnicode, as ModSecurity 3.0.9 computes it (the CRS XSS, SQLi and path rules start their
+ * chains with it): a 2-4 byte sequence becomes %u and at least four lowercase hex digits (five for a
+ * code point above U+FFFF, of which urlDecodeUni then reads the first four); an overlong form or
+ * an encoded surrogate is followed by its lead byte again; a lead byte F5-F7 is kept in front; a
+ * lead byte without its continuation bytes is dropped, and so is every NUL byte; other bytes stay.
+ */
 export function utf8toUnicode(s: string): string {
-  if (!/[\x80-\xff]/.test(s)) return s;
-  let out = '';
+  if (!/[\x80-\xff\0]/.test(s)) return s;
   const n = s.length;
+  const byte = (k: number) => (k < n ? s.charCodeAt(k) : 0);
+  const cont = (k: number) => (byte(k) & 0xc0) === 0x80;
+  let out = '';
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
+    if (c < 0x80) { if (c !== 0) out += s[i]; i++; continue; }
     let len = 0;
     let cp = 0;
-    if (c < 0x80) { out += s[i]; i++; continue; }
-    if ((c & 0xe0) === 0xc0) { len = 2; cp = c & 0x1f; } else if ((c & 0xf0) === 0xe0) { len = 3; cp = c & 0x0f; } else if ((c & 0xf8) === 0xf0) { len = 4; cp = c & 0x07; }
-    let ok = len > 0 && i + len <= n;
-    for (let k = 1; ok && k < len; k++) {
-      const cc = s.charCodeAt(i + k);
-      if ((cc & 0xc0) !== 0x80) ok = false;
-      else cp = (cp << 6) | (cc & 0x3f);
+    if ((c & 0xe0) === 0xc0) {
+      if (cont(i + 1)) { len = 2; cp = ((c & 0x1f) << 6) | (byte(i + 1) & 0x3f); }
+    } else if ((c & 0xf0) === 0xe0) {
+      if (cont(i + 1) && cont(i + 2)) { len = 3; cp = ((c & 0x0f) << 12) | ((byte(i + 1) & 0x3f) << 6) | (byte(i + 2) & 0x3f); }
+    } else if ((c & 0xf8) === 0xf0) {
+      if (c >= 0xf5) out += s[i];
+      if (cont(i + 1) && cont(i + 2) && cont(i + 3)) { len = 4; cp = ((c & 0x07) << 18) | ((byte(i + 1) & 0x3f) << 12) | ((byte(i + 2) & 0x3f) << 6) | (byte(i + 3) & 0x3f); }
+    } else {
+      out += s[i]; // a continuation byte, or F8-FF, where a character should start
+      i++;
+      continue;
     }
-    if (!ok) { out += s[i]; i++; continue; }
-    out += '%u' + (cp & 0xffff).toString(16).padStart(4, '0');
+    if (len === 0) { i++; continue; }
+    out += '%u' + cp.toString(16).padStart(4, '0');
+    if (cp >= 0xd800 && cp <= 0xdfff) out += s[i];
+    if ((len === 4 && cp < 0x10000) || (len === 3 && cp < 0x800) || (len === 2 && cp < 0x80)) out += s[i];
     i += len;
   }
   return out;
@@ -361,6 +483,10 @@ export function removeCommentsChar(s: string): string {
   return s.replace(/\/\*|\*\/|<!--|-->|--|#/g, '');
 }
 
+/**
+ * escapeSeqDecode (ANSI C escapes), as ModSecurity: \a \b \f \n \r \t \v \\ \? \' \", \xHH or \XHH,
+ * \O to \OOO (the byte's low 8 bits); for any other \C the backslash is dropped.
+ */
 export function escapeSeqDecode(s: string): string {
   if (s.indexOf('\\') < 0) return s;
   let out = '';
@@ -371,9 +497,18 @@ export function escapeSeqDecode(s: string): string {
     const d = s[i + 1];
     const c = C_ESCAPES[d] ?? ESCAPE_SEQ_EXTRA[d];
     if (c !== undefined) { out += c; i += 2; continue; }
-    const end = hexOrOctalEscape(s, i, n);
-    if (end > 0) { out += escaped; i = end; continue; }
-    out += s[i] + d;
+    if ((d === 'x' || d === 'X') && i + 3 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+      out += String.fromCharCode(hexVal(s.charCodeAt(i + 2)) * 16 + hexVal(s.charCodeAt(i + 3)));
+      i += 4;
+      continue;
+    }
+    if (isOctal(d)) {
+      const digits = octal(s, i + 1, n);
+      out += String.fromCharCode(parseInt(digits, 8) & 0xff);
+      i += 1 + digits.length;
+      continue;
+    }
+    out += d;
     i += 2;
   }
   return out;
@@ -403,14 +538,14 @@ export const TRANSFORMS: Record<string, Transform> = {
  * whole chain is its own transformed value, so the chain is not run. Transformations missing here
  * (base64, hex, hashes, length, urlEncode) always run.
  */
-const WS = '\\t\\n\\v\\f\\r \\xa0';
+const WS = '\\t\\n\\v\\f\\r ';
 const BS = '\\\\';
 const TRIGGER_CHARS: Record<string, string> = {
   lowercase: 'A-Z', uppercase: 'a-z', urldecode: '%+', urldecodeuni: '%+', htmlentitydecode: '&',
   jsdecode: BS, cssdecode: BS, escapeseqdecode: BS, cmdline: `"'${BS}^,;/(A-Z${WS}`,
-  compresswhitespace: WS, removewhitespace: WS, removenulls: '\\0', replacenulls: '\\0',
+  compresswhitespace: WS, removewhitespace: `${WS}\\xa0\\xc2`, removenulls: '\\0', replacenulls: '\\0',
   normalizepath: '/.', normalisepath: '/.', normalizepathwin: `/.${BS}`, normalisepathwin: `/.${BS}`,
-  utf8tounicode: '\\x80-\\xff', replacecomments: '*', removecomments: '*\\-#', removecommentschar: '*\\-#',
+  utf8tounicode: '\\0\\x80-\\xff', replacecomments: '*', removecomments: '*\\-#', removecommentschar: '*\\-#',
   trim: WS, trimleft: WS, trimright: WS,
 };
 

@@ -1,0 +1,94 @@
+// Request body processors against what ModSecurity 3.0.9 does with the same bytes (observed with
+// bench/waf/differential.ts and nginx + libmodsecurity 3.0.9).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseJson, parseMultipart, parseXml } from './body.ts';
+import { compileWaf } from './index.ts';
+
+const latin1 = (b: number[]) => Buffer.from(b).toString('latin1');
+
+test('JSON: every member of repeated keys is an argument, in order (JSON.parse would keep the last one only)', () => {
+  const r = parseJson('{"q":"<script>alert(1)</script>","q":"shoes","a":{"q":1,"q":2}}', 512, 1000);
+  assert.equal(r.error, null);
+  assert.deepEqual(r.args, [['json.q', '<script>alert(1)</script>'], ['json.q', 'shoes'], ['json.a.q', '1'], ['json.a.q', '2']]);
+
+  const w = compileWaf({ directives: 'SecRuleEngine On\nSecRule ARGS "@contains <script>" "id:1,phase:2,deny,status:403"' }, null);
+  const tx = w.newTransaction();
+  tx.processUri('POST', '/', 'HTTP/1.1');
+  tx.addRequestHeader('Content-Type', 'application/json');
+  tx.processRequestHeaders();
+  tx.appendRequestBody('{"q":"<script>alert(1)</script>","q":"shoes"}');
+  assert.equal(tx.processRequestBody()?.ruleId, 1);
+});
+
+test('JSON: what yajl refuses is an error (trailing comma, NaN, comments, single quotes, BOM, control bytes, invalid UTF-8, bytes after the value)', () => {
+  for (const body of ['{"a":1,}', '{"a":NaN}', '{"a":Infinity}', '{"a":1/*x*/}', "{'a':1}", '\xef\xbb\xbf{}', '{"a":"x\ty"}', '{"a":"\xff"}',
+    '{"\xe9":1}', '{"a":1} x', '{"a":1}{"b":2}', '{"a":01}', '{"a":1.}', '{"a":+1}', '{"a":"\\x41"}', '{"a":"\\u41"}', '{"a":True}', '   ', '[1,]']) {
+    assert.match(parseJson(body, 512, 1000).error ?? '', /^JSON parsing error/, JSON.stringify(body));
+  }
+});
+
+test('JSON: values as yajl gives them: numbers as written, bytes kept, \\u escapes as UTF-8, yajl\'s whitespace', () => {
+  const r = parseJson('{"n":[1e5,-0.0,12345678901234567890],"t":true,"f":false,"z":null,"e":"caf\\u00e9 \\ud83d\\ude00 \\ud800x \\udc00","b":"\xc0\xae\xc3\xa9"}\v\f', 512, 1000);
+  assert.equal(r.error, null);
+  assert.deepEqual(r.args, [
+    ['json.n', '3'], ['json.n.0', '1e5'], ['json.n.1', '-0.0'], ['json.n.2', '12345678901234567890'],
+    ['json.t', 'true'], ['json.f', 'false'], ['json.z', ''],
+    // é, U+1F600 as 4 bytes, a lone high surrogate as '?', a lone low one as its 3 bytes
+    ['json.e', `caf${latin1([0xc3, 0xa9])} ${latin1([0xf0, 0x9f, 0x98, 0x80])} ?x ${latin1([0xed, 0xb0, 0x80])}`],
+    // an overlong sequence passes yajl's check and reaches the rules as it came (920250 sees it)
+    ['json.b', latin1([0xc0, 0xae, 0xc3, 0xa9])],
+  ]);
+  assert.deepEqual(parseJson('"top"', 512, 1000).args, [['json', 'top']]);
+});
+
+test('JSON: depth and argument limits still apply', () => {
+  assert.match(parseJson('{"a":{"b":{"c":{"d":1}}}}', 3, 1000).error ?? '', /depth limit 3/);
+  assert.match(parseJson('[1,2,3,4]', 512, 2).error ?? '', /argument limit 2/);
+});
+
+test('XML: well-formed as libxml2 sees it: UTF-8 names and a byte order mark are fine; what it refuses is an error', () => {
+  const ok = (b: string) => assert.equal(parseXml(b).error, null, JSON.stringify(b));
+  const bad = (b: string) => assert.match(parseXml(b).error ?? '', /^XML parsing error/, JSON.stringify(b));
+  ok(latin1([...Buffer.from('<café><名前>x</名前></café>')]));
+  ok('\xef\xbb\xbf<r/>');
+  ok('<?xml version="1.0" encoding="ISO-8859-1"?><r>caf\xe9</r>');
+  ok('<!DOCTYPE r [<!ENTITY e "hi">]><r>&e;</r>');
+  ok('<!DOCTYPE note SYSTEM "note.dtd"><note>&nbsp;</note>'); // an external DTD may declare it
+  ok('<r a="x>y" b=\'it"s\'>&#x1F600;&lt;&amp;</r>');
+  for (const b of ['<r>&nbsp;</r>', '<r>a & b</r>', '<r>a]]>b</r>', '<r a="1" a="2"/>', '<r><!-- a -- b --></r>', ' <?xml version="1.0"?><r/>',
+    '<r>&#0;</r>', '<r>a\x01b</r>', '<r>\xff</r>', '<r/>x', '<a/><b/>', '<r a=1/>', '<r><1a/></r>']) bad(b);
+  assert.deepEqual(parseXml('<r k="&lt;v&gt;">a&amp;b<![CDATA[<c>]]></r>').xml, { text: 'a&b<c>', attrs: ['<v>'] });
+});
+
+test('multipart: what ModSecurity 3.0.9 refuses is an error, what it accepts parses', () => {
+  const CT = 'multipart/form-data; boundary=xyz';
+  const part = (cd: string, data = 'hello') => `--xyz\r\n${cd}\r\n\r\n${data}\r\n`;
+  const ok = (body: string, ct = CT) => { const r = parseMultipart(body, ct, 100); assert.equal(r.error, null, JSON.stringify([ct, body])); return r; };
+  const bad = (body: string, ct = CT) => assert.match(parseMultipart(body, ct, 100).error ?? '', /^Multipart: /, JSON.stringify([ct, body]));
+  const fine = part('Content-Disposition: form-data; name="a"') + '--xyz--\r\n';
+  assert.deepEqual(ok(fine).args, [['a', 'hello']]);
+  // Content-Type: other parameters after the boundary are fine, before it or quoted after a quoted boundary they are not
+  for (const ct of ['multipart/form-data; boundary=xyz; charset=UTF-8', 'multipart/form-data;boundary=xyz', 'multipart/form-data boundary=xyz', 'Multipart/Form-Data; boundary=xyz']) ok(fine, ct);
+  for (const ct of ['multipart/form-data; charset=UTF-8; boundary=xyz', 'multipart/form-data; boundary="xyz"; charset=UTF-8', 'multipart/form-data; Boundary=xyz',
+    'multipart/form-data; boundary=xyz; boundary=abc', 'multipart/form-data; boundary = xyz', 'multipart/form-data; boundary=xyz ; x=y', 'multipart/form-data;; boundary=xyz']) bad(fine, ct);
+  // the last boundary, and nothing else, closes the body
+  bad(part('Content-Disposition: form-data; name="a"'));
+  ok(part('Content-Disposition: form-data; name="a"') + '--xyz--');
+  for (const last of ['--xyz--  \r\n', '--xyz-- junk\r\n', '--xyz \r\n']) bad(part('Content-Disposition: form-data; name="a"') + last);
+  bad(part('Content-Disposition: form-data; name="a"') + '--xyzabc\r\n' + part('Content-Disposition: form-data; name="b"') + '--xyz--\r\n');
+  // a part's headers: a form-data Content-Disposition with a name, and name/filename only
+  for (const cd of ['Content-Disposition: form-data', 'Content-Type: text/plain', 'Content-Disposition: attachment; name="a"', 'Content-Disposition: Form-Data; name="a"',
+    'Content-Disposition: form-data; name="a"; name="b"', 'Content-Disposition: form-data; name="a"; size=3', 'Content-Disposition: form-data; name=""',
+    'Content-Disposition: form-data; name="a"x', 'Content-Disposition: form-data; name="f"; filename*=UTF-8\'\'a.txt', 'Content-Disposition form-data; name="a"',
+    'Content-Disposition: form-data; name="a"\0']) bad(part(cd) + '--xyz--\r\n');
+  for (const cd of ['Content-Disposition: form-data;name=a', 'CONTENT-DISPOSITION: form-data; name="a"', 'Content-Disposition: form-data; name = "a"; filename="b.txt"',
+    'Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain\r\nContent-Type: text/html']) ok(part(cd) + '--xyz--\r\n');
+  // a boundary right after a part's headers (no data, not even an empty line)
+  bad('--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n--xyz--\r\n');
+  // filename= wins over filename*; an empty filename is a form field
+  const f = ok(part('Content-Disposition: form-data; name="f"; filename="a.txt"; filename*=UTF-8\'\'b.txt') + part('Content-Disposition: form-data; name="g"; filename=""', 'x') + '--xyz--\r\n');
+  assert.deepEqual(f.files, [{ field: 'f', filename: 'a.txt', size: 5 }]);
+  assert.deepEqual(f.args, [['g', 'x']]);
+  assert.deepEqual(f.partHeaders, [['f', 'Content-Disposition: form-data; name="f"; filename="a.txt"; filename*=UTF-8\'\'b.txt'], ['g', 'Content-Disposition: form-data; name="g"; filename=""']]);
+});
