@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Started {
@@ -84,6 +85,37 @@ export function killAllNow(): void {
 }
 
 export function liveCount(): number { return live.size; }
+
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * A benchmark run's temporary directory (for generated configs) and its cleanup on every exit
+ * path: at exit every process still recorded is killed and the directory removed; on SIGINT,
+ * SIGTERM or SIGHUP the processes are first stopped (at most 5 s), then the run exits with
+ * 128 + the signal's number. `interrupted()` tells the run's loops to stop starting new cases.
+ */
+export function benchSession(prefix: string, what: string, log: (s: string) => void): { tmp: string; cleanup: () => void; interrupted: () => boolean } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(tmp, 0o755); // nginx workers drop to an unprivileged user when started as root
+  let cleaned = false;
+  let interrupted = false;
+  const cleanup = () => {
+    if (cleaned) return;
+    cleaned = true;
+    killAllNow();
+    try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* best effort */ }
+  };
+  process.on('exit', cleanup);
+  for (const [sig, num] of Object.entries(SIGNALS)) {
+    process.on(sig, () => {
+      interrupted = true;
+      log(`\n${sig}: stopping every process ${what} started`);
+      void stopAll().finally(() => { cleanup(); process.exit(128 + num); });
+      setTimeout(() => { cleanup(); process.exit(128 + num); }, 5000).unref();
+    });
+  }
+  return { tmp, cleanup, interrupted: () => interrupted };
+}
 
 /** A free TCP port on 127.0.0.1 (bound then released; the window for a race is tiny on a quiet box). */
 export function freePort(): Promise<number> {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY_100, haproxyConf, nginxProxyConf, nginxUpstreamConf, portcullisConfig, type RouteTarget } from './configs.ts';
-import { BenchError, CLOCK_TICKS, freePort, killAllNow, launchPortcullis, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, tail, type Started, type TreeSample } from './procs.ts';
+import { BenchError, CLOCK_TICKS, freePort, launchPortcullis, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, tail, type Started, type TreeSample, benchSession } from './procs.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,25 +86,9 @@ const version = (cmd: string, args: string[]) => {
 const versions = { nginx: version(NGINX, ['-v']), haproxy: version(HAPROXY, ['-v']), wrk: version(WRK, ['-v']), node: process.version };
 
 // ---------- cleanup on every exit path ----------
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
-fs.chmodSync(TMP, 0o755); // nginx workers drop to an unprivileged user when started as root
-let cleaned = false;
-let interrupted = false;
-function cleanupSync() {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  try { fs.rmSync(TMP, { recursive: true, force: true }); } catch { /* best effort */ }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    interrupted = true;
-    log(`\n${sig}: stopping every process the benchmark started`);
-    void stopAll().finally(() => { cleanupSync(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
-    setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
+const session = benchSession('portcullis-bench-', 'the benchmark', log);
+const TMP = session.tmp;
+const cleanupSync = session.cleanup;
 process.on('uncaughtException', (e) => { log(`bench/http: ${e.stack ?? e}`); cleanupSync(); process.exit(1); });
 
 // ---------- helpers ----------
@@ -415,13 +399,13 @@ async function main(): Promise<number> {
     const order = round % 2 === 1 ? selected : [...selected.filter((c) => c.key === 'upstream'), ...selected.filter((c) => c.key !== 'upstream').reverse()];
     if (ROUNDS > 1) log(`round ${round} of ${ROUNDS}: ${order.map((c) => c.key).join(', ')}`);
     for (const c of order) {
-      if (interrupted) return 130;
+      if (session.interrupted()) return 130;
       try {
         upstreamAlive();
         const row = await c.run();
         byCase.set(c.label, [...(byCase.get(c.label) ?? []), row]);
       } catch (e) {
-        if (interrupted) return 130;
+        if (session.interrupted()) return 130;
         const msg = e instanceof BenchError ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
         failures.push(`${c.label}${ROUNDS > 1 ? ` (round ${round})` : ''}: ${msg}`);
         log(`  ${c.label} FAILED: ${msg}`);

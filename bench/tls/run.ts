@@ -40,7 +40,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY_100, nginxUpstreamConf } from '../http/configs.ts';
-import { BenchError, CLOCK_TICKS, freePort, killAllNow, launchPortcullis, machineBusyTicks, sampleTree, start, stop, stopAll, tail, type Started } from '../http/procs.ts';
+import { BenchError, CLOCK_TICKS, freePort, launchPortcullis, machineBusyTicks, sampleTree, start, stop, stopAll, tail, type Started, benchSession } from '../http/procs.ts';
 import { runWrk } from '../http/wrk.ts';
 import { TLS_DEFAULTS } from '../../src/compiler/compile.ts';
 import { makeCert, nginxTlsDirectives, nginxTlsProxyConf, portcullisTlsConfig, TLS_HOST, type KeyKind, type TestCert } from './common.ts';
@@ -102,25 +102,9 @@ const version = (cmd: string, args: string[]) => {
 const versions = { nginx: version(NGINX, ['-v']), wrk: version(WRK, ['-v']), openssl: version(OPENSSL, ['version']), nodeOpenssl: process.versions.openssl, node: process.version };
 
 // ---------- cleanup on every exit path ----------
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-tls-bench-'));
-fs.chmodSync(TMP, 0o755); // nginx workers drop to an unprivileged user when started as root
-let cleaned = false;
-let interrupted = false;
-function cleanupSync() {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  try { fs.rmSync(TMP, { recursive: true, force: true }); } catch { /* best effort */ }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    interrupted = true;
-    log(`\n${sig}: stopping every process the benchmark started`);
-    void stopAll().finally(() => { cleanupSync(); process.exit(130); });
-    setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
+const session = benchSession('portcullis-tls-bench-', 'the benchmark', log);
+const TMP = session.tmp;
+const cleanupSync = session.cleanup;
 process.on('uncaughtException', (e) => { log(`bench/tls: ${e.stack ?? e}`); cleanupSync(); process.exit(1); });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -352,7 +336,7 @@ async function main(): Promise<number> {
     const order = round % 2 === 1 ? servers : [...servers].reverse();
     for (const kind of ['ecdsa', 'rsa'] as const) {
       for (const { name, launch, measures } of order) {
-        if (interrupted) return 130;
+        if (session.interrupted()) return 130;
         // keep-alive with the ECDSA certificate only: once a connection is up the key type no longer matters
         const todo = measures.filter((x) => ONLY.includes(x) && (x === 'hs' || kind === 'ecdsa'));
         if (!todo.length) continue;
@@ -370,7 +354,7 @@ async function main(): Promise<number> {
             for (const r of rows) { const k = `${r.kind} ${r.server} ${r.keyKind}`; results.set(k, [...(results.get(k) ?? []), r]); }
           } finally { await stop(s, 5000); }
         } catch (e) {
-          if (interrupted) return 130;
+          if (session.interrupted()) return 130;
           const msg = e instanceof BenchError ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
           failures.push(`${label}: ${msg}`);
           log(`  ${label} FAILED: ${msg}`);

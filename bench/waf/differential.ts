@@ -33,11 +33,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
-import { freePort, killAllNow, stop, stopAll } from '../http/procs.ts';
+import { freePort, stop, stopAll, benchSession } from '../http/procs.ts';
 import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, modsecRulesConf, nginxModsecConf, sleep, startNginx, startPortcullis, startUpstream, type Server, type WafSettings } from './common.ts';
 import { differentialCorpus, type DiffRecord } from './differential-corpus.ts';
 
@@ -77,23 +76,9 @@ if (!NGINX || !fs.existsSync(MODSEC_MODULE)) {
 }
 if (!fs.existsSync(path.join(CRS_DIR, 'rules'))) { console.error(`bench/waf/differential: no CRS at ${CRS_DIR}`); process.exit(2); }
 
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-waf-diff-'));
-fs.chmodSync(TMP, 0o755); // nginx workers drop to an unprivileged user when started as root
-let cleaned = false;
-function cleanupSync() {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  try { fs.rmSync(TMP, { recursive: true, force: true }); } catch { /* best effort */ }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    log(`\n${sig}: stopping every process the check started`);
-    void stopAll().finally(() => { cleanupSync(); process.exit(130); });
-    setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
+const session = benchSession('portcullis-waf-diff-', 'the check', log);
+const TMP = session.tmp;
+const cleanupSync = session.cleanup;
 
 // ---------------------------------------------------------------- sending
 /** The request's bytes, built as waf-eval.mjs builds them (its buildRequest, without --host-header). */

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, killAllNow, start, stop, stopAll } from '../http/procs.ts';
+import { freePort, start, stop, stopAll, benchSession } from '../http/procs.ts';
 import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, startUpstream, tail, type Server, type WafSettings } from './common.ts';
 
 const { values: argv } = parseArgs({
@@ -49,23 +49,9 @@ if (argv.modsecurity && (!NGINX || !fs.existsSync(MODSEC_MODULE))) {
   process.exit(2);
 }
 
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-waf-eval-'));
-fs.chmodSync(TMP, 0o755);
-let cleaned = false;
-function cleanupSync() {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  try { fs.rmSync(TMP, { recursive: true, force: true }); } catch { /* best effort */ }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    log(`\n${sig}: stopping every process the evaluation started`);
-    void stopAll().finally(() => { cleanupSync(); process.exit(130); });
-    setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
+const session = benchSession('portcullis-waf-eval-', 'the evaluation', log);
+const TMP = session.tmp;
+const cleanupSync = session.cleanup;
 
 interface EvalResult { id: string; category: string; expect: string; status: number; outcome: string; blocked: boolean; error?: string }
 interface EvalSummary { attacks: number; detected: number; detectionPct: number; benign: number; falsePositives: number; fpPct: number; other: number; skipped: Record<string, number> }

@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BODY_100, nginxProxyConf, nginxUpstreamConf } from '../http/configs.ts';
-import { CLOCK_TICKS, freePort, killAllNow, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample } from '../http/procs.ts';
+import { CLOCK_TICKS, freePort, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample, benchSession } from '../http/procs.ts';
 import { parseWrk, type WrkResult } from '../http/wrk.ts';
 import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
 import { REQUESTS, wrkLua, type BenchRequest } from './requests.ts';
@@ -72,25 +72,9 @@ if (!fs.existsSync('/proc/self/stat')) { console.error('bench/waf: needs Linux /
 if (!fs.existsSync(path.join(CRS_DIR, 'rules'))) { console.error(`bench/waf: no CRS at ${CRS_DIR}`); process.exit(2); }
 
 // ---------- cleanup on every exit path ----------
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-waf-bench-'));
-fs.chmodSync(TMP, 0o755); // nginx workers drop to an unprivileged user when started as root
-let cleaned = false;
-let interrupted = false;
-function cleanupSync() {
-  if (cleaned) return;
-  cleaned = true;
-  killAllNow();
-  try { fs.rmSync(TMP, { recursive: true, force: true }); } catch { /* best effort */ }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    interrupted = true;
-    log(`\n${sig}: stopping every process the benchmark started`);
-    void stopAll().finally(() => { cleanupSync(); process.exit(130); });
-    setTimeout(() => { cleanupSync(); process.exit(130); }, 5000).unref();
-  });
-}
+const session = benchSession('portcullis-waf-bench-', 'the benchmark', log);
+const TMP = session.tmp;
+const cleanupSync = session.cleanup;
 process.on('uncaughtException', (e) => { log(`bench/waf: ${e.stack ?? e}`); cleanupSync(); process.exit(1); });
 
 // ---------- wrk with a Lua script ----------
@@ -255,7 +239,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const startup = new Map<string, number>();
   for (const c of cases) {
-    if (interrupted) return 130;
+    if (session.interrupted()) return 130;
     let srv: Server | undefined;
     try {
       if (upstream.child.exitCode !== null) throw new BenchError('PCS_ERR_BENCH_EXITED', `the upstream nginx exited:\n${tail(upstream.output())}`);
@@ -271,7 +255,7 @@ async function main(): Promise<number> {
       for (const r of REQUESTS) c1.push(await measure(c.name, srv, upstream, r, 1, 1, C1_DURATION, 1));
       if (c.throughput) for (const r of tputRequests) load.push(await measure(c.name, srv, upstream, r, THREADS, CONNECTIONS, DURATION, WARMUP));
     } catch (e) {
-      if (interrupted) return 130;
+      if (session.interrupted()) return 130;
       const msg = e instanceof BenchError ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
       failures.push(`${c.name}: ${msg}`);
       log(`  ${c.name} FAILED: ${msg}`);
