@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { freePort, liveCount, processTree, sampleTree, start, stop, stopAll } from './procs.ts';
 
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -28,7 +29,14 @@ test('stopAll ends a process that ignores SIGTERM (SIGKILL after the grace perio
   assert.ok(Date.now() - t0 >= 2500, 'it waited for the grace period before SIGKILL');
 });
 
-test('freePort returns a bindable loopback port', async () => {
-  const p = await freePort();
-  assert.ok(p > 0 && p < 65536);
+test('freePort returns a bindable loopback port outside the ephemeral range (never a connection\'s source port)', async () => {
+  const [lo, hi] = fs.existsSync('/proc/sys/net/ipv4/ip_local_port_range')
+    ? fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    : [32768, 60999];
+  for (let k = 0; k < 20; k++) {
+    const p = await freePort();
+    assert.ok(p > 0 && p < 65536, String(p));
+    assert.ok(p < lo || p > hi, `${p} is in the ephemeral range ${lo}-${hi}`);
+    await new Promise<void>((resolve, reject) => { const s = net.createServer(); s.once('error', reject); s.listen(p, '127.0.0.1', () => s.close(() => resolve())); });
+  }
 });

@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -117,17 +116,8 @@ export function benchSession(prefix: string, what: string, log: (s: string) => v
   return { tmp, cleanup, interrupted: () => interrupted };
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; the window for a race is tiny on a quiet box). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A loopback port that was free a moment ago, below the ephemeral range (test/helpers/ports.ts says why). */
+export { freePort } from '../../test/helpers/ports.ts';
 
 /** pid and every descendant, from /proc/<pid>/stat's ppid field. */
 export function processTree(root: number): number[] {

@@ -16,7 +16,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { KeyStore } from '../../src/pki/keystore.ts';
 import { validateIssued } from '../../src/pki/validate.ts';
 import { Secret } from '../../src/pki/secret.ts';
 import { createSecureContextSwap, ManualClock, RenewalScheduler, type RenewalFailedEvent, type RenewedEvent } from '../../src/pki/renewal.ts';
+import { freePort } from '../helpers/cli.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const children: ChildProcess[] = [];
@@ -43,14 +44,6 @@ after(async () => {
 function which(bin: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
