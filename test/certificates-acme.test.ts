@@ -15,7 +15,7 @@ import { InternalCA } from '../src/pki/ca.ts';
 import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { ROOT, freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, routeYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const children: ChildProcess[] = [];
@@ -144,14 +144,7 @@ ${more}`;
 }
 
 function config(alpn: boolean, eab?: { acmePort: number; hmac: string; hook: string }): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${cfg.httpPort} }
+  return `${gatewayWith([`{ name: http, protocol: HTTP, port: ${cfg.httpPort} }`])}
     - name: https
       protocol: HTTPS
       port: ${httpsPort}
@@ -304,15 +297,7 @@ test('with --workers 2: the primary orders, a worker answers HTTP-01 from the st
   const [hp, sp] = [await freePort(), await freePort()];
   const pb = await startPebble({ httpPort: hp, tlsPort: sp });
   const d = tmpDir();
-  fs.writeFileSync(path.join(d, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${hp} }
-    - { name: https, protocol: HTTPS, port: ${sp}, hostname: workers.portcullis.test, tls: { certificateRefs: [{ name: w-tls }] } }
+  fs.writeFileSync(path.join(d, 'c.yaml'), `${gatewayWith([`{ name: http, protocol: HTTP, port: ${hp} }`, `{ name: https, protocol: HTTPS, port: ${sp}, hostname: workers.portcullis.test, tls: { certificateRefs: [{ name: w-tls }] } }`])}
 ---
 ${acmeIssuerYaml('pebble', pb.acmePort, 'workers@portcullis.test', `    solvers: [{ http01: {} }]`)}
 ---

@@ -13,7 +13,7 @@ import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './help
 import { InternalCA } from '../src/pki/ca.ts';
 import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
-import { backendYaml, routeYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, staticSerial: string;
@@ -249,15 +249,7 @@ test('changing a Certificate (another name) issues a new one at once, served aft
 test('without a key encryption key the gateway serves the rest and the Certificate fails closed, with the reason in its status', async () => {
   const p2 = await freePort();
   const d2 = tmpDir();
-  fs.writeFileSync(path.join(d2, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${p2} }
-    - { name: https, protocol: HTTPS, port: ${await freePort()}, tls: { certificateRefs: [{ name: x-tls }] } }
+  fs.writeFileSync(path.join(d2, 'c.yaml'), `${gatewayWith([`{ name: http, protocol: HTTP, port: ${p2} }`, `{ name: https, protocol: HTTPS, port: ${await freePort()}, tls: { certificateRefs: [{ name: x-tls }] } }`])}
 ---
 ${routeYaml('up')}
 ---

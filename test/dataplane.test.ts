@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let up: Upstream, gw: GatewayProc, port: number, deadPort: number;
@@ -16,14 +16,7 @@ before(async () => {
   port = await freePort();
   deadPort = await freePort(); // nothing listens here
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${port} }
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayWith([`{ name: http, protocol: HTTP, port: ${port} }`])}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -6,21 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml } from './helpers/config.ts';
+import { backendYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let a: Upstream, b: Upstream, gw: GatewayProc, dir: string, port: number;
 const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
 
 function config(backend: string, extraRoute = ''): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: http, protocol: HTTP, port: ${port} }
+  return `${gatewayWith([`{ name: http, protocol: HTTP, port: ${port} }`])}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

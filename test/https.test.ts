@@ -13,7 +13,7 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let gw: GatewayProc, up: Upstream, port: number, dir: string, ca: InternalCA, caPem: string;
@@ -189,14 +189,7 @@ test('client mTLS (AllowValidOnly): a certificate from the configured CA passes 
   const bad = await otherCa.issue({ commonName: 'intruder', uris: ['spiffe://evil.test/intruder'], usages: ['client'] });
   const mport = await freePort();
   const mdir = tmpDir();
-  fs.writeFileSync(path.join(mdir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: mtls, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: https, protocol: HTTPS, port: ${mport}, tls: { certificateRefs: [{ name: api-ec }] } }
+  fs.writeFileSync(path.join(mdir, 'c.yaml'), `${gatewayWith([`{ name: https, protocol: HTTPS, port: ${mport}, tls: { certificateRefs: [{ name: api-ec }] } }`], 'mtls')}
   tls:
     frontend:
       default:

@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { testCa } from './helpers/tls.ts';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 const HOST = 'shop.example.test';
@@ -19,14 +19,7 @@ let gw: GatewayProc, up: Upstream, port: number, dir: string, caPem: string;
 const certs: { chain: string; key: string }[] = [];
 
 function config(c: { chain: string; key: string }): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: https, protocol: HTTPS, port: ${port}, hostname: ${HOST}, tls: { certificateRefs: [{ name: shop }] } }
+  return `${gatewayWith([`{ name: https, protocol: HTTPS, port: ${port}, hostname: ${HOST}, tls: { certificateRefs: [{ name: shop }] } }`])}
 ---
 ${routeYaml('up')}
 ---

@@ -16,7 +16,7 @@ import { KeyStore } from '../src/pki/keystore.ts';
 import { Secret } from '../src/pki/secret.ts';
 import { InternalCA } from '../src/pki/ca.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, tlsSecretYaml, gatewayWith } from './helpers/config.ts';
 import { tlsEcho, tlsGreeting } from './helpers/tls.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
@@ -184,14 +184,7 @@ spec:
   rules: [{ backendRefs: [{ group: portcullis.dev, kind: Backend, name: secure }] }]
 ---
 # Client certificates asked for but not required (AllowInsecureFallback), on a port of its own.
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw2, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: fallback, protocol: TLS, port: ${fport}, tls: { mode: Terminate, certificateRefs: [{ name: a-cert }] } }
+${gatewayWith([`{ name: fallback, protocol: TLS, port: ${fport}, tls: { mode: Terminate, certificateRefs: [{ name: a-cert }] } }`], 'gw2')}
   tls:
     frontend:
       default: { validation: { caCertificateRefs: [{ kind: ConfigMap, name: clients-ca }], mode: AllowInsecureFallback } }

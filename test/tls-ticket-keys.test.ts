@@ -10,22 +10,14 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { testCa } from './helpers/tls.ts';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, routeYaml, tlsSecretYaml, gatewayWith } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 
 let up: Upstream, caPem: string, cert: { chain: string; key: string }, echo: { port: number; server: net.Server };
 const gateways: GatewayProc[] = [];
 
 function config(port: number, tport: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: https, protocol: HTTPS, port: ${port}, hostname: shop.example.test, tls: { certificateRefs: [{ name: shop }] } }
-    - { name: tcp, protocol: TLS, port: ${tport}, hostname: shop.example.test, tls: { mode: Terminate, certificateRefs: [{ name: shop }] } }
+  return `${gatewayWith([`{ name: https, protocol: HTTPS, port: ${port}, hostname: shop.example.test, tls: { certificateRefs: [{ name: shop }] } }`, `{ name: tcp, protocol: TLS, port: ${tport}, hostname: shop.example.test, tls: { mode: Terminate, certificateRefs: [{ name: shop }] } }`])}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute

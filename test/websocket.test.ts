@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, startGateway, tmpDir } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml, routeYaml, tlsSecretYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, routeYaml, tlsSecretYaml, gatewayWith } from './helpers/config.ts';
 import { testCa } from './helpers/tls.ts';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -142,14 +142,7 @@ test('a WebSocket over TLS (wss) through an HTTPS listener: the upgrade reaches 
   const cert = await issue(['ws.example.test']);
   const port = await freePort();
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'c.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-    - { name: https, protocol: HTTPS, port: ${port}, hostname: ws.example.test, tls: { certificateRefs: [{ name: ws-cert }] } }
+  fs.writeFileSync(path.join(dir, 'c.yaml'), `${gatewayWith([`{ name: https, protocol: HTTPS, port: ${port}, hostname: ws.example.test, tls: { certificateRefs: [{ name: ws-cert }] } }`])}
 ---
 ${routeYaml('svc')}
 ---

@@ -11,6 +11,21 @@ spec:
   listeners: [{ name: http, protocol: HTTP, port: ${port} }]`;
 }
 
+/**
+ * A Gateway named `name` bound to 127.0.0.1 with these listeners, one flow mapping each (`{ name:
+ * https, protocol: HTTPS, port: 8443, tls: ... }`), in block form: more spec fields may follow.
+ */
+export function gatewayWith(listeners: string[], name = 'gw'): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: ${name}, namespace: default }
+spec:
+  gatewayClassName: portcullis
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+${listeners.map((l) => `    - ${l}`).join('\n')}`;
+}
+
 /** A Backend with loopback endpoints on `ports`. */
 export function backendYaml(name: string, ports: number[]): string {
   return `apiVersion: portcullis.dev/v1alpha1
