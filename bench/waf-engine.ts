@@ -11,12 +11,13 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { loadWaf, type Waf } from '../src/waf/index.ts';
+import { CRS_DIR } from '../scripts/shared.ts';
 
 const args = process.argv.slice(2);
 const opt = (n: string) => { const k = args.indexOf(n); return k >= 0 ? args[k + 1] : undefined; };
 const iterations = Number(opt('--iterations') ?? 1000);
 const rounds = Number(opt('--rounds') ?? 5);
-const crsDir = opt('--crs') ?? '/work/shared/waf/crs-v4.28.0';
+const crsDir = opt('--crs') ?? CRS_DIR;
 const inFlight = Number(opt('--in-flight') ?? 64);
 
 interface Req { name: string; method: string; uri: string; headers: Array<[string, string]>; body: string }

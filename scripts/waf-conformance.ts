@@ -23,6 +23,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadWaf, type Waf } from '../src/waf/index.ts';
+import { CRS_CORPUS, CRS_DIR } from './shared.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -269,8 +270,8 @@ export async function blockingEval(opts: { corpus: string; crs: string; pl: numb
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const opt = (name: string) => { const k = args.indexOf(name); return k >= 0 ? args[k + 1] : undefined; };
-  const corpus = opt('--corpus') ?? '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
-  const crs = opt('--crs') ?? '/work/shared/waf/crs-v4.28.0';
+  const corpus = opt('--corpus') ?? CRS_CORPUS;
+  const crs = opt('--crs') ?? CRS_DIR;
   const blocking = opt('--blocking');
   if (blocking !== undefined) {
     const r = await blockingEval({ corpus, crs, pl: Number(blocking) });

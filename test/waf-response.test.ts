@@ -8,11 +8,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { ROOT, freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
-// ../shared beside the checkout, or where the unit tests look for it (a worktree has no ../shared)
-const CRS = [path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0'), '/work/shared/waf/crs-v4.28.0'].find((d) => fs.existsSync(d)) ?? path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0');
 const LEAK = "<html><body>Warning: You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near ''' at line 1</body></html>";
 const BIG = 'The quick brown fox jumps over the lazy dog. '.repeat(30_000); // ~1.3 MB, benign
 

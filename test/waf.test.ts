@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
-import { ROOT, freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
+import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, gatewayYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
-// ../shared beside the checkout, or where the unit tests look for it (a worktree has no ../shared)
-const CRS = [path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0'), '/work/shared/waf/crs-v4.28.0'].find((d) => fs.existsSync(d)) ?? path.resolve(ROOT, '..', 'shared', 'waf', 'crs-v4.28.0');
 let up: Upstream, gw: GatewayProc, port: number, dir: string;
 
 function config(extraPolicy = ''): string {

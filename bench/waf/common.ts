@@ -14,12 +14,9 @@ import { nginxProxyConf, portcullisConfig } from '../http/configs.ts';
 import { BenchError, launchPortcullis, start, stop, tail, type Started } from '../http/procs.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-// ../shared beside the checkout; a git worktree elsewhere (/work/wt/NAME) has none, and then the
-// tests' fixed location is used
-export const SHARED = [path.resolve(REPO, '..', 'shared'), '/work/shared'].find((d) => fs.existsSync(d)) ?? path.resolve(REPO, '..', 'shared');
-export const CRS_DIR = path.join(SHARED, 'waf', 'crs-v4.28.0');
-export const CORPUS = path.join(SHARED, 'waf', 'corpus', 'crs-v4.28.0-tests.jsonl');
-export const WAF_EVAL = path.join(SHARED, 'tools', 'waf-eval.mjs');
+import { CRS_DIR, CRS_CORPUS, WAF_EVAL } from '../../scripts/shared.ts';
+
+export { CRS_DIR, CRS_CORPUS as CORPUS, WAF_EVAL };
 export const MODSEC_MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so';
 
 export { BenchError, tail } from '../http/procs.ts';

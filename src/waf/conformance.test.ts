@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { runConformance, summarize, judge, parseRawRequest, serverView, type CorpusTest } from '../../scripts/waf-conformance.ts';
+import { CRS_CORPUS as CORPUS, CRS_DIR as CRS } from '../../scripts/shared.ts';
 
-const CORPUS = '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
-const CRS = '/work/shared/waf/crs-v4.28.0';
 const known = JSON.parse(readFileSync(new URL('../../waf/known-failures.json', import.meta.url), 'utf8')) as Record<string, string>;
 
 test('CRS regression corpus, families 921 and 941 (XSS, protocol attacks): no failure outside known-failures', async () => {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileWaf, loadWaf } from './index.ts';
 import { translatePcre, linearCompatible, installRedosGuard } from './regex.ts';
+import { CRS_DIR as CRS } from '../../scripts/shared.ts';
 
-const CRS = '/work/shared/waf/crs-v4.28.0';
 
 function timeIt(f: () => void): number {
   const t0 = performance.now();

@@ -6,9 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { compileWaf, loadWaf, type Waf } from './index.ts';
 import { engineTuning, txPrefixOf, type Transaction } from './transaction.ts';
 import { testSetup, serverView, parseRawRequest, type CorpusTest } from '../../scripts/waf-conformance.ts';
+import { CRS_CORPUS as CORPUS, CRS_DIR as CRS } from '../../scripts/shared.ts';
 
-const CORPUS = '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
-const CRS = '/work/shared/waf/crs-v4.28.0';
 
 interface Req { method: string; uri: string; headers: Array<[string, string]>; body: string }
 

@@ -1,18 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { htmlDecode, loadCases, runCase, urlDecode } from './crs-corpus.ts';
+import { CORPUS_DIR } from '../../../scripts/shared.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// shared/ sits beside the repository checkout (../../../../shared from here)
-const CANDIDATES = [
-  resolve(here, '../../../../shared/waf/corpus'),
-  '/work/shared/waf/corpus',
-];
-const dir = CANDIDATES.find((d) => existsSync(d));
+const dir = existsSync(CORPUS_DIR) ? CORPUS_DIR : undefined;
 
 test('corpus helpers decode like the CRS transformations', () => {
   assert.equal(urlDecode('a+b%27%20c%u0041%zz'), "a b' cA%zz");

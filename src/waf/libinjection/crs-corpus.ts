@@ -13,8 +13,9 @@
 import { readFileSync } from 'node:fs';
 import { detectSQLi } from './sqli.ts';
 import { detectXSS } from './xss.ts';
+import { CRS_CORPUS } from '../../../scripts/shared.ts';
 
-export const DEFAULT_CORPUS = '/work/shared/waf/corpus/crs-v4.28.0-tests.jsonl';
+export const DEFAULT_CORPUS = CRS_CORPUS;
 export const RULES = [942100, 941100, 941101];
 
 export interface CorpusCase {
