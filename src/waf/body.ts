@@ -2,7 +2,7 @@
  * Request body processors on byte strings: URLENCODED, JSON, MULTIPART, XML.
  * They only extract data; limits and error variables are applied by the transaction.
  */
-import { urlDecode } from './transforms.ts';
+import { isSpace, urlDecode } from './transforms.ts';
 
 export interface BodyResult {
   args: Array<[string, string]>;
@@ -50,9 +50,7 @@ export function parseJson(body: string, depthLimit: number, argLimit: number): B
   const args: Array<[string, string]> = [];
   const n = body.length;
   let i = 0;
-  const ws = () => {
-    for (let c = body.charCodeAt(i); c === 32 || (c >= 9 && c <= 13); c = body.charCodeAt(++i));
-  };
+  const ws = () => { while (isSpace(body.charCodeAt(i))) i++; };
   const add = (key: string, value: string) => {
     if (args.length > argLimit) throw new JsonError(`JSON argument limit ${argLimit} exceeded`);
     args.push([key, value]);
@@ -168,7 +166,6 @@ function utf8(cp: number): string {
 }
 
 const MP = 'multipart/form-data'.length;
-const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
 /** ModSecurity's count_boundary_params: each "boundary" (any case) with a '=' somewhere after it. */
 function countBoundaryParams(v: string): number {

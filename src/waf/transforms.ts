@@ -10,7 +10,8 @@ export type Transform = (s: string) => string;
 
 const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 const hexVal = (c: number) => (c <= 57 ? c - 48 : (c | 0x20) - 87);
-const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+/** ASCII whitespace as C's isspace: space, \t, \n, \v, \f, \r (NaN, past a string's end, is not). */
+export const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
 export function lowercase(s: string): string {
   // ASCII only (C locale tolower), leave bytes >= 0x80 alone
