@@ -1,13 +1,18 @@
 // YAML building blocks shared by the integration tests (each test writes the rest of its config).
 
-/** A Gateway named `name` bound to 127.0.0.1 with one HTTP listener on `port`. */
-export function gatewayYaml(port: number, name = 'gw'): string {
+/** A Gateway named `name` bound to 127.0.0.1, up to its listeners. */
+function gatewayHead(name: string): string {
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: ${name}, namespace: default }
 spec:
   gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]`;
+}
+
+/** A Gateway named `name` bound to 127.0.0.1 with one HTTP listener on `port`. */
+export function gatewayYaml(port: number, name = 'gw'): string {
+  return `${gatewayHead(name)}
   listeners: [{ name: http, protocol: HTTP, port: ${port} }]`;
 }
 
@@ -16,12 +21,7 @@ spec:
  * https, protocol: HTTPS, port: 8443, tls: ... }`), in block form: more spec fields may follow.
  */
 export function gatewayWith(listeners: string[], name = 'gw'): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: ${name}, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  return `${gatewayHead(name)}
   listeners:
 ${listeners.map((l) => `    - ${l}`).join('\n')}`;
 }
