@@ -288,14 +288,15 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
       const m = ipMatcher(list);
       return (input) => m(input.trim());
     }
-    case 'validateurlencoding': return (input) => invalidUrlEncoding(input);
-    case 'validateutf8encoding': return (input) => invalidUtf8(input);
+    // the validators match only on a byte they look for: that byte set is their prefilter (req)
+    case 'validateurlencoding': return withReq((input) => invalidUrlEncoding(input), (c) => c === 0x25); // '%'
+    case 'validateutf8encoding': return withReq((input) => invalidUtf8(input), (c) => c >= 0x80); // ASCII is valid UTF-8
     case 'validatebyterange': {
       const ok = byteRange(param);
-      return (input) => {
+      return withReq((input) => {
         for (let i = 0; i < input.length; i++) if (!ok[input.charCodeAt(i) & 0xff]) return true;
         return false;
-      };
+      }, (c) => ok[c] === 0);
     }
     case 'unconditionalmatch': return () => true;
     case 'nomatch': return () => false;
@@ -311,11 +312,22 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
     case 'detectxss': {
       const li = ctx.libinjection;
       if (!li) { ctx.warn(`rule ${ctx.ruleId}: @detectXSS unavailable (libinjection module not loaded); the operator never matches`); return () => false; }
-      return (input) => li.detectXSS(input);
+      // libinjection's XSS verdicts all come from a tag, comment or doctype ('<') or from an
+      // attribute's value ('='): an input with neither is never XSS (xss.ts isXssInContext; checked
+      // on the libinjection golden corpus and by a fuzz test in operators.test.ts)
+      return withReq((input) => li.detectXSS(input), (c) => c === 0x3c || c === 0x3d);
     }
     default:
       throw new OperatorError(`unsupported operator @${name}`);
   }
+}
+
+/** An operator with its prefilter: the bytes of which every input it matches holds one. */
+function withReq(fn: OpFn, needs: (byte: number) => boolean): OpFn {
+  const req = new Int32Array(8);
+  for (let c = 0; c < 256; c++) if (needs(c)) req[c >> 5] |= 1 << (c & 31);
+  fn.req = req;
+  return fn;
 }
 
 function rxMatch(re: RegExp, input: string, tx: OpTx, capture: boolean): boolean {
