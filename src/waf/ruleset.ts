@@ -26,6 +26,8 @@ export interface TxGate {
   cmp: number;
   /** the constant operand, parsed like the operator does */
   operand: number;
+  /** position among the rule set's gates (index of its folded outcome, see txPrefixOf) */
+  index: number;
 }
 
 export interface Exclusion {

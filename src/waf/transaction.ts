@@ -55,6 +55,8 @@ interface Entry {
 }
 
 interface ListInfo { vs: string[] | null; bs: Int32Array[] | null; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
+/** A shared list's infos: of its raw values, and per chain slot read so far (slots[k] -> infos[k]). */
+interface ListInfos { raw: ListInfo; slots: number[]; infos: ListInfo[] }
 
 /** A collection variable (TX, IP, ...): its Entry and one-element list are built once per value. */
 interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
@@ -132,6 +134,8 @@ export class Transaction implements OpTx {
   private pendingMatched: Entry[] = [];
   private spareMatched: Entry[] = [];
   private currentRule: Rule | null = null;
+  /** outcomes of the TX gates that are constant after the phase 1 prefix, once it was applied (see foldGates) */
+  private folds: ReadonlyArray<GateFold | null | undefined> | null = null;
   private highestSeverity = 255;
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
@@ -145,7 +149,7 @@ export class Transaction implements OpTx {
   private readonly phraseCache = new Map<string, Int32Array>();
   private readonly bytesCache = new Map<string, Int32Array>();
   /** per shared value list and chain slot: transformed values, their byte sets, unions (evalShared) */
-  private readonly unions = new Map<Entry[], Array<ListInfo | undefined>>();
+  private readonly unions = new Map<Entry[], ListInfos>();
   /** exclusion maps of ctl-narrowed shared lists, by specId and ctl set; their values per phase */
   private readonly exclIntern = new Map<string, Map<string, Exclusion[]>>();
   private readonly exclVals = new Map<Map<string, Exclusion[]>, Entry[]>();
@@ -609,7 +613,7 @@ export class Transaction implements OpTx {
   /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
   private transformed(value: string, node: number): string {
     let arr = this.tcache.get(value);
-    if (arr === undefined) { arr = []; this.tcache.set(value, arr); }
+    if (arr === undefined) { arr = new Array<string | undefined>(this.rs.tnodes.length); this.tcache.set(value, arr); }
     return this.tnode(value, node, arr);
   }
 
@@ -699,6 +703,7 @@ export class Transaction implements OpTx {
           if (this.interruption || (this.mode as EngineMode) === 'Off') return;
         }
         this.vars.set('TX', new Map(pre.tx));
+        this.folds = pre.folds;
         // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
         if (this.matchCount === before || keptMatched < pre.lastMatch) { this.matchedVar = pre.matchedVar; this.matchedVarName = pre.matchedVarName; }
         // MATCHED_VARS: from the last rule evaluated (the prefix ends with a simulated rule)
@@ -714,6 +719,14 @@ export class Transaction implements OpTx {
       if (skipEmpty && e.skipNeeds !== 0 && (e.skipNeeds & this.present) === 0) {
         // no value in any collection the rule reads: it cannot match. What evaluating it would
         // have changed is MATCHED_VARS, emptied by every rule evaluated (evalRule): do that.
+        if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
+        i++;
+        continue;
+      }
+      const g = e.txGate;
+      if (g !== null && this.folds !== null && this.folds[g.index] === null && this.targetExcl.length === 0 && e.next === null) {
+        // a TX gate that cannot match in any request (foldGates): what evaluating it would have
+        // changed is MATCHED_VARS, as for the rule skipped above
         if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
         i++;
         continue;
@@ -885,9 +898,21 @@ export class Transaction implements OpTx {
    */
   private listInfo(vals: Entry[], slot: number): ListInfo {
     let per = this.unions.get(vals);
-    if (per === undefined) { per = []; this.unions.set(vals, per); }
-    let u = per[slot];
-    if (u !== undefined) return u;
+    if (per === undefined) { per = { raw: this.buildListInfo(vals, 0), slots: [], infos: [] }; this.unions.set(vals, per); }
+    if (slot === 0) return per.raw;
+    // a list is read with a few chains only: a short linear search beats a slot-indexed array
+    const slots = per.slots;
+    for (let k = 0; k < slots.length; k++) if (slots[k] === slot) return per.infos[k];
+    // no value of the list holds a byte that makes the chain change anything (the union of the
+    // raw values' bytes misses its trigger set): every value is its raw self, share slot 0's info
+    const trig = this.rs.tnodes[slot - 1].trig;
+    const u = trig !== null && !intersects(per.raw.bytes, trig) ? per.raw : this.buildListInfo(vals, slot);
+    slots.push(slot);
+    per.infos.push(u);
+    return u;
+  }
+
+  private buildListInfo(vals: Entry[], slot: number): ListInfo {
     const n = vals.length;
     let vs: string[] | null = null;
     let bs: Int32Array[] | null = null;
@@ -910,9 +935,7 @@ export class Transaction implements OpTx {
       if (vs !== null && bs !== null) { vs[vi] = v; bs[vi] = b; }
       for (let w = 0; w < 8; w++) bytes[w] |= b[w];
     }
-    u = { vs, bs, bytes, lits: null, phrases: null };
-    per[slot] = u;
-    return u;
+    return { vs, bs, bytes, lits: null, phrases: null };
   }
 
   /** Union of the literal (or phrase) bits of a shared list's transformed values. */
@@ -950,6 +973,10 @@ export class Transaction implements OpTx {
 
   /** `TX:key @op constant` without collecting values: the same result and match record as the general path. */
   private evalTxGate(link: RuleLink, g: TxGate): boolean {
+    if (this.folds !== null) {
+      const f = this.folds[g.index];
+      if (f !== undefined) return f !== null && this.recordMatch(link, f.entry, f.input);
+    }
     const v = this.vars.get('TX')?.get(g.key);
     let input: string;
     if (g.count) input = v === undefined ? '0' : '1';
@@ -1081,11 +1108,11 @@ export class Transaction implements OpTx {
         i = k;
       }
       state = {
-        end, kept: kept.slice(), lastMatch, tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
+        end, kept: kept.slice(), lastMatch, folds: [], tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
         matchedVars: this.matchedVars.slice(), highestSeverity: this.highestSeverity,
       };
     }
-    return state ?? { end: 0, kept: [], lastMatch: -1, tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
+    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
   }
 
   private ctl(c: Ctl): void {
@@ -1118,6 +1145,8 @@ interface TxPrefix {
   kept: number[];
   /** index of the last simulated rule that recorded a match (-1: none) */
   lastMatch: number;
+  /** by TxGate.index: the gate's outcome in every request (null: no match), undefined when not constant */
+  folds: Array<GateFold | null | undefined>;
   tx: Map<string, TxVar>;
   matchedVar: string;
   matchedVarName: string;
@@ -1132,9 +1161,65 @@ export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
   let p = prefixes.get(rs);
   if (p === undefined) {
     p = new Transaction(rs, { id: 'prefix' }).simulatePrefix();
+    if (p.end > 0) p.folds = foldGates(rs, p);
     prefixes.set(rs, p);
   }
   return p;
+}
+
+/** A TX gate's constant outcome: the match it records (the TX variable's entry and value). */
+interface GateFold { entry: Entry; input: string }
+
+/**
+ * The TX gates (RuleLink.txGate: a TX variable compared with a constant, as CRS's paranoia-level
+ * and setup checks) whose outcome is the same in every request that went through the phase 1
+ * prefix: those on a variable no rule that runs after the prefix can write. A rule can write it
+ * with setvar (named exactly, or by a name whose macro-free start the variable's name begins with)
+ * or, for TX:0-9, with capture. Their outcome is then the prefix's: computed here once, as
+ * evalTxGate would, instead of looking the variable up and parsing it in every request (CRS at PL1
+ * evaluates ~160 of them per request).
+ */
+function foldGates(rs: CompiledRuleSet, pre: TxPrefix): Array<GateFold | null | undefined> {
+  const exact = new Set<string>();
+  const starts: string[] = [];
+  let digits = false;
+  const kept = new Set(pre.kept);
+  const gates: RuleLink[] = [];
+  rs.phases.forEach((list, phase) => {
+    list.forEach((e, i) => {
+      if (e.kind !== 'rule') return;
+      const runs = !(phase === 1 && i < pre.end && !kept.has(i)); // the simulated rules never run again
+      for (let l: RuleLink | null = e; l; l = l.next) {
+        if (l.txGate !== null) gates.push(l);
+        if (!runs) continue;
+        if (l.capture) digits = true;
+        for (const sv of l.setvars) {
+          if (sv.collection.toUpperCase() !== 'TX') continue;
+          let name = '';
+          let dynamic = false;
+          for (const part of sv.name) { if (typeof part === 'string') name += part; else { dynamic = true; break; } }
+          if (dynamic) starts.push(name.toLowerCase()); else exact.add(name.toLowerCase());
+        }
+      }
+    });
+  });
+  const folds: Array<GateFold | null | undefined> = [];
+  for (const l of gates) {
+    const g = l.txGate!;
+    if (exact.has(g.key) || starts.some((s) => g.key.startsWith(s)) || (digits && /^\d+$/.test(g.key))) continue;
+    const v = pre.tx.get(g.key);
+    let input: string;
+    if (g.count) input = v === undefined ? '0' : '1';
+    else if (v === undefined) { folds[g.index] = null; continue; }
+    else input = v.value;
+    const n = numeric(input);
+    const k = g.operand;
+    let m = g.cmp === 0 ? n === k : g.cmp === 1 ? n >= k : g.cmp === 2 ? n > k : g.cmp === 3 ? n <= k : n < k;
+    if (l.opNegated) m = !m;
+    // the entry evalTxGate would record: the same object (varEntry caches it on the shared TxVar)
+    folds[g.index] = m ? { entry: g.count ? mk(g.countName, '', '', input) : (v!.entry ??= mk(`TX:${v!.key}`, v!.key, v!.key.toLowerCase(), v!.value)), input } : (null);
+  }
+  return folds;
 }
 
 // operators whose result depends only on their input and operand (no files, network, clock)

@@ -137,6 +137,45 @@ SecRule ARGS|REQUEST_COOKIES "!@rx zzz" "id:6,phase:2,pass,nolog,setvar:tx.neg=+
   assert.equal(tx.get('args'), undefined);
 });
 
+test('TX gates fold to their prefix outcome only when no rule after the prefix can write their variable', () => {
+  const rules = (writer: string) => compileWaf({
+    directives: `
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=1,setvar:tx.fixed=1"
+${writer}
+SecRule TX:level "@lt 2" "id:10,phase:2,pass,nolog,skipAfter:END-LEVEL"
+SecRule ARGS "@contains attack" "id:11,phase:2,deny,status:403,log"
+SecMarker END-LEVEL
+SecRule TX:fixed "@lt 2" "id:20,phase:2,pass,nolog,skipAfter:END-FIXED"
+SecRule ARGS "@contains other" "id:21,phase:2,deny,status:403,log"
+SecMarker END-FIXED
+`,
+  }, li);
+  const req = (q: string): Req => ({ method: 'GET', uri: `/?${q}`, headers: [['Host', 'x']], body: '' });
+  const writers = {
+    // the same variable written by name, by a name built with a macro, by a capture into it
+    static: 'SecRule ARGS:raise "@streq 1" "id:2,phase:1,pass,nolog,setvar:tx.level=2"',
+    dynamic: 'SecRule ARGS:raise "@rx ^(el)$" "id:2,phase:1,pass,nolog,capture,setvar:\'tx.lev%{tx.1}=2\'"',
+  };
+  for (const [kind, writer] of Object.entries(writers)) {
+    const w = rules(writer);
+    const folds = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).folds;
+    // tx.fixed has no writer after the prefix: its gate folds; tx.level's does not
+    assert.equal(folds.filter((f) => f !== undefined).length, 1, kind);
+    const raise = kind === 'static' ? 'raise=1' : 'raise=el';
+    const raised = run(w, req(`${raise}&a=attack`));
+    assert.equal(raised.interruption?.ruleId, 11, `${kind}: level raised to 2 in this request, rule 11 runs`);
+    assert.equal(run(w, req('a=attack')).interruption, null, `${kind}: level 1, rule 11 is skipped`);
+    assert.equal(run(w, req(`${raise}&a=other`)).interruption, null, `${kind}: the folded gate still skips rule 21`);
+    for (const q of [`${raise}&a=attack`, 'a=attack', 'a=other', `${raise}&b=other`]) assert.deepEqual(observe(w, req(q), true), observe(w, req(q), false), `${kind} ${q}`);
+  }
+});
+
+test('CRS v4.28.0 at PL1: the paranoia-level gates are folded', { skip: !existsSync(CRS) && 'no CRS checkout at ../shared/waf' }, async () => {
+  const w = await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' });
+  const folds = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).folds;
+  assert.ok(folds.filter((f) => f !== undefined).length > 200, 'most of the CRS gates fold');
+});
+
 test('CRS v4.28.0: a sample of the regression corpus gives the same state with and without the shortcuts', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
   const tests = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest);
   const wafs = [await loadWaf({ crsDir: CRS, beforeCrs: testSetup(4) }), await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' })];
