@@ -4,7 +4,7 @@ import { resolve, dirname, basename, isAbsolute, join } from 'node:path';
 import { parseSecLang, parseActions, parseVariables, type Directive, type VariableSpec } from './parser.ts';
 import { WafParseError, WafCompileError } from './errors.ts';
 import { compileOperator, numeric, OperatorError, type LibInjection, type OpCompileContext } from './operators.ts';
-import { TRANSFORMS, triggerBytes, type Transform } from './transforms.ts';
+import { TRANSFORMS, chainDangerBytes, triggerBytes, type Transform } from './transforms.ts';
 import { compileMacro, type Macro } from './macro.ts';
 import { translatePcre } from './regex.ts';
 import { ValueScanner } from './literals.ts';
@@ -51,6 +51,11 @@ export interface TNode {
 
 export interface CompiledRuleSet {
   phases: PhaseEntry[][]; // index 1..5
+  /**
+   * Per phase, per entry: -1 for a marker, else the rule's skipNeeds. runPhase decides from these
+   * packed arrays which entries to pass over, without loading rule objects scattered in the heap.
+   */
+  entryNeeds: Int32Array[];
   /** per phase: marker name -> index of the marker entry */
   markers: Array<Map<string, number>>;
   engineMode: EngineMode;
@@ -122,6 +127,7 @@ function toTarget(v: VariableSpec, file: string, line: number): Target {
     key: v.key !== undefined ? v.key.toLowerCase() : undefined,
     rawKey: v.key,
     keyRe: v.keyRegex !== undefined ? keyRegex(v.keyRegex, file, line) : undefined,
+    keyPrefix: v.keyRegex !== undefined && /^\^[\w-]+$/.test(v.keyRegex) ? v.keyRegex.slice(1).toLowerCase() : undefined,
     count: v.count,
   };
 }
@@ -296,13 +302,13 @@ export class Compiler {
     // separate property array: one more indirection and cache line per visit.) Measured with the
     // engine's data evicted between requests, as in a gateway: see bench/waf-engine.ts.
     const link: RuleLink = {
-      txGate: null, specId: -1, exclByColl: null, req: null, lit: -1, op: () => true, opNegated: false, tchain: -1, multiMatch: false, capture: false,
+      txGate: null, specId: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: () => true, opNegated: false, tchain: -1, multiMatch: false, capture: false,
       next: null, setvars: [], ctls: [], targets: [], targetIds: [], tsteps: [],
       exclusions: [], opName: 'unconditionalMatch', opParam: '', transforms: [], transformNames: [], line: d.line,
     };
     const rule: Rule = {
       kind: 'rule', skipNeeds: 0, unconditional: vars === null,
-      txGate: null, specId: -1, exclByColl: null, req: null, lit: -1, op: link.op, opNegated: false, tchain: -1, multiMatch: false, capture: false,
+      txGate: null, specId: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: link.op, opNegated: false, tchain: -1, multiMatch: false, capture: false,
       next: null, setvars: link.setvars, ctls: link.ctls, targets: link.targets, targetIds: link.targetIds, tsteps: link.tsteps,
       disruptive: def.disruptive, log: def.log, severity: null, skipAfter: null, skip: 0, allowScope: 'all', id, phase,
       exclusions: link.exclusions, opName: 'unconditionalMatch', opParam: '', transforms: link.transforms, transformNames: link.transformNames, line: d.line,
@@ -500,6 +506,8 @@ export class Compiler {
           // chain prefix nodes, so multiMatch can reuse the per-transaction transformation cache
           l.tsteps = [];
           for (let n = l.tchain; n >= 0; n = this.tnodes[n].parent) l.tsteps.unshift(n);
+          // a value whose raw bytes cannot become a byte the operator needs is skipped untransformed
+          l.rawReq = l.req !== null && l.transformNames.length > 0 ? chainDangerBytes(l.transformNames, l.req) : null;
           l.txGate = txGateOf(l, gates);
           if (l.txGate !== null) gates++;
           const phrases = l.op.phrases;
@@ -523,7 +531,9 @@ export class Compiler {
     });
     for (const [l, k] of phraseLinks) l.lit = litSets.length + k;
     const literals = litSets.length + phraseSets.length > 0 ? new ValueScanner(litSets, phraseSets) : null;
-    return { phases, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    // what runPhase reads of every entry before deciding to evaluate it, packed per phase
+    const entryNeeds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'marker' ? -1 : e.skipNeeds)));
+    return { phases, entryNeeds, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

@@ -305,3 +305,18 @@ test('arguments past the limit are not inspected, so a request with more is refu
   const f = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'a=1&b=2&c=3&q=<script>' });
   assert.equal(f.interruption?.status, 400);
 });
+
+test('/^literal/ keys: case-insensitive prefix, and a line break in the key lets ^ match after it (multiline, as ModSecurity)', () => {
+  const w = waf(`
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.pre_a=1,setvar:tx.PRE_b=2,setvar:tx.xpre_c=3"
+SecRule &TX:/^pre_/ "@eq 2" "id:2,phase:1,pass,log"
+SecRule TX:/^PRE_/ "@eq 2" "id:3,phase:1,pass,log"
+SecRule ARGS_NAMES:/^id/ "@rx ." "id:4,phase:2,pass,log"
+SecRule &ARGS:/^id/ "@eq 3" "id:5,phase:2,pass,log"
+`);
+  const tx = run(w, { uri: '/?ID2=a&x%0Aid=b&idx=c&pid=d' });
+  assert.deepEqual(ids(tx), [2, 3, 4, 5]);
+  const m4 = tx.matchedRules.find((r) => r.id === 4)!;
+  assert.equal(m4.matchedVar, 'ARGS_NAMES:idx'); // the last of the three names that match
+  assert.deepEqual(ids(run(w, { uri: '/?pid=d' })), [2, 3]);
+});

@@ -10,6 +10,8 @@ export interface Target {
   collection: string; // upper case, e.g. ARGS
   key?: string; // lower case literal key
   keyRe?: RegExp;
+  /** when keyRe is `^literal` (letters, digits, '_', '-'): the literal, lower case, for a startsWith test (CRS: TX:/^header_name_920450_/) */
+  keyPrefix?: string;
   count: boolean;
   /** display name for the key part, original case */
   rawKey?: string;
@@ -63,6 +65,8 @@ export interface RuleLink {
   op: OpFn;
   /** prefilter of the operator (see OpFn.req) */
   req: Int32Array | null;
+  /** raw-value prefilter: the bytes without which the transformation chain cannot output a `req` byte (transforms.ts chainDangerBytes); null = none */
+  rawReq: Int32Array | null;
   /**
    * Fast path for a numeric comparison of one TX variable with a constant (the CRS paranoia-level
    * gates and setup checks): set at load when the link has exactly that shape, else null.

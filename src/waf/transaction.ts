@@ -66,7 +66,7 @@ interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
  * give the same matches, verdicts and variables): the precomputed request-independent start of
  * phase 1 (txPrefixOf), and shared value lists with their transformed values (evalShared).
  */
-export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: true };
+export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: true, rawPrefilter: true };
 
 const MAX_EXCERPT = 200;
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
@@ -136,6 +136,8 @@ export class Transaction implements OpTx {
   private currentRule: Rule | null = null;
   /** outcomes of the TX gates that are constant after the phase 1 prefix, once it was applied (see foldGates) */
   private folds: ReadonlyArray<GateFold | null | undefined> | null = null;
+  /** per phase, per entry: 1 for a one-link rule whose gate folded to no match (with `folds`) */
+  private neverRules: ReadonlyArray<Uint8Array> | null = null;
   private highestSeverity = 255;
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
@@ -531,6 +533,10 @@ export class Transaction implements OpTx {
       else if (t.key !== undefined) {
         const v = m.get(t.key);
         list = v === undefined ? EMPTY : (v.list ??= [this.varEntry(c, v)]);
+      } else if (t.keyRe !== undefined) {
+        // entries only for the keys that match (TX holds ~150 variables in CRS)
+        list = [];
+        for (const [lk, v] of m) if (keyMatches(t, v.key, lk)) list.push(this.varEntry(c, v));
       } else {
         list = [];
         for (const v of m.values()) list.push(this.varEntry(c, v));
@@ -554,10 +560,7 @@ export class Transaction implements OpTx {
     else if (c.startsWith('TIME')) list = [mk(c, '', '', timeVar(c))];
     else if (t.key !== undefined) list = this.byKey(c, t.key);
     else list = this.colls.get(c) ?? EMPTY;
-    if (t.keyRe) {
-      const re = t.keyRe;
-      list = list.filter((e) => re.test(e.key));
-    }
+    if (t.keyRe && !COLLECTIONS_WITH_KEYS.has(c)) list = list.filter((e) => keyMatches(t, e.key, e.lkey));
     const xs = excl === null ? undefined : excl.get(c);
     if (xs !== undefined && list.length > 0) {
       // the same (interned) exclusion list is applied by many rules: filter once per value list
@@ -704,6 +707,7 @@ export class Transaction implements OpTx {
         }
         this.vars.set('TX', new Map(pre.tx));
         this.folds = pre.folds;
+        this.neverRules = pre.never;
         // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
         if (this.matchCount === before || keptMatched < pre.lastMatch) { this.matchedVar = pre.matchedVar; this.matchedVarName = pre.matchedVarName; }
         // MATCHED_VARS: from the last rule evaluated (the prefix ends with a simulated rule)
@@ -713,24 +717,20 @@ export class Transaction implements OpTx {
       }
     }
     const skipEmpty = engineTuning.skipEmpty;
+    const needs = this.rs.entryNeeds[phase];
+    const never = this.neverRules !== null ? this.neverRules[phase] : null;
     while (i < list.length) {
-      const e = list[i];
-      if (e.kind === 'marker') { i++; continue; }
-      if (skipEmpty && e.skipNeeds !== 0 && (e.skipNeeds & this.present) === 0) {
-        // no value in any collection the rule reads: it cannot match. What evaluating it would
-        // have changed is MATCHED_VARS, emptied by every rule evaluated (evalRule): do that.
+      const sn = needs[i];
+      if (sn === -1) { i++; continue; } // a marker
+      if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && this.targetExcl.length === 0)) {
+        // no value in any collection the rule reads, or a TX gate that cannot match in any
+        // request (foldGates): it cannot match. What evaluating it would have changed is
+        // MATCHED_VARS, emptied by every rule evaluated (evalRule): do that.
         if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
         i++;
         continue;
       }
-      const g = e.txGate;
-      if (g !== null && this.folds !== null && this.folds[g.index] === null && this.targetExcl.length === 0 && e.next === null) {
-        // a TX gate that cannot match in any request (foldGates): what evaluating it would have
-        // changed is MATCHED_VARS, as for the rule skipped above
-        if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
-        i++;
-        continue;
-      }
+      const e = list[i] as Rule;
       if (this.removed(e)) { i++; continue; }
       this.currentRule = e;
       const matched = this.evalRule(e);
@@ -820,11 +820,14 @@ export class Transaction implements OpTx {
       if (vals.length > 1 && !link.multiMatch) return this.evalShared(link, vals);
     } else vals = this.collect(link, excl);
     if (vals.length === 0) return false;
+    // raw-value prefilter (see RuleLink.rawReq): a value it rules out cannot match at any step
+    const raw = !negated && engineTuning.rawPrefilter ? link.rawReq : null;
     if (link.multiMatch) {
       // the operator runs on the raw value and on every transformation step that changed it
       const steps = link.tsteps;
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
+        if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) continue;
         let prev = e.value;
         for (let k = -1; k < steps.length; k++) {
           const slot = k < 0 ? 0 : steps[k] + 1;
@@ -840,6 +843,7 @@ export class Transaction implements OpTx {
     const slot = link.tchain + 1;
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
+      if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) continue;
       const v = slot === 0 ? e.value : this.tval(e, slot);
       // transformations usually leave benign values unchanged: share the raw value's sets then
       const k = v === e.value ? 0 : slot;
@@ -864,10 +868,13 @@ export class Transaction implements OpTx {
    */
   private evalShared(link: RuleLink, vals: Entry[]): boolean {
     const slot = link.tchain + 1;
+    const negated = link.opNegated;
+    const raw = link.rawReq;
+    // no raw value holds a byte the chain could turn into one the operator needs: nothing to transform
+    if (raw !== null && !negated && engineTuning.rawPrefilter && !intersects(this.listInfo(vals, 0).bytes, raw)) return false;
     const u = this.listInfo(vals, slot);
     const req = link.req;
     const lit = link.lit;
-    const negated = link.opNegated;
     if (!negated && ((req !== null && !intersects(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return false;
     const vs = u.vs;
     const bs = u.bs;
@@ -975,7 +982,7 @@ export class Transaction implements OpTx {
   private evalTxGate(link: RuleLink, g: TxGate): boolean {
     if (this.folds !== null) {
       const f = this.folds[g.index];
-      if (f !== undefined) return f !== null && this.recordMatch(link, f.entry, f.input);
+      if (f !== undefined) return f !== null && this.recordMatch(link, f.entry, f.input, f.matched);
     }
     const v = this.vars.get('TX')?.get(g.key);
     let input: string;
@@ -1013,11 +1020,12 @@ export class Transaction implements OpTx {
     return this.recordMatch(link, e, v);
   }
 
-  private recordMatch(link: RuleLink, e: Entry, v: string): boolean {
+  /** `matched`: the MATCHED_VARS entry when one was made beforehand (a folded gate's, shared: entries are never changed) */
+  private recordMatch(link: RuleLink, e: Entry, v: string, matched?: Entry): boolean {
     this.matchCount++;
     this.matchedVar = v;
     this.matchedVarName = e.name;
-    this.pendingMatched.push(mk(e.name, e.key, e.lkey, v));
+    this.pendingMatched.push(matched ?? mk(e.name, e.key, e.lkey, v));
     // Non-disruptive actions run once per matched value, independently of the rest of the chain
     // (ModSecurity v3 executeActionsIndependentOfChainedRuleResult; Coraza does the same).
     this.runActions(link);
@@ -1108,11 +1116,11 @@ export class Transaction implements OpTx {
         i = k;
       }
       state = {
-        end, kept: kept.slice(), lastMatch, folds: [], tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
+        end, kept: kept.slice(), lastMatch, folds: [], never: [], tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
         matchedVars: this.matchedVars.slice(), highestSeverity: this.highestSeverity,
       };
     }
-    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
+    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], never: [], tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
   }
 
   private ctl(c: Ctl): void {
@@ -1147,6 +1155,8 @@ interface TxPrefix {
   lastMatch: number;
   /** by TxGate.index: the gate's outcome in every request (null: no match), undefined when not constant */
   folds: Array<GateFold | null | undefined>;
+  /** per phase, per entry: 1 for a rule that is one gate folded to no match */
+  never: Uint8Array[];
   tx: Map<string, TxVar>;
   matchedVar: string;
   matchedVarName: string;
@@ -1161,14 +1171,18 @@ export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
   let p = prefixes.get(rs);
   if (p === undefined) {
     p = new Transaction(rs, { id: 'prefix' }).simulatePrefix();
-    if (p.end > 0) p.folds = foldGates(rs, p);
+    if (p.end > 0) {
+      const folds = foldGates(rs, p);
+      p.folds = folds;
+      p.never = rs.phases.map((list) => Uint8Array.from(list, (e) => (e.kind === 'rule' && e.next === null && e.txGate !== null && folds[e.txGate.index] === null ? 1 : 0)));
+    }
     prefixes.set(rs, p);
   }
   return p;
 }
 
 /** A TX gate's constant outcome: the match it records (the TX variable's entry and value). */
-interface GateFold { entry: Entry; input: string }
+interface GateFold { entry: Entry; input: string; matched: Entry }
 
 /**
  * The TX gates (RuleLink.txGate: a TX variable compared with a constant, as CRS's paranoia-level
@@ -1217,7 +1231,9 @@ function foldGates(rs: CompiledRuleSet, pre: TxPrefix): Array<GateFold | null | 
     let m = g.cmp === 0 ? n === k : g.cmp === 1 ? n >= k : g.cmp === 2 ? n > k : g.cmp === 3 ? n <= k : n < k;
     if (l.opNegated) m = !m;
     // the entry evalTxGate would record: the same object (varEntry caches it on the shared TxVar)
-    folds[g.index] = m ? { entry: g.count ? mk(g.countName, '', '', input) : (v!.entry ??= mk(`TX:${v!.key}`, v!.key, v!.key.toLowerCase(), v!.value)), input } : (null);
+    if (!m) { folds[g.index] = null; continue; }
+    const entry = g.count ? mk(g.countName, '', '', input) : (v!.entry ??= mk(`TX:${v!.key}`, v!.key, v!.key.toLowerCase(), v!.value));
+    folds[g.index] = { entry, input, matched: mk(entry.name, entry.key, entry.lkey, input) };
   }
   return folds;
 }
@@ -1267,6 +1283,17 @@ function prefixKeepable(r: Rule): boolean {
     if (l.setvars.some((sv) => sv.collection === 'TX' || !noShared(sv.name) || !noShared(sv.value))) return false;
   }
   return true;
+}
+
+/**
+ * Whether a key matches a target's /regex/ key. A `^literal` one is a startsWith on the lower-case
+ * key (the regex is case-insensitive), unless the key holds a line break, after which the regex's
+ * `^` (multiline, as in ModSecurity) matches too: then the regex decides.
+ */
+function keyMatches(t: Target, key: string, lkey: string): boolean {
+  const p = t.keyPrefix;
+  if (p === undefined) return t.keyRe!.test(key);
+  return lkey.startsWith(p) || ((key.indexOf('\n') >= 0 || key.indexOf('\r') >= 0) && t.keyRe!.test(key));
 }
 
 function pathDecode(p: string): string {

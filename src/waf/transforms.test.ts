@@ -132,3 +132,50 @@ test('normalizePath(Win): its shortcut (return the value as is) only skips value
   // prose and numbers with dots are left alone without running it
   assert.equal(T.normalizepath('A plain product description. Price 10.99'), 'A plain product description. Price 10.99');
 });
+
+test('outputBytes bounds what every transformation writes, and chainDangerBytes what a chain can turn into a needed byte', async () => {
+  const { outputBytes, chainDangerBytes, TRANSFORMS: T } = await import('./transforms.ts');
+  const { bytesOf } = await import('../waf/regex.ts');
+  const subset = (a: Int32Array, b: Int32Array) => a.every((w, i) => (w & ~b[i]) === 0);
+  // pieces that exercise every decoder, comment form, whitespace and case rule, plus any byte
+  const pieces = ['%41', '%2e', '%u0041', '%uff0e', '%', '%z', '+', '&lt;', '&#x2e;', '&#46;', '&', '\\x2e', '\\u002e', '\\56', '\\', '\\n', '/*', '*/', '<!--', '-->', '--', '#',
+    '/./', '/../', '//', '\\..\\', 'AbC', 'xyz', ' ', '\t', '\n', '\r', '\v', '\f', ',', ';', '^', '"', "'", '(', '\0', '\xc3\xa9', '\xe2\x80\xa8', '\xf0\x9f\x98\x80', '\xa0', '\xc2', '\xff', 'QUJD', '='];
+  let seed = 0x9e3779b9;
+  const rnd = (n: number) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
+  const gen = () => { let s = ''; const n = rnd(10); for (let k = 0; k < n; k++) s += rnd(4) === 0 ? String.fromCharCode(rnd(256)) : pieces[rnd(pieces.length)]; return s; };
+  const inputs = Array.from({ length: 4000 }, gen);
+  let bounded = 0;
+  for (const name of Object.keys(T)) {
+    for (const x of inputs) {
+      const bound = outputBytes(name, bytesOf(x));
+      if (bound === null) continue;
+      bounded++;
+      const out = T[name](x);
+      assert.ok(subset(bytesOf(out), bound), `${name}(${JSON.stringify(x)}) = ${JSON.stringify(out)} writes a byte outside its bound`);
+    }
+  }
+  assert.ok(bounded > 80_000, `${bounded} bounded cases`);
+  // chains as the CRS writes them: a value holding no danger byte never comes out with a needed one
+  const chains = [['utf8tounicode', 'urldecodeuni', 'removenulls', 'cmdline'], ['urldecodeuni', 'htmlentitydecode', 'jsdecode', 'cssdecode', 'removenulls'],
+    ['lowercase', 'urldecodeuni', 'normalizepathwin'], ['cmdline', 'compresswhitespace'], ['replacecomments', 'replacenulls', 'removewhitespace']];
+  const reqs = ['.', '<>', "'\"`", ' ', '/', 'A', '%'].map((c) => bytesOf(c));
+  let skipped = 0;
+  for (const chain of chains) {
+    for (const req of reqs) {
+      const danger = chainDangerBytes(chain, req);
+      if (danger === null) continue;
+      for (const x of inputs) {
+        if (bytesOf(x).some((w, i) => (w & danger[i]) !== 0)) continue;
+        skipped++;
+        const out = chain.reduce((s, n) => T[n](s), x);
+        assert.ok(!bytesOf(out).some((w, i) => (w & req[i]) !== 0), `${chain.join(',')} on ${JSON.stringify(x)} gives ${JSON.stringify(out)}`);
+      }
+    }
+  }
+  assert.ok(skipped > 5000, `${skipped} values ruled out`);
+  // a chain with a step that can write anything (base64, hashes, length) has no such set
+  assert.equal(chainDangerBytes(['base64decode'], bytesOf('<')), null);
+  assert.equal(chainDangerBytes(['length'], bytesOf('1')), null);
+  // nor one that adds a needed byte to anything: cmdLine writes a space for a comma
+  assert.ok(chainDangerBytes(['cmdline'], bytesOf(' '))![(','.charCodeAt(0)) >> 5] !== 0);
+});

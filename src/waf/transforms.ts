@@ -559,3 +559,78 @@ export function triggerBytes(name: string): Int32Array | null {
   for (let c = 0; c < 256; c++) if (re.test(String.fromCharCode(c))) bits[c >> 5] |= 1 << (c & 31);
   return bits;
 }
+
+/**
+ * What bytes a transformation can output, given the bytes of its input: a superset, for the
+ * prefilter that skips a rule on a value before transforming it (chainDangerBytes). Per
+ * transformation: `explode`, bytes whose presence makes any output possible (a decoder's escape
+ * character); `map`, letters that may change case; `adds`, [bytes, what they may add]: bytes it may
+ * write that were not in its input when one of those is (a range as in a regex class). Without an
+ * explode byte, output ⊆ input ∪ case-mapped input ∪ what its bytes add (transforms.test.ts checks
+ * this on random inputs against every implementation above). Missing: any output possible.
+ */
+interface OutputRule { explode?: string; map?: 'lower' | 'upper'; adds?: Array<[string, string]> }
+const SPACE_FROM_WS: Array<[string, string]> = [['\\t\\n\\v\\f\\r ', ' ']];
+const OUTPUT: Record<string, OutputRule> = {
+  none: {}, lowercase: { map: 'lower' }, uppercase: { map: 'upper' },
+  urldecode: { explode: '%', adds: [['+', ' ']] }, urldecodeuni: { explode: '%', adds: [['+', ' ']] }, htmlentitydecode: { explode: '&' },
+  jsdecode: { explode: '\\' }, cssdecode: { explode: '\\' }, escapeseqdecode: { explode: '\\' },
+  cmdline: { map: 'lower', adds: [[',;\\t\\r\\n ', ' ']] }, compresswhitespace: { adds: SPACE_FROM_WS },
+  removewhitespace: {}, removenulls: {}, replacenulls: { adds: [['\\0', ' ']] },
+  normalizepath: {}, normalisepath: {}, normalizepathwin: { adds: [['\\\\', '/']] }, normalisepathwin: { adds: [['\\\\', '/']] },
+  utf8tounicode: { adds: [['\\x80-\\xff', '%u0-9a-f']] }, replacecomments: { adds: [['/', ' ']] }, removecomments: {}, removecommentschar: {},
+  trim: {}, trimleft: {}, trimright: {},
+};
+
+/** The bytes of a regex character-class body, as a 256-bit set. */
+function classBytes(chars: string): Int32Array {
+  const re = new RegExp(`[${chars}]`);
+  const bits = new Int32Array(8);
+  for (let c = 0; c < 256; c++) if (re.test(String.fromCharCode(c))) bits[c >> 5] |= 1 << (c & 31);
+  return bits;
+}
+const OUTPUT_SETS = new Map<string, { explode: Int32Array | null; adds: Array<[Int32Array, Int32Array]> }>(
+  Object.entries(OUTPUT).map(([k, r]) => [k, {
+    explode: r.explode === undefined ? null : classBytes(r.explode.replace(/[\\\]^-]/g, '\\$&')),
+    adds: (r.adds ?? []).map(([from, to]) => [classBytes(from), classBytes(to)]),
+  }]),
+);
+
+/** A superset of the bytes `name` can output for an input whose bytes are `input`; null: any byte. */
+export function outputBytes(name: string, input: Int32Array): Int32Array | null {
+  const r = OUTPUT[name];
+  const sets = OUTPUT_SETS.get(name);
+  if (r === undefined || sets === undefined) return null;
+  const meets = (a: Int32Array) => ((a[0] & input[0]) | (a[1] & input[1]) | (a[2] & input[2]) | (a[3] & input[3]) | (a[4] & input[4]) | (a[5] & input[5]) | (a[6] & input[6]) | (a[7] & input[7])) !== 0;
+  if (sets.explode !== null && meets(sets.explode)) return null;
+  const has = (c: number) => (input[c >> 5] & (1 << (c & 31))) !== 0;
+  const out = Int32Array.from(input);
+  const set = (c: number) => { out[c >> 5] |= 1 << (c & 31); };
+  if (r.map === 'lower') for (let c = 65; c <= 90; c++) { if (has(c)) set(c + 32); }
+  if (r.map === 'upper') for (let c = 97; c <= 122; c++) { if (has(c)) set(c - 32); }
+  for (const [from, to] of sets.adds) if (meets(from)) for (let w = 0; w < 8; w++) out[w] |= to[w];
+  return out;
+}
+
+/**
+ * The raw bytes that can lead a chain of transformations to output one of `req` (an operator's
+ * prefilter): a value holding none of them cannot match, so it is skipped untransformed. Null when
+ * no such set helps: a step can output anything from nothing (base64, hashes, length...), or the
+ * chain can add a `req` byte to any value. (Each step's output bound is a union over its input
+ * bytes plus constants, so testing each byte alone is exact for the bound; an empty value stays
+ * empty through every step allowed here.)
+ */
+export function chainDangerBytes(names: readonly string[], req: Int32Array): Int32Array | null {
+  for (const n of names) if (OUTPUT[n] === undefined) return null;
+  const danger = new Int32Array(8);
+  let all = true;
+  for (let b = 0; b < 256; b++) {
+    let s: Int32Array | null = new Int32Array(8);
+    s[b >> 5] |= 1 << (b & 31);
+    for (const n of names) { s = outputBytes(n, s); if (s === null) break; }
+    const hit = s === null || ((s[0] & req[0]) | (s[1] & req[1]) | (s[2] & req[2]) | (s[3] & req[3]) | (s[4] & req[4]) | (s[5] & req[5]) | (s[6] & req[6]) | (s[7] & req[7])) !== 0;
+    if (hit) danger[b >> 5] |= 1 << (b & 31);
+    else all = false;
+  }
+  return all ? null : danger;
+}

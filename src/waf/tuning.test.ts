@@ -30,6 +30,7 @@ function observe(w: Waf, r: Req, on: boolean): unknown {
   engineTuning.phase1Prefix = on;
   engineTuning.sharedLists = on;
   engineTuning.skipEmpty = on;
+  engineTuning.rawPrefilter = on;
   try {
     const tx = run(w, r);
     return { rules: tx.matchedRules, intr: tx.interruption, det: tx.detectedInterruption, tx: tx.collectionVars('TX').filter(([k]) => k !== 'duration') };
@@ -37,6 +38,7 @@ function observe(w: Waf, r: Req, on: boolean): unknown {
     engineTuning.phase1Prefix = true;
     engineTuning.sharedLists = true;
     engineTuning.skipEmpty = true;
+    engineTuning.rawPrefilter = true;
   }
 }
 
