@@ -56,6 +56,10 @@ export interface CompiledRuleSet {
    * packed arrays which entries to pass over, without loading rule objects scattered in the heap.
    */
   entryNeeds: Int32Array[];
+  /** Per phase, per entry: the specId of a one-link rule with a packed byte prefilter (entryReq), else -1 */
+  entrySpec: Int32Array[];
+  /** Per phase: 8 words per entry, the raw bytes one of which a value of entrySpec's list must hold for the rule to match */
+  entryReq: Int32Array[];
   /** per phase: marker name -> index of the marker entry */
   markers: Array<Map<string, number>>;
   engineMode: EngineMode;
@@ -533,7 +537,17 @@ export class Compiler {
     const literals = litSets.length + phraseSets.length > 0 ? new ValueScanner(litSets, phraseSets) : null;
     // what runPhase reads of every entry before deciding to evaluate it, packed per phase
     const entryNeeds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'marker' ? -1 : e.skipNeeds)));
-    return { phases, entryNeeds, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    // one-link rules over a shared value list (specId) whose operator needs one of a set of raw
+    // bytes (rawReq, or req when nothing transforms the values): the list and that set, packed
+    const packedReq = (e: PhaseEntry) => (e.kind === 'rule' && e.next === null && !e.opNegated && !e.unconditional && e.txGate === null && e.specId >= 0
+      ? e.rawReq ?? (e.tchain === -1 ? e.req : null) : null);
+    const entrySpec = phases.map((list) => Int32Array.from(list, (e) => (packedReq(e) !== null ? (e as Rule).specId : -1)));
+    const entryReq = phases.map((list) => {
+      const a = new Int32Array(list.length * 8);
+      list.forEach((e, i) => { const r = packedReq(e); if (r !== null) a.set(r, i * 8); });
+      return a;
+    });
+    return { phases, entryNeeds, entrySpec, entryReq, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

@@ -74,6 +74,7 @@ const ID_PREFIX = randomBytes(6).toString('hex');
 let idCounter = 0;
 const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}`;
 const EMPTY: Entry[] = [];
+const NO_BYTES = new Int32Array(8);
 /** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
 const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
   'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'REQUEST_BODY'];
@@ -144,6 +145,8 @@ export class Transaction implements OpTx {
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
+  /** byte union of specCache[specId]'s raw values (runPhase's packed prefilter) */
+  private specBytes: Array<Int32Array | undefined> = [];
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -391,6 +394,7 @@ export class Transaction implements OpTx {
   private dropListCaches(): void {
     this.specCache = [];
     this.tvCache = [];
+    this.specBytes = [];
     this.exclVals.clear();
   }
 
@@ -719,13 +723,19 @@ export class Transaction implements OpTx {
     const skipEmpty = engineTuning.skipEmpty;
     const needs = this.rs.entryNeeds[phase];
     const never = this.neverRules !== null ? this.neverRules[phase] : null;
+    const specs = this.rs.entrySpec[phase];
+    const reqs = this.rs.entryReq[phase];
     while (i < list.length) {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
-      if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && this.targetExcl.length === 0)) {
-        // no value in any collection the rule reads, or a TX gate that cannot match in any
-        // request (foldGates): it cannot match. What evaluating it would have changed is
-        // MATCHED_VARS, emptied by every rule evaluated (evalRule): do that.
+      const sp = specs[i];
+      if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && this.targetExcl.length === 0) ||
+        (sp >= 0 && engineTuning.rawPrefilter && this.targetExcl.length === 0 && this.removedIds.length === 0 && this.removedTags.length === 0 &&
+          this.removedMsgs.length === 0 && this.specMisses(sp, list[i] as Rule, reqs, i << 3))) {
+        // no value in any collection the rule reads, a TX gate that cannot match in any request
+        // (foldGates), or no value of its list holds a byte its operator needs, even transformed
+        // (entryReq): it cannot match. What evaluating it would have changed is MATCHED_VARS,
+        // emptied by every rule evaluated (evalRule): do that.
         if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
         i++;
         continue;
@@ -755,6 +765,21 @@ export class Transaction implements OpTx {
       }
       i++;
     }
+  }
+
+  /**
+   * Whether no raw value of shared list `sp` (the rule's, as evalLink collects it) holds one of the
+   * bytes at `reqs[at..at+8]`. The list's byte union is kept per phase's list caches.
+   */
+  private specMisses(sp: number, r: Rule, reqs: Int32Array, at: number): boolean {
+    let b = this.specBytes[sp];
+    if (b === undefined) {
+      const vals = this.specCache[sp] ?? (this.specCache[sp] = this.collect(r, r.exclByColl));
+      b = vals.length === 0 ? NO_BYTES : this.listInfo(vals, 0).bytes;
+      this.specBytes[sp] = b;
+    }
+    return ((b[0] & reqs[at]) | (b[1] & reqs[at + 1]) | (b[2] & reqs[at + 2]) | (b[3] & reqs[at + 3]) |
+      (b[4] & reqs[at + 4]) | (b[5] & reqs[at + 5]) | (b[6] & reqs[at + 6]) | (b[7] & reqs[at + 7])) === 0;
   }
 
   private exclusionsFor(r: Rule, link: RuleLink): Map<string, Exclusion[]> | null {

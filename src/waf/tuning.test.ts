@@ -172,6 +172,34 @@ SecMarker END-FIXED
   }
 });
 
+test('raw-value prefilter: values that cannot become what an operator needs are skipped untransformed, with the same results', () => {
+  const w = compileWaf({
+    directives: `
+SecRule ARGS "@rx <script" "id:1,phase:2,pass,log,t:none,t:urlDecodeUni,t:htmlEntityDecode,t:lowercase,msg:'xss %{MATCHED_VAR}'"
+SecRule MATCHED_VARS "@rx ." "id:2,phase:2,pass,log,msg:'after 1: %{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx \\.\\./" "id:3,phase:2,pass,log,multiMatch,t:none,t:utf8toUnicode,t:urlDecodeUni,t:cmdLine"
+SecRule REQUEST_HEADERS:X-Skip "@streq 1" "id:4,phase:1,pass,nolog,ctl:ruleRemoveById=1"
+SecRule ARGS "!@rx ^[a-z]+$" "id:5,phase:2,pass,log,t:none,t:lowercase"
+`,
+  }, li);
+  const req = (q: string, skip = false): Req => ({ method: 'GET', uri: `/?${q}`, headers: skip ? [['Host', 'x'], ['X-Skip', '1']] : [['Host', 'x']], body: '' });
+  const cases: Array<[string, boolean, number[]]> = [
+    ['a=plain&b=words', false, []],
+    ['a=%3CSCRIPT%3E', false, [1, 2, 5]], // '%' can decode to '<'
+    ['a=%26lt;script', false, [1, 2, 5]], // so can '&' (an entity)
+    ['a=%3Cscript', true, [5]], // rule 1 removed by a ctl: nothing skipped differently
+    ['p=%u002e%u002e/', false, [3, 5]], // %u escapes: urlDecodeUni makes them dots
+    ['p=%c0%ae%c0%ae/', false, [5]], // overlong UTF-8 dots become %u002e (run, but ModSecurity keeps the lead byte: no "../")
+    ['p=..%2f', false, [3, 5]],
+    ['a=UPPER', false, []],
+  ];
+  for (const [q, skip, want] of cases) {
+    const on = observe(w, req(q, skip), true) as { rules: Array<{ id: number }> };
+    assert.deepEqual(on, observe(w, req(q, skip), false), q);
+    assert.deepEqual(on.rules.map((r) => r.id), want, q);
+  }
+});
+
 test('CRS v4.28.0 at PL1: the paranoia-level gates are folded', { skip: !existsSync(CRS) && 'no CRS checkout at ../shared/waf' }, async () => {
   const w = await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' });
   const folds = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).folds;
