@@ -60,6 +60,8 @@ export interface CompiledRuleSet {
   entrySpec: Int32Array[];
   /** Per phase: 8 words per entry, the raw bytes one of which a value of entrySpec's list must hold for the rule to match */
   entryReq: Int32Array[];
+  /** Per phase, per entry: the rule's id (0 for a marker) */
+  entryIds: Int32Array[];
   /** per phase: marker name -> index of the marker entry */
   markers: Array<Map<string, number>>;
   engineMode: EngineMode;
@@ -547,7 +549,8 @@ export class Compiler {
       list.forEach((e, i) => { const r = packedReq(e); if (r !== null) a.set(r, i * 8); });
       return a;
     });
-    return { phases, entryNeeds, entrySpec, entryReq, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    const entryIds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.id : 0)));
+    return { phases, entryNeeds, entrySpec, entryReq, entryIds, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

@@ -725,12 +725,16 @@ export class Transaction implements OpTx {
     const never = this.neverRules !== null ? this.neverRules[phase] : null;
     const specs = this.rs.entrySpec[phase];
     const reqs = this.rs.entryReq[phase];
+    const ids = this.rs.entryIds[phase];
     while (i < list.length) {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
       const sp = specs[i];
-      if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && this.targetExcl.length === 0) ||
-        (sp >= 0 && engineTuning.rawPrefilter && this.targetExcl.length === 0 && this.removedIds.length === 0 && this.removedTags.length === 0 &&
+      // the shortcuts below know the rule's targets as compiled: not for a rule a ctl narrowed
+      // (CRS 941010 narrows the XSS rules' targets in most requests: every other rule stays plain)
+      const plain = this.targetExcl.length === 0 || !this.ctlNarrows(ids[i]);
+      if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && plain) ||
+        (sp >= 0 && plain && engineTuning.rawPrefilter && this.removedIds.length === 0 && this.removedTags.length === 0 &&
           this.removedMsgs.length === 0 && this.specMisses(sp, list[i] as Rule, reqs, i << 3))) {
         // no value in any collection the rule reads, a TX gate that cannot match in any request
         // (foldGates), or no value of its list holds a byte its operator needs, even transformed
@@ -782,11 +786,14 @@ export class Transaction implements OpTx {
       (b[4] & reqs[at + 4]) | (b[5] & reqs[at + 5]) | (b[6] & reqs[at + 6]) | (b[7] & reqs[at + 7])) === 0;
   }
 
+  /** Whether a ctl:ruleRemoveTarget* of this request names the rule. */
+  private ctlNarrows(id: number): boolean {
+    for (let k = 0; k < this.targetExcl.length; k++) if (this.targetExcl[k].ruleIds.has(id)) return true;
+    return false;
+  }
+
   private exclusionsFor(r: Rule, link: RuleLink): Map<string, Exclusion[]> | null {
-    if (this.targetExcl.length === 0) return link.exclByColl;
-    let affected = false;
-    for (let k = 0; k < this.targetExcl.length; k++) if (this.targetExcl[k].ruleIds.has(r.id)) { affected = true; break; }
-    if (!affected) return link.exclByColl;
+    if (this.targetExcl.length === 0 || !this.ctlNarrows(r.id)) return link.exclByColl;
     let m = this.exclCache.get(link);
     if (m !== undefined) return m;
     const extra: Exclusion[] = [];

@@ -180,14 +180,22 @@ SecRule MATCHED_VARS "@rx ." "id:2,phase:2,pass,log,msg:'after 1: %{MATCHED_VAR_
 SecRule ARGS "@rx \\.\\./" "id:3,phase:2,pass,log,multiMatch,t:none,t:utf8toUnicode,t:urlDecodeUni,t:cmdLine"
 SecRule REQUEST_HEADERS:X-Skip "@streq 1" "id:4,phase:1,pass,nolog,ctl:ruleRemoveById=1"
 SecRule ARGS "!@rx ^[a-z]+$" "id:5,phase:2,pass,log,t:none,t:lowercase"
+SecRule REQUEST_HEADERS:X-Narrow "@streq 1" "id:6,phase:1,pass,nolog,ctl:ruleRemoveTargetById=1;ARGS:a"
+SecRule ARGS "@rx <script" "id:7,phase:2,pass,log,t:none,t:urlDecodeUni"
 `,
   }, li);
-  const req = (q: string, skip = false): Req => ({ method: 'GET', uri: `/?${q}`, headers: skip ? [['Host', 'x'], ['X-Skip', '1']] : [['Host', 'x']], body: '' });
+  const req = (q: string, skip = false, narrow = false): Req => ({ method: 'GET', uri: `/?${q}`, headers: [['Host', 'x'], ...(skip ? [['X-Skip', '1']] : []), ...(narrow ? [['X-Narrow', '1']] : [])] as Array<[string, string]>, body: '' });
+  // a ctl narrowing rule 1 leaves rule 7 (the same list, no narrowing) on the shortcuts
+  for (const [q, want] of [['a=%253Cscript', [5, 7]], ['b=%253Cscript', [1, 2, 5, 7]], ['a=x', []]] as Array<[string, number[]]>) {
+    const on = observe(w, req(q, false, true), true) as { rules: Array<{ id: number }> };
+    assert.deepEqual(on, observe(w, req(q, false, true), false), `narrowed ${q}`);
+    assert.deepEqual(on.rules.map((r) => r.id), want, `narrowed ${q}`);
+  }
   const cases: Array<[string, boolean, number[]]> = [
     ['a=plain&b=words', false, []],
     ['a=%3CSCRIPT%3E', false, [1, 2, 5]], // '%' can decode to '<'
     ['a=%26lt;script', false, [1, 2, 5]], // so can '&' (an entity)
-    ['a=%3Cscript', true, [5]], // rule 1 removed by a ctl: nothing skipped differently
+    ['a=%3Cscript', true, [5, 7]], // rule 1 removed by a ctl: nothing skipped differently
     ['p=%u002e%u002e/', false, [3, 5]], // %u escapes: urlDecodeUni makes them dots
     ['p=%c0%ae%c0%ae/', false, [5]], // overlong UTF-8 dots become %u002e (run, but ModSecurity keeps the lead byte: no "../")
     ['p=..%2f', false, [3, 5]],
