@@ -729,13 +729,15 @@ export class Transaction implements OpTx {
     while (i < list.length) {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
+      // a rule a ctl removed is passed over first, untouched (MATCHED_VARS stays, as in ModSecurity)
+      if (this.removedTags.length !== 0 || this.removedMsgs.length !== 0) { if (this.removed(list[i] as Rule)) { i++; continue; } }
+      else if (this.removedIds.length !== 0 && inRanges(ids[i], this.removedIds)) { i++; continue; }
       const sp = specs[i];
       // the shortcuts below know the rule's targets as compiled: not for a rule a ctl narrowed
       // (CRS 941010 narrows the XSS rules' targets in most requests: every other rule stays plain)
       const plain = this.targetExcl.length === 0 || !this.ctlNarrows(ids[i]);
       if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && plain) ||
-        (sp >= 0 && plain && engineTuning.rawPrefilter && this.removedIds.length === 0 && this.removedTags.length === 0 &&
-          this.removedMsgs.length === 0 && this.specMisses(sp, list[i] as Rule, reqs, i << 3))) {
+        (sp >= 0 && plain && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3))) {
         // no value in any collection the rule reads, a TX gate that cannot match in any request
         // (foldGates), or no value of its list holds a byte its operator needs, even transformed
         // (entryReq): it cannot match. What evaluating it would have changed is MATCHED_VARS,
@@ -745,7 +747,6 @@ export class Transaction implements OpTx {
         continue;
       }
       const e = list[i] as Rule;
-      if (this.removed(e)) { i++; continue; }
       this.currentRule = e;
       const matched = this.evalRule(e);
       if ((this.mode as EngineMode) === 'Off') return;
