@@ -33,7 +33,18 @@ export function parseUrlEncoded(s: string, limit = Infinity): { args: Array<[str
 class JsonError { readonly msg: string; constructor(msg: string) { this.msg = msg; } }
 
 /**
- * JSON -> ARGS named like Coraza: json.a.b, arrays json.a.0 (array length as json.a).
+ * JSON -> ARGS named as libmodsecurity 3.0.9 names them (its JSON body processor, observed with
+ * nginx + libmodsecurity 3.0.9; the names are in body.test.ts):
+ * - the top-level value is `json`: a scalar body is the argument `json`, an object's members are
+ *   `json.KEY`, a top-level array's elements `json.array_0`, `json.array_1`, ...;
+ * - an object member is PARENT.KEY, the key as it is (dots included: {"a.b":1} and {"a":{"b":1}}
+ *   are both json.a.b); an empty key is `empty-key`;
+ * - an array element is PARENT.array_N, N from 0, counting every element (also nested arrays and
+ *   objects, and empty ones): [[1],[2]] gives json.array_0.array_0 and json.array_1.array_0;
+ * - no argument for an array's length, nor for an empty array or object;
+ * - repeated keys are each an argument.
+ * (Coraza names them differently: json.a.0, plus json.a = the array's length.) The transaction
+ * adds them to ARGS and ARGS_NAMES only, not ARGS_POST: see populateBody.
  *
  * A parser of its own, on the body's bytes, that reads JSON the way ModSecurity's (yajl) does
  * rather than the way JSON.parse does, because what the WAF reads must be what it judges:
@@ -106,7 +117,7 @@ export function parseJson(body: string, depthLimit: number, argLimit: number): B
         ws();
         if (body.charCodeAt(i) !== 58) throw new JsonError("object key and value must be separated by a colon (':')");
         i++;
-        value(`${key}.${k}`, depth + 1);
+        value(`${key}.${k === '' ? 'empty-key' : k}`, depth + 1);
         ws();
         const d = body.charCodeAt(i++);
         if (d === 125) return;
@@ -116,14 +127,12 @@ export function parseJson(body: string, depthLimit: number, argLimit: number): B
     }
     if (c === 91) { // [
       i++; ws();
-      const at = args.length;
-      add(key, '0'); // the length, known at the end
       if (body.charCodeAt(i) === 93) { i++; return; }
       for (let k = 0; ; k++) {
-        value(`${key}.${k}`, depth + 1);
+        value(`${key}.array_${k}`, depth + 1);
         ws();
         const d = body.charCodeAt(i++);
-        if (d === 93) { args[at][1] = String(k + 1); return; }
+        if (d === 93) return;
         if (d !== 44) throw new JsonError("after array element, I expect ',' or ']'");
       }
     }

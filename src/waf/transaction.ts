@@ -462,7 +462,7 @@ export class Transaction implements OpTx {
     const all = [...get, ...post];
     this.keyIndex.clear();
     this.dropListCaches();
-    this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
+    this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []).map((e) => mk(`ARGS:${e.key}`, e.key, e.lkey, e.value)), ...post.map(([k, v]) => mk(`ARGS:${k}`, k, k.toLowerCase(), v))]);
     this.putColl('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
     for (const [k, v] of all) size += k.length + v.length;
@@ -503,8 +503,12 @@ export class Transaction implements OpTx {
       this.setScalar('REQBODY_PROCESSOR_ERROR', '1');
       this.setScalar('REQBODY_PROCESSOR_ERROR_MSG', res.error);
     }
-    this.setColl('ARGS_POST', res.args);
-    this.setColl('ARGS_POST_NAMES', res.args.map(([k]) => [k, k]));
+    // libmodsecurity 3.0.9 adds JSON arguments to ARGS (and ARGS_NAMES, ARGS_COMBINED_SIZE) but
+    // not to ARGS_POST / ARGS_POST_NAMES (its JSON processor adds them with the origin "JSON", and
+    // only "POST" ones go to ARGS_POST); observed with nginx + libmodsecurity 3.0.9
+    const post = proc === 'JSON' ? [] : res.args;
+    this.setColl('ARGS_POST', post);
+    this.setColl('ARGS_POST_NAMES', post.map(([k]) => [k, k]));
     const get = (this.colls.get('ARGS_GET') ?? []).map((e) => [e.key, e.value] as [string, string]);
     this.rebuildArgs(get, res.args);
     if (res.files) {
