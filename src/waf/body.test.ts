@@ -178,3 +178,99 @@ test('multipart: what ModSecurity 3.0.9 refuses is an error, what it accepts par
   assert.deepEqual(f.args, [['g', 'x']]);
   assert.deepEqual(f.partHeaders, [['f', 'Content-Disposition: form-data; name="f"; filename="a.txt"; filename*=UTF-8\'\'b.txt'], ['g', 'Content-Disposition: form-data; name="g"; filename=""']]);
 });
+
+// SecRequestBodyNoFilesLimit as nginx + libmodsecurity 3.0.9 applies it (SecRequestBodyNoFilesLimit
+// 100 and 300, SecRequestBodyLimit 1000, rules logging REQBODY_ERROR(_MSG), INBOUND_DATA_ERROR, &ARGS,
+// XML:/* and REQUEST_BODY; the multipart sizes found by moving the first size refused one byte at a
+// time, and 314 random multipart bodies sized to 300 and 301 counted bytes agreed with ModSecurity).
+test('multipart: the bytes held against SecRequestBodyNoFilesLimit are those outside boundaries, files, preamble and epilogue', () => {
+  const CT = 'multipart/form-data; boundary=XyZ';
+  const count = (b: string) => { const r = parseMultipart(b, CT, 100); assert.equal(r.error, null, b); return r.noFilesLength; };
+  const cd = 'Content-Disposition: form-data; name="n"'; // 40 bytes
+  // a field: its header line, the empty line, its value without the line ending before the boundary
+  assert.equal(count(`--XyZ\r\n${cd}\r\n\r\n${'v'.repeat(256)}\r\n--XyZ--\r\n`), 42 + 2 + 256); // ModSecurity: 300 passes, one more byte is over
+  // a file part's headers count, its contents do not
+  const file = `--XyZ\r\nContent-Disposition: form-data; name="up"; filename="f.txt"\r\n\r\n${'F'.repeat(500)}\r\n`;
+  assert.equal(count(`--XyZ\r\n${cd}\r\n\r\n${'v'.repeat(100)}\r\n${file}--XyZ--\r\n`), 44 + 100 + 61 + 2);
+  // line endings inside a value count; LF line endings; preamble and epilogue do not count
+  assert.equal(count(`--XyZ\r\n${cd}\r\n\r\nab\r\ncd\r\n--XyZ--\r\n`), 44 + 6);
+  assert.equal(count(`--XyZ\n${cd}\n\nabc\n--XyZ--\n`), 41 + 1 + 3);
+  assert.equal(count(`${'P'.repeat(250)}\r\n--XyZ\r\n${cd}\r\n\r\nabc\r\n--XyZ--\r\n${'E'.repeat(250)}`), 44 + 3);
+  // a file part with an empty filename is a field: its value counts
+  assert.equal(count(`--XyZ\r\nContent-Disposition: form-data; name="g"; filename=""\r\n\r\nxyz\r\n--XyZ--\r\n`), 55 + 2 + 3);
+});
+
+test('SecRequestBodyNoFilesLimit: over it, REQBODY_ERROR and INBOUND_DATA_ERROR are set, URLENCODED/JSON/XML bodies are not parsed, no interruption by itself', () => {
+  const rules = `SecRuleEngine On
+SecRequestBodyNoFilesLimit 100
+SecRule REQBODY_ERROR "@eq 1" "id:1,phase:2,pass,log,logdata:'%{REQBODY_ERROR_MSG}'"
+SecRule INBOUND_DATA_ERROR "@eq 1" "id:2,phase:2,pass,log"
+SecRule &ARGS "@gt 0" "id:3,phase:2,pass,log"
+SecRule REQUEST_BODY "@rx ." "id:4,phase:2,pass,log"
+SecRule XML:/* "@rx x" "id:5,phase:2,pass,log"
+SecRule REQBODY_PROCESSOR_ERROR "@eq 1" "id:6,phase:2,pass,log"`;
+  const send = (ct: string | null, body: string, more = '', recommended = false) => {
+    const w = compileWaf({ directives: rules + more, recommendedBodyProcessors: recommended }, null);
+    const tx = w.newTransaction();
+    tx.processUri('POST', '/', 'HTTP/1.1');
+    if (ct) tx.addRequestHeader('Content-Type', ct);
+    tx.processRequestHeaders();
+    assert.equal(tx.appendRequestBody(body), null);
+    const intr = tx.processRequestBody();
+    return { ids: tx.matchedRules.map((m) => m.id), intr, msg: tx.matchedRules.find((m) => m.id === 1)?.logdata };
+  };
+  const MSG = 'Request body excluding files is bigger than the maximum expected.';
+  const form = (n: number) => 'a=' + 'x'.repeat(n - 2);
+  // the whole body of a URLENCODED one: 100 bytes pass, 101 do not; arguments are not extracted, REQUEST_BODY is still there
+  assert.deepEqual(send('application/x-www-form-urlencoded', form(100)).ids, [3, 4]);
+  const over = send('application/x-www-form-urlencoded', form(101));
+  assert.deepEqual(over.ids, [1, 2, 4]);
+  assert.equal(over.msg, MSG);
+  assert.equal(over.intr, null);
+  // JSON and XML alike (neither is parsed: no ARGS, no XML, and no parse error of the processor)
+  const json = `{"a":"${'x'.repeat(93)}"}`;
+  assert.equal(json.length, 101);
+  const procs = `
+SecRule REQUEST_HEADERS:Content-Type "@rx json" "id:7,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQUEST_HEADERS:Content-Type "@rx xml" "id:8,phase:1,pass,nolog,ctl:requestBodyProcessor=XML"`;
+  assert.deepEqual(send('application/json', json, procs).ids, [1, 2, 4]);
+  assert.deepEqual(send('application/json', json.slice(0, 98) + '"}', procs).ids, [3, 4]);
+  const xml = `<a>${'x'.repeat(94)}</a>`;
+  assert.deepEqual(send('application/xml', xml, procs).ids, [1, 2]); // no 4: REQUEST_BODY is not kept for XML (see populateBody)
+  assert.deepEqual(send('application/xml', xml.slice(0, 90) + '</a>', procs).ids, [5]);
+  // a body without a processor is not limited by it
+  assert.deepEqual(send('text/plain', form(300)).ids, [4]);
+  assert.deepEqual(send(null, form(300)).ids, [4]);
+  // ProcessPartial does not change it
+  assert.deepEqual(send('application/x-www-form-urlencoded', form(101), '\nSecRequestBodyLimitAction ProcessPartial').ids, [1, 2, 4]);
+  // with the recommended rule 200002 the request is refused with 400
+  const refused = send('application/x-www-form-urlencoded', form(101), '', true);
+  assert.deepEqual(refused.intr, { status: 400, ruleId: 200002, action: 'deny' });
+  // SecRequestBodyNoFilesLimit 0: any non-empty body is over it
+  assert.deepEqual(send('application/x-www-form-urlencoded', 'a=1', '\nSecRequestBodyNoFilesLimit 0').ids, [1, 2, 4]);
+});
+
+test('SecRequestBodyNoFilesLimit on multipart: files do not count, fields do; the body is still parsed; a parse error wins', () => {
+  const w = compileWaf({ directives: `SecRuleEngine On
+SecRequestBodyNoFilesLimit 300
+SecRule REQBODY_ERROR "@eq 1" "id:1,phase:2,pass,log,logdata:'%{REQBODY_ERROR_MSG}'"
+SecRule &ARGS "@eq 2" "id:3,phase:2,pass,log"
+SecRule &FILES "@eq 1" "id:4,phase:2,pass,log"`, recommendedBodyProcessors: false }, null);
+  const send = (body: string) => {
+    const tx = w.newTransaction();
+    tx.processUri('POST', '/', 'HTTP/1.1');
+    tx.addRequestHeader('Content-Type', 'multipart/form-data; boundary=XyZ');
+    tx.processRequestHeaders();
+    tx.appendRequestBody(body);
+    tx.processRequestBody();
+    return { ids: tx.matchedRules.map((m) => m.id), msg: tx.matchedRules.find((m) => m.id === 1)?.logdata };
+  };
+  const field = (name: string, v: string) => `--XyZ\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${v}\r\n`;
+  const file = `--XyZ\r\nContent-Disposition: form-data; name="up"; filename="f.txt"\r\n\r\n${'F'.repeat(5000)}\r\n`;
+  // 44 + 44 + 2 + 61 + 2 = 153 counted bytes besides the first field's value
+  assert.deepEqual(send(field('a', 'v'.repeat(147)) + field('b', 'bb') + file + '--XyZ--\r\n').ids, [3, 4]); // 300
+  const over = send(field('a', 'v'.repeat(148)) + field('b', 'bb') + file + '--XyZ--\r\n'); // 301
+  assert.deepEqual(over.ids, [1, 3, 4]);
+  assert.equal(over.msg, 'Request body excluding files is bigger than the maximum expected.');
+  assert.match(send(field('a', 'v'.repeat(400)) + field('b', 'bb')).msg ?? '', /^Multipart: Final boundary missing/);
+});

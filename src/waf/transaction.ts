@@ -477,7 +477,17 @@ export class Transaction implements OpTx {
     const proc = this.bodyProcessor;
     let res: BodyResult | null = null;
     const lim = this.rs.limits;
-    if (body.length > 0 || proc === 'JSON' || proc === 'XML') {
+    // SecRequestBodyNoFilesLimit, as libmodsecurity 3.0.9 applies it (observed with nginx): a
+    // URLENCODED, JSON or XML body longer than the limit is not parsed at all (no ARGS, no XML);
+    // a multipart body is parsed, and its bytes outside the files' contents (noFilesLength) are
+    // held against the limit. Either way, over it, REQBODY_ERROR is 1 with the message below and
+    // INBOUND_DATA_ERROR is 1 (REQBODY_PROCESSOR_ERROR is not set); nothing else happens: no
+    // interruption, with SecRequestBodyLimitAction Reject or ProcessPartial alike, so the request
+    // is refused (400) by the recommended rule 200002 only. A multipart parse error takes
+    // precedence over it. A body without a processor is not limited by it.
+    const noFilesOver = (proc === 'URLENCODED' || proc === 'JSON' || proc === 'XML') && body.length > lim.requestBodyNoFilesLimit;
+    if (noFilesOver) res = { args: [], error: null };
+    else if (body.length > 0 || proc === 'JSON' || proc === 'XML') {
       if (proc === 'URLENCODED') {
         const r = parseUrlEncoded(body, lim.argumentsLimit);
         res = { args: r.args, error: r.truncated ? `argument limit ${lim.argumentsLimit} exceeded` : null };
@@ -502,6 +512,10 @@ export class Transaction implements OpTx {
       this.setScalar('REQBODY_ERROR_MSG', res.error);
       this.setScalar('REQBODY_PROCESSOR_ERROR', '1');
       this.setScalar('REQBODY_PROCESSOR_ERROR_MSG', res.error);
+    } else if (noFilesOver || (res.noFilesLength ?? 0) > lim.requestBodyNoFilesLimit) {
+      this.setScalar('REQBODY_ERROR', '1');
+      this.setScalar('REQBODY_ERROR_MSG', 'Request body excluding files is bigger than the maximum expected.');
+      this.setScalar('INBOUND_DATA_ERROR', '1');
     }
     // libmodsecurity 3.0.9 adds JSON arguments to ARGS (and ARGS_NAMES, ARGS_COMBINED_SIZE) but
     // not to ARGS_POST / ARGS_POST_NAMES (its JSON processor adds them with the origin "JSON", and
