@@ -50,6 +50,16 @@ export class WafCache {
       ...(spec.anomalyThreshold?.inbound ? { inboundAnomalyThreshold: spec.anomalyThreshold.inbound } : {}),
       ...(spec.anomalyThreshold?.outbound ? { outboundAnomalyThreshold: spec.anomalyThreshold.outbound } : {}),
       engineMode: spec.mode === 'DetectionOnly' ? 'DetectionOnly' : 'On',
+      // The request body limits. `requestBody.limit` is the policy's SecRequestBodyLimit: the
+      // gateway reads at most that many bytes of a body (files included) and refuses a larger one
+      // with 413 before the engine sees it (waf-filter.ts), so it overrides a SecRequestBodyLimit
+      // in the rule set. It is also the default SecRequestBodyNoFilesLimit (the engine's default
+      // is modsecurity.conf-recommended's 128 KiB): a policy that says "bodies up to 1 MiB are
+      // inspected" does not refuse a 200 KB JSON body. A rule set that sets
+      // SecRequestBodyNoFilesLimit itself (ruleSet.directives or files, loaded after this) gets
+      // ModSecurity 3.0.9's behaviour: a non-file body over it (a multipart body without its
+      // files' contents) is REQBODY_ERROR, refused with 400 by rule 200002 (in Block mode).
+      beforeCrs: `SecRequestBodyNoFilesLimit ${bodyLimit}`,
       // the response body limit action stays ProcessPartial: a larger body is inspected up to the
       // limit and the rest streams through, as ModSecurity's recommended configuration does
       limits: { requestBodyLimit: bodyLimit, responseBodyAccess: inspectResponseBody, responseBodyLimit, responseBodyMimeTypes: responseMimeTypes, responseBodyLimitAction: 'ProcessPartial' },

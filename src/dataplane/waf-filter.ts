@@ -35,6 +35,10 @@ export async function inspectRequest(ctx: RequestContext, w: WafRuntime, hasBody
     if (req.httpVersionMajor === 2 && req.headers[':authority'] && req.headers.host === undefined) tx.addRequestHeader('Host', String(req.headers[':authority']));
     let intr = tx.processRequestHeaders();
     if (!intr && hasBody && w.inspectBody) {
+      // w.bodyLimit is the policy's SecRequestBodyLimit (files included): past it, 413 here. A
+      // SecRequestBodyNoFilesLimit in the rule set is the engine's, in processRequestBody: a
+      // non-file body over it is REQBODY_ERROR, refused (400) by rule 200002 like one that does
+      // not parse (see src/compiler/waf.ts).
       const body = await readBody(req, w.bodyLimit);
       if (body === null) { log(ctx, w, tx.matchedRules, deps, 413); return { pass: false, status: 413, ruleId: 0, reason: 'body-too-large' }; }
       ctx.body = body;

@@ -12,6 +12,8 @@ export interface BodyResult {
   multipartStrictError?: boolean;
   multipartUnmatchedBoundary?: boolean;
   xml?: { text: string; attrs: string[] };
+  /** multipart: the bytes SecRequestBodyNoFilesLimit counts (see parseMultipart) */
+  noFilesLength?: number;
 }
 
 /** application/x-www-form-urlencoded (also used for QUERY_STRING). */
@@ -33,7 +35,18 @@ export function parseUrlEncoded(s: string, limit = Infinity): { args: Array<[str
 class JsonError { readonly msg: string; constructor(msg: string) { this.msg = msg; } }
 
 /**
- * JSON -> ARGS named like Coraza: json.a.b, arrays json.a.0 (array length as json.a).
+ * JSON -> ARGS named as libmodsecurity 3.0.9 names them (its JSON body processor, observed with
+ * nginx + libmodsecurity 3.0.9; the names are in body.test.ts):
+ * - the top-level value is `json`: a scalar body is the argument `json`, an object's members are
+ *   `json.KEY`, a top-level array's elements `json.array_0`, `json.array_1`, ...;
+ * - an object member is PARENT.KEY, the key as it is (dots included: {"a.b":1} and {"a":{"b":1}}
+ *   are both json.a.b); an empty key is `empty-key`;
+ * - an array element is PARENT.array_N, N from 0, counting every element (also nested arrays and
+ *   objects, and empty ones): [[1],[2]] gives json.array_0.array_0 and json.array_1.array_0;
+ * - no argument for an array's length, nor for an empty array or object;
+ * - repeated keys are each an argument.
+ * (Coraza names them differently: json.a.0, plus json.a = the array's length.) The transaction
+ * adds them to ARGS and ARGS_NAMES only, not ARGS_POST: see populateBody.
  *
  * A parser of its own, on the body's bytes, that reads JSON the way ModSecurity's (yajl) does
  * rather than the way JSON.parse does, because what the WAF reads must be what it judges:
@@ -106,7 +119,7 @@ export function parseJson(body: string, depthLimit: number, argLimit: number): B
         ws();
         if (body.charCodeAt(i) !== 58) throw new JsonError("object key and value must be separated by a colon (':')");
         i++;
-        value(`${key}.${k}`, depth + 1);
+        value(`${key}.${k === '' ? 'empty-key' : k}`, depth + 1);
         ws();
         const d = body.charCodeAt(i++);
         if (d === 125) return;
@@ -116,14 +129,12 @@ export function parseJson(body: string, depthLimit: number, argLimit: number): B
     }
     if (c === 91) { // [
       i++; ws();
-      const at = args.length;
-      add(key, '0'); // the length, known at the end
       if (body.charCodeAt(i) === 93) { i++; return; }
       for (let k = 0; ; k++) {
-        value(`${key}.${k}`, depth + 1);
+        value(`${key}.array_${k}`, depth + 1);
         ws();
         const d = body.charCodeAt(i++);
-        if (d === 93) { args[at][1] = String(k + 1); return; }
+        if (d === 93) return;
         if (d !== 44) throw new JsonError("after array element, I expect ',' or ']'");
       }
     }
@@ -248,6 +259,13 @@ function contentDisposition(v: string): { name: string; filename: string | null;
  * boundary, a missing semicolon, quoting) sets MULTIPART_STRICT_ERROR. A part with an empty
  * filename is a form field, as there. MULTIPART_PART_HEADERS holds the header lines without their
  * line ending (ModSecurity 3.0.9 keeps it, which makes CRS 922110 refuse "text/plain; charset=utf-8").
+ *
+ * `noFilesLength` is what ModSecurity 3.0.9 holds against SecRequestBodyNoFilesLimit: every part
+ * header line with its line ending (the empty line too, of file parts as well) and the data of the
+ * parts that are not files, without the line ending before the next boundary; not the boundary
+ * lines, not the files' contents, not what comes before the first or after the last boundary.
+ * Measured with nginx + libmodsecurity 3.0.9 (the first size refused, moving one byte at a time,
+ * with and without files, CRLF and LF, multi-line values, a preamble and an epilogue).
  */
 export function parseMultipart(body: string, contentType: string, argLimit: number): BodyResult {
   const args: Array<[string, string]> = [];
@@ -297,6 +315,7 @@ export function parseMultipart(body: string, contentType: string, argLimit: numb
   let part: Part | null = null;
   let boundaries = 0;
   let complete = false;
+  let noFiles = 0;
   const finish = (pt: Part): boolean => {
     // the line ending before the boundary belongs to the boundary
     const last = pt.data.length - 1;
@@ -304,6 +323,7 @@ export function parseMultipart(body: string, contentType: string, argLimit: numb
     const value = pt.data.join('');
     if (pt.filename !== null && pt.filename !== '') files.push({ field: pt.name, filename: pt.filename, size: value.length });
     else {
+      noFiles += value.length;
       if (args.length >= argLimit) return false;
       args.push([pt.name, value]);
     }
@@ -344,6 +364,7 @@ export function parseMultipart(body: string, contentType: string, argLimit: numb
     if (part === null) { strict = true; continue; } // data before the first boundary is ignored
     if (part.inData) { part.data.push(line); continue; }
     // a header line of the part
+    noFiles += line.length;
     if (line.length >= 4096) return fail('Part header line over 4096 bytes long');
     if (line.includes('\0')) return fail('Nul byte in part headers.');
     if (line === '\r\n' || line === '\n') {
@@ -381,7 +402,7 @@ export function parseMultipart(body: string, contentType: string, argLimit: numb
   }
   if (!complete) return fail(boundaries > 0 ? 'Final boundary missing.' : 'No boundaries found in payload.');
   if (i < n) strict = true; // data after the last boundary is ignored
-  return { args, error: null, files, partHeaders, multipartStrictError: strict, multipartUnmatchedBoundary: unmatched };
+  return { args, error: null, files, partHeaders, multipartStrictError: strict, multipartUnmatchedBoundary: unmatched, noFilesLength: noFiles };
 }
 
 const XML_ENT = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['quot', '"'], ['apos', "'"]]);

@@ -149,8 +149,8 @@ SecRule ARGS "@detectXSS" "id:91,phase:2,pass,log"
 test('body processors: urlencoded, JSON names, multipart files and parts, XML text and attributes', () => {
   const w = waf(`
 SecRule ARGS_POST:user "@streq bob" "id:100,phase:2,pass,log"
-SecRule ARGS_NAMES "@streq json.a.b.1" "id:101,phase:2,pass,log"
-SecRule ARGS:json.a.b.1 "@streq x" "id:102,phase:2,pass,log"
+SecRule ARGS_NAMES "@streq json.a.b.array_1" "id:101,phase:2,pass,log"
+SecRule ARGS:json.a.b.array_1 "@streq x" "id:102,phase:2,pass,log"
 SecRule FILES "@endsWith .php" "id:103,phase:2,pass,log"
 SecRule FILES_NAMES "@streq upload" "id:104,phase:2,pass,log"
 SecRule ARGS:note "@streq hello" "id:105,phase:2,pass,log"

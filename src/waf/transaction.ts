@@ -462,7 +462,7 @@ export class Transaction implements OpTx {
     const all = [...get, ...post];
     this.keyIndex.clear();
     this.dropListCaches();
-    this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []), ...(this.colls.get('ARGS_POST') ?? [])].map((e) => (mk(`ARGS:${e.key}`, e.key, e.lkey, e.value))));
+    this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []).map((e) => mk(`ARGS:${e.key}`, e.key, e.lkey, e.value)), ...post.map(([k, v]) => mk(`ARGS:${k}`, k, k.toLowerCase(), v))]);
     this.putColl('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
     for (const [k, v] of all) size += k.length + v.length;
@@ -477,7 +477,17 @@ export class Transaction implements OpTx {
     const proc = this.bodyProcessor;
     let res: BodyResult | null = null;
     const lim = this.rs.limits;
-    if (body.length > 0 || proc === 'JSON' || proc === 'XML') {
+    // SecRequestBodyNoFilesLimit, as libmodsecurity 3.0.9 applies it (observed with nginx): a
+    // URLENCODED, JSON or XML body longer than the limit is not parsed at all (no ARGS, no XML);
+    // a multipart body is parsed, and its bytes outside the files' contents (noFilesLength) are
+    // held against the limit. Either way, over it, REQBODY_ERROR is 1 with the message below and
+    // INBOUND_DATA_ERROR is 1 (REQBODY_PROCESSOR_ERROR is not set); nothing else happens: no
+    // interruption, with SecRequestBodyLimitAction Reject or ProcessPartial alike, so the request
+    // is refused (400) by the recommended rule 200002 only. A multipart parse error takes
+    // precedence over it. A body without a processor is not limited by it.
+    const noFilesOver = (proc === 'URLENCODED' || proc === 'JSON' || proc === 'XML') && body.length > lim.requestBodyNoFilesLimit;
+    if (noFilesOver) res = { args: [], error: null };
+    else if (body.length > 0 || proc === 'JSON' || proc === 'XML') {
       if (proc === 'URLENCODED') {
         const r = parseUrlEncoded(body, lim.argumentsLimit);
         res = { args: r.args, error: r.truncated ? `argument limit ${lim.argumentsLimit} exceeded` : null };
@@ -490,17 +500,29 @@ export class Transaction implements OpTx {
         res = body.length === 0 ? { args: [], error: 'XML parsing error: empty body' } : parseXml(body);
       }
     }
-    // REQUEST_BODY holds the raw body for URLENCODED, for no processor, or when forced by ctl
-    if (proc === null || proc === 'URLENCODED' || this.forceBodyVar) this.setScalar('REQUEST_BODY', body);
+    // REQUEST_BODY holds the raw body for URLENCODED, JSON, for no processor, or when forced by
+    // ctl. libmodsecurity 3.0.9 sets it for every processor (observed with nginx): for JSON as
+    // there, which CRS 934210 relies on ({"a__contained_by":[..]} matches in REQUEST_BODY only, as
+    // the array's elements are named json.a__contained_by.array_N); not for XML, where the CRS
+    // tests (944100-11 and 29 others) expect it unset and ModSecurity 3.0.9 fails them.
+    if (proc === null || proc === 'URLENCODED' || proc === 'JSON' || this.forceBodyVar) this.setScalar('REQUEST_BODY', body);
     if (!res) return;
     if (res.error) {
       this.setScalar('REQBODY_ERROR', '1');
       this.setScalar('REQBODY_ERROR_MSG', res.error);
       this.setScalar('REQBODY_PROCESSOR_ERROR', '1');
       this.setScalar('REQBODY_PROCESSOR_ERROR_MSG', res.error);
+    } else if (noFilesOver || (res.noFilesLength ?? 0) > lim.requestBodyNoFilesLimit) {
+      this.setScalar('REQBODY_ERROR', '1');
+      this.setScalar('REQBODY_ERROR_MSG', 'Request body excluding files is bigger than the maximum expected.');
+      this.setScalar('INBOUND_DATA_ERROR', '1');
     }
-    this.setColl('ARGS_POST', res.args);
-    this.setColl('ARGS_POST_NAMES', res.args.map(([k]) => [k, k]));
+    // libmodsecurity 3.0.9 adds JSON arguments to ARGS (and ARGS_NAMES, ARGS_COMBINED_SIZE) but
+    // not to ARGS_POST / ARGS_POST_NAMES (its JSON processor adds them with the origin "JSON", and
+    // only "POST" ones go to ARGS_POST); observed with nginx + libmodsecurity 3.0.9
+    const post = proc === 'JSON' ? [] : res.args;
+    this.setColl('ARGS_POST', post);
+    this.setColl('ARGS_POST_NAMES', post.map(([k]) => [k, k]));
     const get = (this.colls.get('ARGS_GET') ?? []).map((e) => [e.key, e.value] as [string, string]);
     this.rebuildArgs(get, res.args);
     if (res.files) {
