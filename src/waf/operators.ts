@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { AhoCorasick } from './ahocorasick.ts';
-import { translatePcre, linearCompatible, RegexTranslateError, requiredBytes } from './regex.ts';
+import { translatePcre, linearCompatible, RegexTranslateError, byteBits, requiredBytes } from './regex.ts';
 import { requiredLiterals } from './literals.ts';
 import type { Macro } from './macro.ts';
 import { compileMacro } from './macro.ts';
@@ -324,9 +324,7 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
 
 /** An operator with its prefilter: the bytes of which every input it matches holds one. */
 function withReq(fn: OpFn, needs: (byte: number) => boolean): OpFn {
-  const req = new Int32Array(8);
-  for (let c = 0; c < 256; c++) if (needs(c)) req[c >> 5] |= 1 << (c & 31);
-  fn.req = req;
+  fn.req = byteBits(needs);
   return fn;
 }
 

@@ -402,8 +402,14 @@ export function requiredBytes(source: string): Int32Array | null {
   let set: ByteSet;
   try { const info = analyse(parseRegex(source), BYTES); set = info.optional ? null : info.set; } catch { return null; }
   if (!set || count(set) >= 200) return null;
+  const s = set;
+  return byteBits((c) => s[c] !== 0);
+}
+
+/** The 256-bit set (8 x 32-bit words) of the bytes `has` accepts: every load-time byte set is built here. */
+export function byteBits(has: (byte: number) => boolean): Int32Array {
   const bits = new Int32Array(8);
-  for (let c = 0; c < 256; c++) if (set[c]) bits[c >> 5] |= 1 << (c & 31);
+  for (let c = 0; c < 256; c++) if (has(c)) bits[c >> 5] |= 1 << (c & 31);
   return bits;
 }
 

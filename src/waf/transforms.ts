@@ -5,6 +5,7 @@
  * `@rx ^(.*)$` captures, by bench/waf/differential.ts's setup). One deliberate difference: cssDecode.
  */
 import { createHash } from 'node:crypto';
+import { byteBits, intersects } from './regex.ts';
 
 export type Transform = (s: string) => string;
 
@@ -553,11 +554,13 @@ const TRIGGER_CHARS: Record<string, string> = {
 /** 256-bit set of the trigger bytes of a transformation (see TRIGGER_CHARS), or null when it always runs. */
 export function triggerBytes(name: string): Int32Array | null {
   const chars = TRIGGER_CHARS[name];
-  if (chars === undefined) return null;
+  return chars === undefined ? null : classBytes(chars);
+}
+
+/** The bytes of a regex character-class body (`a-z\\t%`), as a 256-bit set. */
+function classBytes(chars: string): Int32Array {
   const re = new RegExp(`[${chars}]`);
-  const bits = new Int32Array(8);
-  for (let c = 0; c < 256; c++) if (re.test(String.fromCharCode(c))) bits[c >> 5] |= 1 << (c & 31);
-  return bits;
+  return byteBits((c) => re.test(String.fromCharCode(c)));
 }
 
 /**
@@ -582,13 +585,6 @@ const OUTPUT: Record<string, OutputRule> = {
   trim: {}, trimleft: {}, trimright: {},
 };
 
-/** The bytes of a regex character-class body, as a 256-bit set. */
-function classBytes(chars: string): Int32Array {
-  const re = new RegExp(`[${chars}]`);
-  const bits = new Int32Array(8);
-  for (let c = 0; c < 256; c++) if (re.test(String.fromCharCode(c))) bits[c >> 5] |= 1 << (c & 31);
-  return bits;
-}
 const OUTPUT_SETS = new Map<string, { explode: Int32Array | null; adds: Array<[Int32Array, Int32Array]> }>(
   Object.entries(OUTPUT).map(([k, r]) => [k, {
     explode: r.explode === undefined ? null : classBytes(r.explode.replace(/[\\\]^-]/g, '\\$&')),
@@ -601,14 +597,13 @@ export function outputBytes(name: string, input: Int32Array): Int32Array | null 
   const r = OUTPUT[name];
   const sets = OUTPUT_SETS.get(name);
   if (r === undefined || sets === undefined) return null;
-  const meets = (a: Int32Array) => ((a[0] & input[0]) | (a[1] & input[1]) | (a[2] & input[2]) | (a[3] & input[3]) | (a[4] & input[4]) | (a[5] & input[5]) | (a[6] & input[6]) | (a[7] & input[7])) !== 0;
-  if (sets.explode !== null && meets(sets.explode)) return null;
+  if (sets.explode !== null && intersects(sets.explode, input)) return null;
   const has = (c: number) => (input[c >> 5] & (1 << (c & 31))) !== 0;
   const out = Int32Array.from(input);
   const set = (c: number) => { out[c >> 5] |= 1 << (c & 31); };
   if (r.map === 'lower') for (let c = 65; c <= 90; c++) { if (has(c)) set(c + 32); }
   if (r.map === 'upper') for (let c = 97; c <= 122; c++) { if (has(c)) set(c - 32); }
-  for (const [from, to] of sets.adds) if (meets(from)) for (let w = 0; w < 8; w++) out[w] |= to[w];
+  for (const [from, to] of sets.adds) if (intersects(from, input)) for (let w = 0; w < 8; w++) out[w] |= to[w];
   return out;
 }
 
@@ -628,8 +623,7 @@ export function chainDangerBytes(names: readonly string[], req: Int32Array): Int
     let s: Int32Array | null = new Int32Array(8);
     s[b >> 5] |= 1 << (b & 31);
     for (const n of names) { s = outputBytes(n, s); if (s === null) break; }
-    const hit = s === null || ((s[0] & req[0]) | (s[1] & req[1]) | (s[2] & req[2]) | (s[3] & req[3]) | (s[4] & req[4]) | (s[5] & req[5]) | (s[6] & req[6]) | (s[7] & req[7])) !== 0;
-    if (hit) danger[b >> 5] |= 1 << (b & 31);
+    if (s === null || intersects(s, req)) danger[b >> 5] |= 1 << (b & 31);
     else all = false;
   }
   return all ? null : danger;
