@@ -72,22 +72,47 @@ function run(waf: Waf, r: Req): boolean {
   return responsePhases(requestPhases(waf, r));
 }
 
+/**
+ * CPU (and wall) µs per call of `step`: after a warm-up, the cheapest of `rounds` rounds of
+ * `iterations` calls (the minimum is the least disturbed by other load). With `between`, it runs
+ * before each call, outside the measured time, and each call is timed on its own.
+ */
+function measure(step: () => void, between?: () => void): { cpu: number; wall: number } {
+  for (let i = 0; i < Math.min(500, iterations); i++) step();
+  let cpu = Infinity;
+  let wall = Infinity;
+  for (let round = 0; round < rounds; round++) {
+    let us = 0;
+    let ns = 0n;
+    if (between) {
+      for (let i = 0; i < iterations; i++) {
+        between();
+        const c0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        step();
+        ns += process.hrtime.bigint() - t0;
+        const cu = process.cpuUsage(c0);
+        us += cu.user + cu.system;
+      }
+    } else {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) step();
+      ns = process.hrtime.bigint() - t0;
+      const cu = process.cpuUsage(c0);
+      us = cu.user + cu.system;
+    }
+    cpu = Math.min(cpu, us / iterations);
+    wall = Math.min(wall, Number(ns) / 1e3 / iterations);
+  }
+  return { cpu, wall };
+}
+
 for (const pl of [1, 2]) {
   const waf = await loadWaf({ crsDir, paranoiaLevel: pl, engineMode: 'On' });
   for (const r of requests) {
     if (run(waf, r)) console.error(`warning: benign request '${r.name}' scored at PL${pl}`);
-    for (let i = 0; i < Math.min(500, iterations); i++) run(waf, r);
-    // several rounds, keep the cheapest: the minimum is the least disturbed by other load
-    let cpu = Infinity;
-    let wall = Infinity;
-    for (let round = 0; round < rounds; round++) {
-      const c0 = process.cpuUsage();
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < iterations; i++) run(waf, r);
-      wall = Math.min(wall, Number(process.hrtime.bigint() - t0) / 1e3 / iterations);
-      const cu = process.cpuUsage(c0);
-      cpu = Math.min(cpu, (cu.user + cu.system) / iterations);
-    }
+    const { cpu, wall } = measure(() => run(waf, r));
     console.log(`PL${pl}  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request  (${wall.toFixed(1)} µs wall, best of ${rounds} x ${iterations})`);
   }
 }
@@ -115,14 +140,7 @@ for (const r of requests) {
     ring[at] = requestPhases(waf1, r);
     at = (at + 1) % inFlight;
   };
-  for (let i = 0; i < Math.min(500, iterations); i++) step();
-  let cpu = Infinity;
-  for (let round = 0; round < rounds; round++) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < iterations; i++) step();
-    const cu = process.cpuUsage(c0);
-    cpu = Math.min(cpu, (cu.user + cu.system) / iterations);
-  }
+  const { cpu } = measure(step);
   ring.fill(undefined);
   const perTx = keptPerTransaction(r);
   console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request with ${inFlight} in flight; ${perTx.toFixed(1)} KiB heap kept per transaction between phases 2 and 3`);
@@ -136,20 +154,9 @@ for (const r of requests) {
 // cost at one connection is mostly it (docs/waf-results.md section 6).
 if (evictKiB > 0) {
   const junk = new Uint8Array(evictKiB * 1024);
+  const evict = () => { for (let k = 0; k < junk.length; k += 64) junk[k]++; };
   for (const r of requests) {
-    for (let i = 0; i < Math.min(500, iterations); i++) run(waf1, r);
-    let cpu = Infinity;
-    for (let round = 0; round < rounds; round++) {
-      let sum = 0;
-      for (let i = 0; i < iterations; i++) {
-        for (let k = 0; k < junk.length; k += 64) junk[k]++;
-        const c0 = process.cpuUsage();
-        run(waf1, r);
-        const cu = process.cpuUsage(c0);
-        sum += cu.user + cu.system;
-      }
-      cpu = Math.min(cpu, sum / iterations);
-    }
+    const { cpu } = measure(() => run(waf1, r), evict);
     console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request with ${evictKiB} KiB written between requests (cold caches)`);
   }
 }
