@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
@@ -17,9 +17,6 @@ let up: Upstream, gw: GatewayProc, port: number, dir: string;
 
 function config(): string {
   const crs = JSON.stringify(path.relative(dir, CRS));
-  const rule = (name: string) => `    - name: ${name}
-      matches: [{ path: { type: PathPrefix, value: /${name} } }]
-      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]`;
   const policy = (name: string, extra: string) => `apiVersion: portcullis.dev/v1alpha1
 kind: WafPolicy
 metadata: { name: ${name}, namespace: default }
@@ -29,13 +26,7 @@ spec:
 ${extra}`;
   return `${gatewayYaml(port)}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-${['plain', 'strict', 'watch'].map(rule).join('\n')}
+${prefixRouteYaml('up', ['plain', 'strict', 'watch'].map((n) => [n, `/${n}`]))}
 ---
 ${backendYaml('up', [up.port])}
 ---

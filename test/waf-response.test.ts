@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
 const LEAK = "<html><body>Warning: You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near ''' at line 1</body></html>";
@@ -43,9 +43,6 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 function config(): string {
   const crs = JSON.stringify(path.relative(dir, CRS));
-  const rule = (name: string, prefix: string) => `    - name: ${name}
-      matches: [{ path: { type: PathPrefix, value: ${prefix} } }]
-      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]`;
   const policy = (name: string, section: string, extra: string) => `apiVersion: portcullis.dev/v1alpha1
 kind: WafPolicy
 metadata: { name: ${name}, namespace: default }
@@ -57,15 +54,7 @@ spec:
 ${extra}`;
   return `${gatewayYaml(port)}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-${rule('inspect', '/inspect')}
-${rule('headersonly', '/headers-only')}
-${rule('detect', '/detect')}
+${prefixRouteYaml('up', [['inspect', '/inspect'], ['headersonly', '/headers-only'], ['detect', '/detect']])}
 ---
 ${backendYaml('up', [upPort])}
 ---

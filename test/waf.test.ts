@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
-import { backendYaml, gatewayYaml } from './helpers/config.ts';
+import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
@@ -14,19 +14,7 @@ let up: Upstream, gw: GatewayProc, port: number, dir: string;
 function config(extraPolicy = ''): string {
   return `${gatewayYaml(port)}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - name: login
-      matches: [{ path: { type: PathPrefix, value: /login } }]
-      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
-    - name: watch
-      matches: [{ path: { type: PathPrefix, value: /watch } }]
-      backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
-    - backendRefs: [{ group: portcullis.dev, kind: Backend, name: up }]
+${prefixRouteYaml('up', [['login', '/login'], ['watch', '/watch']], { fallback: true })}
 ---
 ${backendYaml('up', [up.port])}
 ---

@@ -45,6 +45,24 @@ spec:
 }
 
 /**
+ * An HTTPRoute `name` on Gateway `gw` with one named rule per [rule name, path prefix], each sending
+ * to Backend `backend` (policies attach to a rule with sectionName), then, with `fallback`, a rule
+ * for every other path.
+ */
+export function prefixRouteYaml(backend: string, rules: Array<[string, string]>, opts: { name?: string; fallback?: boolean } = {}): string {
+  const to = `backendRefs: [{ group: portcullis.dev, kind: Backend, name: ${backend} }]`;
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${opts.name ?? 'app'}, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+${[...rules.map(([name, prefix]) => `    - name: ${name}
+      matches: [{ path: { type: PathPrefix, value: ${prefix} } }]
+      ${to}`), ...(opts.fallback ? [`    - ${to}`] : [])].join('\n')}`;
+}
+
+/**
  * A kubernetes.io/tls Secret holding a PEM chain and key, written the three ways users write them:
  * base64 `data` (as kubectl does), `stringData` with block scalars, or `stringData` with quoted strings.
  */
