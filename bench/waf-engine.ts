@@ -7,12 +7,16 @@
  * and their response phases (3, 4), as in a gateway that waits for upstreams while other requests
  * arrive, and the heap each transaction keeps over that wait: what the young-generation GC has to
  * copy (measured: 124 KiB per GET kept that way made 64 in flight cost ~310 instead of ~190 µs).
- * Last, at PL1, the same requests with --evict KiB written between them (0: skip), the cold-cache
+ * Then, at PL1, the same requests with --evict KiB written between them (0: skip), the cold-cache
  * cost a gateway sees at one connection.
+ * Last, at PL1, what the value verdict store (transaction.ts ValueVerdicts) is worth: the requests
+ * with it switched off, and with it on but every request from a new client (its own User-Agent,
+ * path and query values), so that only names and the other header values are known.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { loadWaf, type Waf } from '../src/waf/index.ts';
+import { engineTuning } from '../src/waf/transaction.ts';
 import { CRS_DIR } from '../scripts/shared.ts';
 
 const args = process.argv.slice(2);
@@ -159,4 +163,25 @@ if (evictKiB > 0) {
     const { cpu } = measure(() => run(waf1, r), evict);
     console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request with ${evictKiB} KiB written between requests (cold caches)`);
   }
+}
+
+// ---- PL1: the value verdict store off, and on with a new client every request
+for (const r of requests) {
+  engineTuning.valueVerdicts = false;
+  const { cpu } = measure(() => run(waf1, r));
+  engineTuning.valueVerdicts = true;
+  console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request with the value verdict store off`);
+}
+let client = 0;
+for (const r of requests) {
+  const fresh = (): Req => {
+    const n = ++client;
+    const uri = r.uri.replace(/\?.*$|$/, (q) => `${q === '' ? `/${n}` : q.replace(/=([^&]*)/g, `=$1${n}`)}`);
+    return { ...r, uri, headers: r.headers.map(([k, v]): [string, string] => [k, k === 'User-Agent' ? `${v} client/${n}` : v]) };
+  };
+  // made beforehand (as many as measure() runs), so that making them is not measured
+  const pool = Array.from({ length: Math.min(500, iterations) + rounds * iterations }, fresh);
+  let at = 0;
+  const { cpu } = measure(() => run(waf1, pool[at++]));
+  console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request, every request from a new client (own User-Agent, path or query values)`);
 }

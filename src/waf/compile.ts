@@ -62,6 +62,10 @@ export interface CompiledRuleSet {
   entryReq: Int32Array[];
   /** Per phase, per entry: the rule's id (0 for a marker) */
   entryIds: Int32Array[];
+  /** Per phase, per entry: the first link's vidx (-1: none, or a marker) */
+  entryVidx: Int32Array[];
+  /** number of links with a vidx */
+  verdictLinks: number;
   /** per phase: marker name -> index of the marker entry */
   markers: Array<Map<string, number>>;
   engineMode: EngineMode;
@@ -308,13 +312,13 @@ export class Compiler {
     // separate property array: one more indirection and cache line per visit.) Measured with the
     // engine's data evicted between requests, as in a gateway: see bench/waf-engine.ts.
     const link: RuleLink = {
-      txGate: null, specId: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: () => true, opNegated: false, tchain: -1, multiMatch: false, capture: false,
+      txGate: null, specId: -1, vidx: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: () => true, opNegated: false, tchain: -1, multiMatch: false, capture: false,
       next: null, setvars: [], ctls: [], targets: [], targetIds: [], tsteps: [],
       exclusions: [], opName: 'unconditionalMatch', opParam: '', transforms: [], transformNames: [], line: d.line,
     };
     const rule: Rule = {
       kind: 'rule', skipNeeds: 0, unconditional: vars === null,
-      txGate: null, specId: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: link.op, opNegated: false, tchain: -1, multiMatch: false, capture: false,
+      txGate: null, specId: -1, vidx: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: link.op, opNegated: false, tchain: -1, multiMatch: false, capture: false,
       next: null, setvars: link.setvars, ctls: link.ctls, targets: link.targets, targetIds: link.targetIds, tsteps: link.tsteps,
       disruptive: def.disruptive, log: def.log, severity: null, skipAfter: null, skip: 0, allowScope: 'all', id, phase,
       exclusions: link.exclusions, opName: 'unconditionalMatch', opParam: '', transforms: link.transforms, transformNames: link.transformNames, line: d.line,
@@ -486,6 +490,13 @@ export class Compiler {
       }
     }
     for (const r of this.rules) r.skipNeeds = skipNeedsOf(r);
+    // links whose outcome on a value depends on that value only (see RuleLink.vidx)
+    let verdictLinks = 0;
+    for (const r of this.rules) {
+      for (let l: RuleLink | null = r; l; l = l.next) {
+        l.vidx = l.specId >= 0 && !(l === r && r.unconditional) && !l.targets.some((t) => t.count) && !l.opParam.includes('%{') ? verdictLinks++ : -1;
+      }
+    }
     const interned = new Map<string, Exclusion[]>();
     for (const r of this.rules) for (let l: RuleLink | null = r; l; l = l.next) l.exclByColl = groupExclusions(l.exclusions, interned);
     // ctl:ruleRemoveTarget* - resolve the affected rules once, at load
@@ -550,7 +561,8 @@ export class Compiler {
       return a;
     });
     const entryIds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.id : 0)));
-    return { phases, entryNeeds, entrySpec, entryReq, entryIds, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    const entryVidx = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.vidx : -1)));
+    return { phases, entryNeeds, entrySpec, entryReq, entryIds, entryVidx, verdictLinks, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

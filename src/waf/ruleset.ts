@@ -87,6 +87,13 @@ export interface RuleLink {
   exclByColl: Map<string, Exclusion[]> | null;
   /** id of the (targets, exclusions) spec shared by identical links; -1 when values are not cacheable */
   specId: number;
+  /**
+   * Position of the link in the value verdict store (Transaction: a bit per value and link, set
+   * once the link has evaluated that value without a match), or -1. Set for links whose outcome on
+   * a value depends on nothing but the value: every target is request or response data (specId),
+   * none is a count, and the operand has no macro.
+   */
+  vidx: number;
   /** per target: id of the (target, exclusions of its collection) pair shared across rules; -1 = volatile */
   targetIds: number[];
   multiMatch: boolean;

@@ -52,6 +52,10 @@ interface Entry {
   /** literal-set / phrase-list bits of the raw value */
   lb0?: Int32Array;
   pb0?: Int32Array;
+  /** whether the value may be remembered across transactions (rememberable) */
+  store: boolean;
+  /** the value's verdict bits (ValueVerdicts), fetched on first use; null when not remembered */
+  cv?: Int32Array | null;
 }
 
 interface ListInfo { vs: string[] | null; bs: Int32Array[] | null; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
@@ -66,7 +70,66 @@ interface TxVar { key: string; value: string; entry?: Entry; list?: Entry[] }
  * give the same matches, verdicts and variables): the precomputed request-independent start of
  * phase 1 (txPrefixOf), and shared value lists with their transformed values (evalShared).
  */
-export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: true, rawPrefilter: true };
+export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: true, rawPrefilter: true, valueVerdicts: true };
+
+/**
+ * What the rule set's links concluded about values seen in earlier transactions: per value string,
+ * one bit per link with a vidx (RuleLink.vidx), set once that link evaluated the value without a
+ * match. Such a link's outcome on a value depends on the value only (pure transformations and
+ * operator, no macro), so the bit stays true for the life of the rule set, and the link passes the
+ * value over from then on. Only values `rememberable` allows are kept (no secrets: see there).
+ *
+ * Bounded: two generations, each at most VERDICT_VALUES values and VERDICT_CHARS characters, with
+ * the bits in one Int32Array per generation (each value's bits are a view of it: no allocation per
+ * value but the view). A value found in the older generation is copied to the newer one; when the
+ * newer one is full, the older one is dropped and the newer becomes the older.
+ */
+export class ValueVerdicts {
+  private newer = new Map<string, Int32Array>();
+  private older = new Map<string, Int32Array>();
+  private slab: Int32Array;
+  private count = 0;
+  private chars = 0;
+  private readonly words: number;
+  constructor(words: number) {
+    this.words = words;
+    this.slab = new Int32Array(VERDICT_VALUES * words);
+  }
+
+  /** The value's bits (live: set bits with |=), or null for a value too long to keep. */
+  get(v: string): Int32Array | null {
+    const b = this.newer.get(v);
+    if (b !== undefined) return b;
+    if (v.length > VERDICT_MAX_VALUE) return null;
+    if (this.count === VERDICT_VALUES || this.chars + v.length > VERDICT_CHARS) {
+      this.older = this.newer;
+      this.newer = new Map();
+      this.slab = new Int32Array(VERDICT_VALUES * this.words);
+      this.count = 0;
+      this.chars = 0;
+    }
+    const at = this.count++ * this.words;
+    const bits = this.slab.subarray(at, at + this.words);
+    const old = this.older.get(v);
+    if (old !== undefined) bits.set(old);
+    this.newer.set(v, bits);
+    this.chars += v.length;
+    return bits;
+  }
+
+  /** Number of values held (both generations; a value in both counts twice). For tests. */
+  get size(): number { return this.newer.size + this.older.size; }
+}
+const VERDICT_VALUES = 8192;
+const VERDICT_CHARS = 1 << 20;
+const VERDICT_MAX_VALUE = 1024;
+const verdictStores = new WeakMap<CompiledRuleSet, ValueVerdicts>();
+/** The rule set's ValueVerdicts (one per compiled rule set: a reload starts from nothing). */
+export function verdictsOf(rs: CompiledRuleSet): ValueVerdicts {
+  let v = verdictStores.get(rs);
+  if (v === undefined) { v = new ValueVerdicts(Math.max(1, (rs.verdictLinks + 31) >> 5)); verdictStores.set(rs, v); }
+  return v;
+}
 
 const MAX_EXCERPT = 200;
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
@@ -82,8 +145,29 @@ const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
-function mk(name: string, key: string, lkey: string, value: string): Entry {
-  return { name, key, lkey, value, tb0: undefined, lb0: undefined, pb0: undefined };
+function mk(name: string, key: string, lkey: string, value: string, store = false): Entry {
+  return { name, key, lkey, value, store, tb0: undefined, lb0: undefined, pb0: undefined, cv: undefined };
+}
+
+/**
+ * The values ValueVerdicts may remember: request metadata that repeats across clients and is no
+ * secret. A remembered value makes the next request that carries it cheaper, so an attacker who
+ * times their own requests could tell whether anyone sent a value they guessed recently; that
+ * must not be a password, a token, a cookie, a path or a query. So: the names of arguments,
+ * headers, cookies and files (never their values), the values of the request and response headers
+ * in REMEMBERED_HEADERS, and the scalars in REMEMBERED_SCALARS. Everything else is evaluated in
+ * every transaction, as without the store.
+ */
+const REMEMBERED_NAMES = new Set(['ARGS_NAMES', 'ARGS_GET_NAMES', 'ARGS_POST_NAMES', 'REQUEST_HEADERS_NAMES', 'REQUEST_COOKIES_NAMES',
+  'RESPONSE_HEADERS_NAMES', 'FILES_NAMES']);
+const REMEMBERED_HEADERS = new Set(['host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'accept-charset', 'content-type',
+  'content-length', 'connection', 'cache-control', 'pragma', 'origin', 'upgrade-insecure-requests', 'upgrade', 'te', 'dnt', 'priority',
+  'x-requested-with', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user', 'sec-ch-ua', 'sec-ch-ua-mobile',
+  'sec-ch-ua-platform', 'server', 'vary', 'content-encoding', 'transfer-encoding', 'x-content-type-options']);
+const REMEMBERED_SCALARS = new Set(['REQUEST_METHOD', 'REQUEST_PROTOCOL', 'REQBODY_PROCESSOR', 'RESPONSE_STATUS', 'RESPONSE_PROTOCOL',
+  'STATUS_LINE', 'RESPONSE_CONTENT_TYPE']);
+function rememberable(coll: string, lkey: string): boolean {
+  return REMEMBERED_NAMES.has(coll) || ((coll === 'REQUEST_HEADERS' || coll === 'RESPONSE_HEADERS') && REMEMBERED_HEADERS.has(lkey));
 }
 
 function excerpt(s: string): string {
@@ -100,6 +184,7 @@ export class Transaction implements OpTx {
   readonly matchedRules: MatchedRule[] = [];
 
   private readonly rs: CompiledRuleSet;
+  private readonly verdicts: ValueVerdicts | null;
   private mode: EngineMode;
   private readonly colls = new Map<string, Entry[]>();
   /** SKIP_BITS of the collections that hold at least one value now (see Rule.skipNeeds) */
@@ -162,6 +247,7 @@ export class Transaction implements OpTx {
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
+    this.verdicts = engineTuning.valueVerdicts ? verdictsOf(rs) : null;
     this.mode = rs.engineMode;
     this.id = init.id ?? nextId();
     this.reqBodyAccess = rs.limits.requestBodyAccess;
@@ -321,13 +407,14 @@ export class Transaction implements OpTx {
 
   // ---------------------------------------------------------------- variables
   private entry(coll: string, key: string, value: string): Entry {
-    return mk(key === '' ? coll : `${coll}:${key}`, key, key.toLowerCase(), value);
+    const lkey = key.toLowerCase();
+    return mk(key === '' ? coll : `${coll}:${key}`, key, lkey, value, rememberable(coll, lkey));
   }
 
   private setScalar(name: string, value: string): void {
     this.changed(name);
     this.scalars.set(name, value);
-    this.putColl(name, [mk(name, '', '', value)]);
+    this.putColl(name, [mk(name, '', '', value, REMEMBERED_SCALARS.has(name))]);
   }
 
   private setColl(name: string, pairs: Array<[string, string]>): void {
@@ -748,6 +835,7 @@ export class Transaction implements OpTx {
     const specs = this.rs.entrySpec[phase];
     const reqs = this.rs.entryReq[phase];
     const ids = this.rs.entryIds[phase];
+    const vidxs = this.verdicts !== null ? this.rs.entryVidx[phase] : null;
     while (i < list.length) {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
@@ -759,10 +847,12 @@ export class Transaction implements OpTx {
       // (CRS 941010 narrows the XSS rules' targets in most requests: every other rule stays plain)
       const plain = this.targetExcl.length === 0 || !this.ctlNarrows(ids[i]);
       if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && plain) ||
-        (sp >= 0 && plain && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3))) {
+        (sp >= 0 && plain && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3)) ||
+        (vidxs !== null && vidxs[i] >= 0 && plain && this.allKnown(list[i] as Rule, vidxs[i]))) {
         // no value in any collection the rule reads, a TX gate that cannot match in any request
         // (foldGates), or no value of its list holds a byte its operator needs, even transformed
-        // (entryReq): it cannot match. What evaluating it would have changed is MATCHED_VARS,
+        // (entryReq), or its first link evaluated every value of its list in an earlier transaction
+        // without a match (ValueVerdicts): it cannot match. What evaluating it would have changed is MATCHED_VARS,
         // emptied by every rule evaluated (evalRule): do that.
         if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
         i++;
@@ -807,6 +897,23 @@ export class Transaction implements OpTx {
     }
     return ((b[0] & reqs[at]) | (b[1] & reqs[at + 1]) | (b[2] & reqs[at + 2]) | (b[3] & reqs[at + 3]) |
       (b[4] & reqs[at + 4]) | (b[5] & reqs[at + 5]) | (b[6] & reqs[at + 6]) | (b[7] & reqs[at + 7])) === 0;
+  }
+
+  /** Whether the rule's first link (vidx `vx`) is known not to match any value of its list. */
+  private allKnown(r: Rule, vx: number): boolean {
+    const vals = this.specCache[r.specId] ?? (this.specCache[r.specId] = this.collect(r, r.exclByColl));
+    const w = vx >> 5;
+    const bit = 1 << (vx & 31);
+    for (let k = 0; k < vals.length; k++) {
+      const cv = this.verdictOf(vals[k]);
+      if (cv === null || (cv[w] & bit) === 0) return false;
+    }
+    return true;
+  }
+
+  private verdictOf(e: Entry): Int32Array | null {
+    const cv = e.cv;
+    return cv !== undefined ? cv : (e.cv = e.store ? this.verdicts!.get(e.value) : null);
   }
 
   /** Whether a ctl:ruleRemoveTarget* of this request names the rule. */
@@ -877,12 +984,18 @@ export class Transaction implements OpTx {
     if (vals.length === 0) return false;
     // raw-value prefilter (see RuleLink.rawReq): a value it rules out cannot match at any step
     const raw = !negated && engineTuning.rawPrefilter ? link.rawReq : null;
+    const vx = this.verdicts !== null ? link.vidx : -1;
     if (link.multiMatch) {
       // the operator runs on the raw value and on every transformation step that changed it
       const steps = link.tsteps;
+      const w = vx >> 5;
+      const bit = 1 << (vx & 31);
       for (let vi = 0; vi < vals.length; vi++) {
         const e = vals[vi];
-        if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) continue;
+        const cv = vx >= 0 ? this.verdictOf(e) : null;
+        if (cv !== null && (cv[w] & bit) !== 0) continue;
+        if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) { if (cv !== null) cv[w] |= bit; continue; }
+        const before = this.matchCount;
         let prev = e.value;
         for (let k = -1; k < steps.length; k++) {
           const slot = k < 0 ? 0 : steps[k] + 1;
@@ -892,23 +1005,43 @@ export class Transaction implements OpTx {
           const pass = (req === null || this.hasBytes(e, kk, s, req)) && (lit < 0 || this.hasLit(this.litsOf(e, kk, s, lit), lit));
           if (pass ? this.tryMatch(link, e, s) : negated && this.recordMatch(link, e, s)) matched = true;
         }
+        if (cv !== null && this.matchCount === before) cv[w] |= bit;
       }
       return matched;
     }
+    return this.evalEach(link, vals, vx, raw);
+  }
+
+  /**
+   * The operator on every value of `vals` after the link's transformation chain, with the per-value
+   * prefilters; with `vx` >= 0 (RuleLink.vidx), only on values not known to be no match, and a
+   * value that does not match is recorded as such.
+   */
+  private evalEach(link: RuleLink, vals: Entry[], vx: number, raw: Int32Array | null): boolean {
+    const req = link.req;
+    const lit = link.lit;
+    const negated = link.opNegated;
     const slot = link.tchain + 1;
+    const w = vx >> 5;
+    const bit = 1 << (vx & 31);
+    let matched = false;
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
-      if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) continue;
+      const cv = vx >= 0 ? this.verdictOf(e) : null;
+      if (cv !== null && (cv[w] & bit) !== 0) continue;
+      if (raw !== null && !intersects(e.tb0 ?? (e.tb0 = bytesOf(e.value)), raw)) { if (cv !== null) cv[w] |= bit; continue; }
       const v = slot === 0 ? e.value : this.tval(e, slot);
       // transformations usually leave benign values unchanged: share the raw value's sets then
       const k = v === e.value ? 0 : slot;
       // prefilters (the byte test first: it is cheaper than the literal scan): when the value
       // lacks every byte, or every literal, a match needs, the operator cannot match
       if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v, lit), lit))) {
-        if (negated && this.recordMatch(link, e, v)) matched = true;
+        if (negated ? this.recordMatch(link, e, v) : false) matched = true;
+        else if (cv !== null) cv[w] |= bit;
         continue;
       }
       if (this.tryMatch(link, e, v)) matched = true;
+      else if (cv !== null) cv[w] |= bit;
     }
     return matched;
   }
@@ -925,12 +1058,24 @@ export class Transaction implements OpTx {
     const slot = link.tchain + 1;
     const negated = link.opNegated;
     const raw = link.rawReq;
+    const vx = this.verdicts !== null ? link.vidx : -1;
+    const w = vx >> 5;
+    const bit = 1 << (vx & 31);
+    if (vx >= 0) {
+      // values this link already evaluated without a match, in this or an earlier transaction:
+      // when some are, the others go through the per-value path (the list-level sets below are
+      // built for whole lists)
+      let unknown = 0;
+      for (let vi = 0; vi < vals.length; vi++) { const cv = this.verdictOf(vals[vi]); if (cv === null || (cv[w] & bit) === 0) unknown++; }
+      if (unknown === 0) return false;
+      if (unknown < vals.length) return this.evalEach(link, vals, vx, !negated && engineTuning.rawPrefilter ? raw : null);
+    }
     // no raw value holds a byte the chain could turn into one the operator needs: nothing to transform
-    if (raw !== null && !negated && engineTuning.rawPrefilter && !intersects(this.listInfo(vals, 0).bytes, raw)) return false;
+    if (raw !== null && !negated && engineTuning.rawPrefilter && !intersects(this.listInfo(vals, 0).bytes, raw)) return this.allClean(vals, vx);
     const u = this.listInfo(vals, slot);
     const req = link.req;
     const lit = link.lit;
-    if (!negated && ((req !== null && !intersects(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return false;
+    if (!negated && ((req !== null && !intersects(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return this.allClean(vals, vx);
     const vs = u.vs;
     const bs = u.bs;
     let matched = false;
@@ -940,12 +1085,23 @@ export class Transaction implements OpTx {
       const v = vs === null ? e.value : vs[vi];
       const b = bs === null ? e.tb0! : bs[vi];
       if ((req !== null && !intersects(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
-        if (negated && this.recordMatch(link, e, v)) matched = true;
+        if (negated ? this.recordMatch(link, e, v) : false) matched = true;
+        else if (vx >= 0 && e.cv) e.cv[w] |= bit;
         continue;
       }
       if (this.tryMatch(link, e, v)) matched = true;
+      else if (vx >= 0 && e.cv) e.cv[w] |= bit;
     }
     return matched;
+  }
+
+  /** No value of `vals` matches link `vx` (when >= 0): record that. Returns false (no match). */
+  private allClean(vals: Entry[], vx: number): boolean {
+    if (vx < 0) return false;
+    const w = vx >> 5;
+    const bit = 1 << (vx & 31);
+    for (let vi = 0; vi < vals.length; vi++) { const cv = this.verdictOf(vals[vi]); if (cv !== null) cv[w] |= bit; }
+    return false;
   }
 
   private setExclVals(excl: Map<string, Exclusion[]>, vals: Entry[]): Entry[] {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { compileWaf, loadWaf, type Waf } from './index.ts';
-import { engineTuning, txPrefixOf, type Transaction } from './transaction.ts';
+import { engineTuning, txPrefixOf, ValueVerdicts, verdictsOf, type Transaction } from './transaction.ts';
 import { testSetup, serverView, parseRawRequest, type CorpusTest } from '../../scripts/waf-conformance.ts';
 import { CRS_CORPUS as CORPUS, CRS_DIR as CRS } from '../../scripts/shared.ts';
 
@@ -31,6 +31,7 @@ function observe(w: Waf, r: Req, on: boolean): unknown {
   engineTuning.sharedLists = on;
   engineTuning.skipEmpty = on;
   engineTuning.rawPrefilter = on;
+  engineTuning.valueVerdicts = on;
   try {
     const tx = run(w, r);
     return { rules: tx.matchedRules, intr: tx.interruption, det: tx.detectedInterruption, tx: tx.collectionVars('TX').filter(([k]) => k !== 'duration') };
@@ -39,6 +40,7 @@ function observe(w: Waf, r: Req, on: boolean): unknown {
     engineTuning.sharedLists = true;
     engineTuning.skipEmpty = true;
     engineTuning.rawPrefilter = true;
+    engineTuning.valueVerdicts = true;
   }
 }
 
@@ -230,6 +232,94 @@ test('CRS v4.28.0: a sample of the regression corpus gives the same state with a
     n++;
   }
   assert.ok(n > 100, `compared ${n} requests`);
+});
+
+test('CRS v4.28.0: value verdicts remembered from earlier transactions give the same state as evaluating every value', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
+  // every request twice with the shortcuts: the second run finds the verdicts of the first (and of
+  // every earlier request) in the store; both must equal the plain path
+  const tests = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest);
+  const wafs = [await loadWaf({ crsDir: CRS, beforeCrs: testSetup(4) }), await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' })];
+  let n = 0;
+  for (let k = 3; k < tests.length; k += 11) {
+    const t = tests[k];
+    const enc = (x: string) => Buffer.from(x ?? '', 'utf8').toString('latin1');
+    const headers: Array<[string, string]> = (Array.isArray(t.headers) ? t.headers : Object.entries(t.headers ?? {})).map(([a, b]) => [enc(a), enc(String(b))]);
+    const seen = serverView(t.raw_b64 ? parseRawRequest(Buffer.from(t.raw_b64, 'base64').toString('latin1'))
+      : { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/1.1', headers, body: enc(t.body ?? '') });
+    if (!seen) continue;
+    const r: Req = { method: seen.method, uri: seen.uri, headers: seen.headers, body: seen.body };
+    for (const w of wafs) {
+      const first = observe(w, r, true);
+      const second = observe(w, r, true);
+      const plain = observe(w, r, false);
+      assert.deepEqual(first, plain, `${t.id} (first)`);
+      assert.deepEqual(second, plain, `${t.id} (again)`);
+    }
+    n++;
+  }
+  assert.ok(n > 300, `compared ${n} requests`);
+  const rs = (wafs[1].newTransaction() as unknown as { rs: Parameters<typeof verdictsOf>[0] }).rs;
+  assert.ok(verdictsOf(rs).size > 100, 'the store was used');
+});
+
+test('value verdicts: a value a link did not match is passed over in later transactions; matches, macros and secrets are never remembered', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecRule ARGS:ua "@rx (.*)" "id:1,phase:1,pass,nolog,capture,setvar:'tx.ua=%{tx.1}'"
+SecRule REQUEST_HEADERS|REQUEST_COOKIES|ARGS "@streq evil bot" "id:10,phase:1,pass,log,t:lowercase,msg:'evil in %{MATCHED_VAR_NAME}'"
+SecRule REQUEST_HEADERS:User-Agent "@streq %{tx.ua}" "id:11,phase:1,pass,log,msg:'ua equals the argument'"
+SecRule REQUEST_HEADERS_NAMES "@beginsWith X-" "id:12,phase:1,pass,log,msg:'x header'"
+`,
+  }, li);
+  const rs = (w.newTransaction() as unknown as { rs: { phases: Array<Array<{ kind: string; id?: number; op?: unknown }>> } }).rs;
+  // count what the operators of rules 10 and 12 are asked (white-box: the compiled link's matcher;
+  // operators without a prefilter, so every value reaches them)
+  const asked: string[] = [];
+  for (const e of rs.phases[1]) {
+    if (e.kind !== 'rule' || (e.id !== 10 && e.id !== 12)) continue;
+    const op = e.op as (v: string, ...rest: unknown[]) => boolean;
+    e.op = Object.assign((v: string, ...rest: unknown[]) => { asked.push(`${e.id}:${v}`); return op(v, ...rest); }, op);
+  }
+  const req = (ua: string, q = 'a=1', more: Array<[string, string]> = []): Req =>
+    ({ method: 'GET', uri: `/?${q}`, headers: [['Host', 'h'], ['User-Agent', ua], ['Cookie', 'sid=s3cret'], ['Authorization', 'Basic dTpw'], ...more], body: '' });
+  const ids = (r: Req) => (run(w, r).matchedRules).map((m) => `${m.id} ${m.msg}`);
+
+  assert.deepEqual(ids(req('Mozilla/5.0')), []);
+  assert.ok(asked.includes('10:mozilla/5.0') && asked.includes('10:s3cret') && asked.includes('12:User-Agent'), asked.join());
+  asked.length = 0;
+  // the same request again: the header values and names are known no-match; the cookie (and the
+  // Cookie header), the Authorization header and the argument are asked again (never remembered)
+  assert.deepEqual(ids(req('Mozilla/5.0')), []);
+  assert.deepEqual(asked.sort(), ['10:1', '10:basic dtpw', '10:s3cret', '10:sid=s3cret'], 'only the values that are not remembered');
+  asked.length = 0;
+  // a value that matched is asked every time, and matches every time
+  for (let k = 0; k < 2; k++) {
+    assert.deepEqual(ids(req('Evil Bot', 'a=1', [['X-Trace', '1']])), ['10 evil in REQUEST_HEADERS:User-Agent', '12 x header']);
+  }
+  assert.equal(asked.filter((a) => a === '10:evil bot').length, 2);
+  assert.equal(asked.filter((a) => a === '12:X-Trace').length, 2);
+  // an operand with a macro depends on the transaction: rule 11 did not match 'Mozilla/5.0' before, it does now
+  assert.deepEqual(ids(req('Mozilla/5.0', 'ua=Mozilla/5.0')), ['11 ua equals the argument']);
+  // and the results equal the plain path's, store warm or not
+  for (const r of [req('Mozilla/5.0'), req('Evil Bot'), req('Mozilla/5.0', 'ua=Mozilla/5.0'), req('x', 'a=evil+bot')]) assert.deepEqual(observe(w, r, true), observe(w, r, false));
+});
+
+test('value verdicts: the store is bounded, and a value keeps its bits when it moves to the newer generation', () => {
+  const words = 3;
+  const v = new ValueVerdicts(words);
+  const a = v.get('keep-me')!;
+  a[2] |= 1 << 5;
+  for (let k = 0; k < 20_000; k++) {
+    v.get(`value-${k}`)![0] |= 1;
+    if (k % 1000 === 0) assert.equal((v.get('keep-me')![2] >> 5) & 1, 1, `bit kept at ${k}`);
+    assert.ok(v.size <= 2 * 8192, `size ${v.size}`);
+  }
+  assert.equal(v.get('x'.repeat(5000)), null, 'a long value is not kept');
+  // characters are bounded too: 300 values of 1,000 characters fill a generation long before 8,192 values
+  const w = new ValueVerdicts(words);
+  for (let k = 0; k < 3000; k++) w.get(`${k}`.padEnd(1000, '.'));
+  assert.ok(w.size <= 2 * ((1 << 20) / 1000 + 1), `size ${w.size}`);
 });
 
 test('CRS v4.28.0: no rule of phases 3-5 reads request data, so a transaction keeps none of it past phase 2', { skip: !existsSync(CRS) && 'no CRS checkout at ../shared/waf' }, async () => {
