@@ -50,6 +50,7 @@ export class WafCache {
       ...(spec.anomalyThreshold?.inbound ? { inboundAnomalyThreshold: spec.anomalyThreshold.inbound } : {}),
       ...(spec.anomalyThreshold?.outbound ? { outboundAnomalyThreshold: spec.anomalyThreshold.outbound } : {}),
       engineMode: spec.mode === 'DetectionOnly' ? 'DetectionOnly' : 'On',
+      rememberVerdicts: spec.rememberVerdicts ?? true,
       // The request body limits. `requestBody.limit` is the policy's SecRequestBodyLimit: the
       // gateway reads at most that many bytes of a body (files included) and refuses a larger one
       // with 413 before the engine sees it (waf-filter.ts), so it overrides a SecRequestBodyLimit

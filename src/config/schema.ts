@@ -409,6 +409,7 @@ export const WafPolicySpec = Type.Object({
   }, Strict),
   paranoiaLevel: Type.Optional(Type.Integer({ minimum: 1, maximum: 4, description: 'CRS blocking paranoia level (default 1)' })),
   detectionParanoiaLevel: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 })),
+  rememberVerdicts: Type.Optional(Type.Boolean({ description: 'remember across requests which argument, header and cookie names and non-secret header values (Host, User-Agent, Accept...) the rules found clean, and skip them from then on (default true; docs/waf.md)' })),
   anomalyThreshold: Type.Optional(Type.Object({
     inbound: Type.Optional(Type.Integer({ minimum: 1 })),
     outbound: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -66,6 +66,8 @@ export interface CompiledRuleSet {
   entryVidx: Int32Array[];
   /** number of links with a vidx */
   verdictLinks: number;
+  /** whether transactions keep value verdicts across transactions (LoadWafOptions.rememberVerdicts) */
+  rememberVerdicts: boolean;
   /** per phase: marker name -> index of the marker entry */
   markers: Array<Map<string, number>>;
   engineMode: EngineMode;
@@ -562,7 +564,7 @@ export class Compiler {
     });
     const entryIds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.id : 0)));
     const entryVidx = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.vidx : -1)));
-    return { phases, entryNeeds, entrySpec, entryReq, entryIds, entryVidx, verdictLinks, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    return { phases, entryNeeds, entrySpec, entryReq, entryIds, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

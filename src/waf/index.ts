@@ -41,6 +41,12 @@ export interface LoadWafOptions {
   /** Overrides SecRuleEngine. */
   engineMode?: EngineMode;
   /**
+   * Remember across transactions which values (names and non-secret header values only) a rule
+   * evaluated without a match, and pass them over from then on (transaction.ts ValueVerdicts).
+   * Default true.
+   */
+  rememberVerdicts?: boolean;
+  /**
    * The body rules of ModSecurity's recommended config: JSON / XML body processors chosen from
    * Content-Type (200000, 200001), and a body they cannot parse refused with 400 (200002). Default true.
    */
@@ -123,6 +129,7 @@ export function compileWaf(opts: LoadWafOptions, libinjection: LibInjection | nu
   if (opts.directives) c.loadText(opts.directives, '<directives>');
   const rs: CompiledRuleSet = c.finish();
   if (opts.engineMode) rs.engineMode = opts.engineMode;
+  rs.rememberVerdicts = opts.rememberVerdicts !== false;
   if (opts.limits) Object.assign(rs.limits, opts.limits);
   Object.freeze(rs.limits);
   return makeWaf(rs);

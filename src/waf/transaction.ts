@@ -247,7 +247,7 @@ export class Transaction implements OpTx {
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
-    this.verdicts = engineTuning.valueVerdicts ? verdictsOf(rs) : null;
+    this.verdicts = engineTuning.valueVerdicts && rs.rememberVerdicts ? verdictsOf(rs) : null;
     this.mode = rs.engineMode;
     this.id = init.id ?? nextId();
     this.reqBodyAccess = rs.limits.requestBodyAccess;

@@ -305,6 +305,23 @@ SecRule REQUEST_HEADERS_NAMES "@beginsWith X-" "id:12,phase:1,pass,log,msg:'x he
   for (const r of [req('Mozilla/5.0'), req('Evil Bot'), req('Mozilla/5.0', 'ua=Mozilla/5.0'), req('x', 'a=evil+bot')]) assert.deepEqual(observe(w, r, true), observe(w, r, false));
 });
 
+test('value verdicts: rememberVerdicts false keeps nothing across transactions', () => {
+  const directives = 'SecRule REQUEST_HEADERS "@streq evil" "id:10,phase:1,pass,log"';
+  for (const remember of [true, false]) {
+    const w = compileWaf({ directives, rememberVerdicts: remember }, li);
+    const rs = (w.newTransaction() as unknown as { rs: { phases: Array<Array<{ kind: string; id?: number; op?: unknown }>> } }).rs;
+    let asked = 0;
+    for (const e of rs.phases[1]) {
+      if (e.kind !== 'rule' || e.id !== 10) continue;
+      const op = e.op as (v: string, ...rest: unknown[]) => boolean;
+      e.op = Object.assign((v: string, ...rest: unknown[]) => { asked++; return op(v, ...rest); }, op);
+    }
+    // two header values: asked once each when remembered, in every transaction otherwise
+    for (let k = 0; k < 3; k++) run(w, { method: 'GET', uri: '/', headers: [['Host', 'h'], ['Accept', '*/*']], body: '' });
+    assert.equal(asked, remember ? 2 : 6, `rememberVerdicts ${remember}`);
+  }
+});
+
 test('value verdicts: the store is bounded, and a value keeps its bits when it moves to the newer generation', () => {
   const words = 3;
   const v = new ValueVerdicts(words);
