@@ -216,48 +216,42 @@ test('CRS v4.28.0 at PL1: the paranoia-level gates are folded', { skip: !existsS
   assert.ok(folds.filter((f) => f !== undefined).length > 200, 'most of the CRS gates fold');
 });
 
-test('CRS v4.28.0: a sample of the regression corpus gives the same state with and without the shortcuts', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
+/** Every `step`-th request of the CRS corpus from `from`, as the server sees it, and the two rule set configurations. */
+async function corpusSample(from: number, step: number): Promise<{ wafs: Waf[]; reqs: Array<{ id: string; r: Req }> }> {
   const tests = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest);
   const wafs = [await loadWaf({ crsDir: CRS, beforeCrs: testSetup(4) }), await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' })];
-  let n = 0;
-  for (let k = 0; k < tests.length; k += 23) {
+  const reqs: Array<{ id: string; r: Req }> = [];
+  const enc = (x: string) => Buffer.from(x ?? '', 'utf8').toString('latin1');
+  for (let k = from; k < tests.length; k += step) {
     const t = tests[k];
-    const enc = (x: string) => Buffer.from(x ?? '', 'utf8').toString('latin1');
     const headers: Array<[string, string]> = (Array.isArray(t.headers) ? t.headers : Object.entries(t.headers ?? {})).map(([a, b]) => [enc(a), enc(String(b))]);
     const seen = serverView(t.raw_b64 ? parseRawRequest(Buffer.from(t.raw_b64, 'base64').toString('latin1'))
       : { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/1.1', headers, body: enc(t.body ?? '') });
-    if (!seen) continue;
-    const r: Req = { method: seen.method, uri: seen.uri, headers: seen.headers, body: seen.body };
-    for (const w of wafs) assert.deepEqual(observe(w, r, true), observe(w, r, false), t.id);
-    n++;
+    if (seen) reqs.push({ id: t.id, r: { method: seen.method, uri: seen.uri, headers: seen.headers, body: seen.body } });
   }
-  assert.ok(n > 100, `compared ${n} requests`);
+  return { wafs, reqs };
+}
+
+test('CRS v4.28.0: a sample of the regression corpus gives the same state with and without the shortcuts', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
+  const { wafs, reqs } = await corpusSample(0, 23);
+  for (const { id, r } of reqs) for (const w of wafs) assert.deepEqual(observe(w, r, true), observe(w, r, false), id);
+  assert.ok(reqs.length > 100, `compared ${reqs.length} requests`);
 });
 
 test('CRS v4.28.0: value verdicts remembered from earlier transactions give the same state as evaluating every value', { skip: !existsSync(CORPUS) || !existsSync(CRS) }, async () => {
   // every request twice with the shortcuts: the second run finds the verdicts of the first (and of
   // every earlier request) in the store; both must equal the plain path
-  const tests = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusTest);
-  const wafs = [await loadWaf({ crsDir: CRS, beforeCrs: testSetup(4) }), await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' })];
-  let n = 0;
-  for (let k = 3; k < tests.length; k += 11) {
-    const t = tests[k];
-    const enc = (x: string) => Buffer.from(x ?? '', 'utf8').toString('latin1');
-    const headers: Array<[string, string]> = (Array.isArray(t.headers) ? t.headers : Object.entries(t.headers ?? {})).map(([a, b]) => [enc(a), enc(String(b))]);
-    const seen = serverView(t.raw_b64 ? parseRawRequest(Buffer.from(t.raw_b64, 'base64').toString('latin1'))
-      : { method: enc(t.method), uri: enc(t.uri), version: t.version || 'HTTP/1.1', headers, body: enc(t.body ?? '') });
-    if (!seen) continue;
-    const r: Req = { method: seen.method, uri: seen.uri, headers: seen.headers, body: seen.body };
+  const { wafs, reqs } = await corpusSample(3, 11);
+  for (const { id, r } of reqs) {
     for (const w of wafs) {
       const first = observe(w, r, true);
       const second = observe(w, r, true);
       const plain = observe(w, r, false);
-      assert.deepEqual(first, plain, `${t.id} (first)`);
-      assert.deepEqual(second, plain, `${t.id} (again)`);
+      assert.deepEqual(first, plain, `${id} (first)`);
+      assert.deepEqual(second, plain, `${id} (again)`);
     }
-    n++;
   }
-  assert.ok(n > 300, `compared ${n} requests`);
+  assert.ok(reqs.length > 300, `compared ${reqs.length} requests`);
   const rs = (wafs[1].newTransaction() as unknown as { rs: Parameters<typeof verdictsOf>[0] }).rs;
   assert.ok(verdictsOf(rs).size > 100, 'the store was used');
 });
