@@ -1036,7 +1036,8 @@ export class Transaction implements OpTx {
       // prefilters (the byte test first: it is cheaper than the literal scan): when the value
       // lacks every byte, or every literal, a match needs, the operator cannot match
       if ((req !== null && !this.hasBytes(e, k, v, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, k, v, lit), lit))) {
-        if (negated ? this.recordMatch(link, e, v) : false) matched = true;
+        // (a negated operator matches every value it cannot match)
+        if (negated) matched = this.recordMatch(link, e, v) || matched;
         else if (cv !== null) cv[w] |= bit;
         continue;
       }
@@ -1085,7 +1086,7 @@ export class Transaction implements OpTx {
       const v = vs === null ? e.value : vs[vi];
       const b = bs === null ? e.tb0! : bs[vi];
       if ((req !== null && !intersects(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
-        if (negated ? this.recordMatch(link, e, v) : false) matched = true;
+        if (negated) matched = this.recordMatch(link, e, v) || matched;
         else if (vx >= 0 && e.cv) e.cv[w] |= bit;
         continue;
       }
