@@ -132,6 +132,11 @@ export function verdictsOf(rs: CompiledRuleSet): ValueVerdicts {
 }
 
 const MAX_EXCERPT = 200;
+/** SKIP_BITS as a Map: a lookup by a string that varies is cheaper there than on the object. */
+const SKIP_BIT_OF = new Map(Object.entries(SKIP_BITS));
+/** Error flags every transaction starts with at 0. */
+const ZERO_FLAGS = ['REQBODY_ERROR', 'REQBODY_PROCESSOR_ERROR', 'MULTIPART_STRICT_ERROR', 'MULTIPART_UNMATCHED_BOUNDARY', 'INBOUND_DATA_ERROR',
+  'OUTBOUND_DATA_ERROR', 'URLENCODED_ERROR'];
 // transaction ids: a random per-process prefix and a counter (randomBytes per request is costly)
 const ID_PREFIX = randomBytes(6).toString('hex');
 let idCounter = 0;
@@ -253,19 +258,19 @@ export class Transaction implements OpTx {
     this.reqBodyAccess = rs.limits.requestBodyAccess;
     this.resBodyAccess = rs.limits.responseBodyAccess;
     this.reqBodyLimit = rs.limits.requestBodyLimit;
-    this.setScalar('UNIQUE_ID', this.id);
-    this.setScalar('REMOTE_ADDR', init.remoteAddr ?? '');
-    this.setScalar('REMOTE_HOST', init.remoteAddr ?? '');
-    this.setScalar('REMOTE_PORT', String(init.remotePort ?? 0));
-    this.setScalar('SERVER_ADDR', init.serverAddr ?? '');
-    this.setScalar('SERVER_PORT', String(init.serverPort ?? 0));
-    this.setScalar('REQBODY_ERROR', '0');
-    this.setScalar('REQBODY_PROCESSOR_ERROR', '0');
-    this.setScalar('MULTIPART_STRICT_ERROR', '0');
-    this.setScalar('MULTIPART_UNMATCHED_BOUNDARY', '0');
-    this.setScalar('INBOUND_DATA_ERROR', '0');
-    this.setScalar('OUTBOUND_DATA_ERROR', '0');
-    this.setScalar('URLENCODED_ERROR', '0');
+    // a new transaction has nothing built from its collections yet: no setScalar bookkeeping
+    this.initScalar('UNIQUE_ID', this.id);
+    this.initScalar('REMOTE_ADDR', init.remoteAddr ?? '');
+    this.initScalar('REMOTE_HOST', init.remoteAddr ?? '');
+    this.initScalar('REMOTE_PORT', String(init.remotePort ?? 0));
+    this.initScalar('SERVER_ADDR', init.serverAddr ?? '');
+    this.initScalar('SERVER_PORT', String(init.serverPort ?? 0));
+    for (let k = 0; k < ZERO_FLAGS.length; k++) this.initScalar(ZERO_FLAGS[k], '0');
+  }
+
+  private initScalar(name: string, value: string): void {
+    this.scalars.set(name, value);
+    this.colls.set(name, [mk(name, '', '', value)]);
   }
 
   /** Current engine mode (ctl:ruleEngine can change it per transaction). */
@@ -431,7 +436,7 @@ export class Transaction implements OpTx {
   /** Every write of a collection goes here, so `present` stays true to `colls`. */
   private putColl(name: string, list: Entry[]): void {
     this.colls.set(name, list);
-    const b = SKIP_BITS[name];
+    const b = SKIP_BIT_OF.get(name);
     if (b !== undefined) this.present = list.length !== 0 ? this.present | b : this.present & ~b;
   }
 
@@ -520,28 +525,44 @@ export class Transaction implements OpTx {
     }
     this.setColl('ARGS_GET', get);
     this.setColl('ARGS_GET_NAMES', get.map(([k]) => [k, k]));
-    this.setColl('REQUEST_HEADERS', this.reqHeaders);
-    this.setColl('REQUEST_HEADERS_NAMES', this.reqHeaders.map(([k]) => [k, k]));
+    // the headers: each name lower-cased once, for the two collections and the lookups below
+    const hs = this.reqHeaders;
+    const headerEntries: Entry[] = new Array(hs.length);
+    const nameEntries: Entry[] = new Array(hs.length);
     const cookies: Array<[string, string]> = [];
-    for (const [k, v] of this.reqHeaders) {
-      if (k.toLowerCase() !== 'cookie') continue;
-      for (const part of v.split(';')) {
-        const p = part.replace(/^\s+/, '');
-        if (p === '') continue;
-        const eq = p.indexOf('=');
-        cookies.push(eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)]);
+    let host: string | undefined;
+    let ctRaw: string | undefined;
+    let auth: string | undefined;
+    for (let h = 0; h < hs.length; h++) {
+      const [k, v] = hs[h];
+      const lk = k.toLowerCase();
+      // (as entry() names them; an empty name cannot come from HTTP, but the API takes one)
+      headerEntries[h] = mk(k === '' ? 'REQUEST_HEADERS' : `REQUEST_HEADERS:${k}`, k, lk, v, REMEMBERED_HEADERS.has(lk));
+      nameEntries[h] = mk(k === '' ? 'REQUEST_HEADERS_NAMES' : `REQUEST_HEADERS_NAMES:${k}`, k, lk, k, true);
+      if (lk === 'host') host ??= v;
+      else if (lk === 'content-type') ctRaw ??= v;
+      else if (lk === 'authorization') auth ??= v;
+      else if (lk === 'cookie') {
+        for (const part of v.split(';')) {
+          const p = part.replace(/^\s+/, '');
+          if (p === '') continue;
+          const eq = p.indexOf('=');
+          cookies.push(eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)]);
+        }
       }
     }
+    this.changed('REQUEST_HEADERS');
+    this.putColl('REQUEST_HEADERS', headerEntries);
+    this.changed('REQUEST_HEADERS_NAMES');
+    this.putColl('REQUEST_HEADERS_NAMES', nameEntries);
     this.setColl('REQUEST_COOKIES', cookies);
     this.setColl('REQUEST_COOKIES_NAMES', cookies.map(([k]) => [k, k]));
-    const host = this.reqHeaders.find(([k]) => k.toLowerCase() === 'host')?.[1] ?? '';
-    this.setScalar('SERVER_NAME', host.replace(/:\d+$/, ''));
-    const ct = (this.reqHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '').toLowerCase();
+    this.setScalar('SERVER_NAME', (host ?? '').replace(/:\d+$/, ''));
+    const ct = (ctRaw ?? '').toLowerCase();
     if (/^application\/x-www-form-urlencoded/.test(ct)) this.bodyProcessor = 'URLENCODED';
     else if (/^multipart\/form-data/.test(ct)) this.bodyProcessor = 'MULTIPART';
     if (this.bodyProcessor) this.setScalar('REQBODY_PROCESSOR', this.bodyProcessor);
     this.rebuildArgs(get, []);
-    const auth = this.reqHeaders.find(([k]) => k.toLowerCase() === 'authorization')?.[1];
     if (auth) this.setScalar('AUTH_TYPE', auth.split(' ')[0]);
   }
 
