@@ -60,8 +60,6 @@ export interface CompiledRuleSet {
   entrySpec: Int32Array[];
   /** Per phase: 8 words per entry, the raw bytes one of which a value of entrySpec's list must hold for the rule to match */
   entryReq: Int32Array[];
-  /** Per phase, per entry: the rule's id (0 for a marker) */
-  entryIds: Int32Array[];
   /** Per phase, per entry: the first link's vidx (-1: none, or a marker) */
   entryVidx: Int32Array[];
   /** number of links with a vidx */
@@ -510,6 +508,17 @@ export class Compiler {
         }
       }
     }
+    // and per phase, which entries such a ctl (or a ctl:ruleRemoveById) names: runPhase reads
+    // these masks instead of looking each entry's id up (CRS 941010's ctl fires in most requests)
+    const masksOf = (hit: (id: number) => boolean) => phases.map((list) => Uint8Array.from(list, (e) => (e.kind === 'rule' && hit(e.id) ? 1 : 0)));
+    for (const r of this.rules) {
+      for (let l: RuleLink | null = r; l; l = l.next) {
+        for (const c of l.ctls) {
+          if (c.kind === 'ruleRemoveTargetById' || c.kind === 'ruleRemoveTargetByTag') c.masks = masksOf((id) => c.ruleIds.has(id));
+          else if (c.kind === 'ruleRemoveById') c.masks = masksOf((id) => inRanges(id, c.ranges));
+        }
+      }
+    }
     // literal prefilter: one bit per distinct required-literal set of an @rx and per distinct @pm
     // phrase list, all found by one scan per distinct value (literals.ts)
     const litIds = new Map<string, number>();
@@ -562,9 +571,8 @@ export class Compiler {
       list.forEach((e, i) => { const r = packedReq(e); if (r !== null) a.set(r, i * 8); });
       return a;
     });
-    const entryIds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.id : 0)));
     const entryVidx = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.vidx : -1)));
-    return { phases, entryNeeds, entrySpec, entryReq, entryIds, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    return { phases, entryNeeds, entrySpec, entryReq, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
   }
 }
 

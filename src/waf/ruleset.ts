@@ -47,11 +47,11 @@ export interface SetVar {
 
 export type Ctl =
   | { kind: 'ruleEngine'; mode: EngineMode }
-  | { kind: 'ruleRemoveById'; ranges: Array<[number, number]> }
+  | { kind: 'ruleRemoveById'; ranges: Array<[number, number]>; masks?: Uint8Array[] }
   | { kind: 'ruleRemoveByTag'; tag: string }
   | { kind: 'ruleRemoveByMsg'; msg: string }
-  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[]; ruleIds: Set<number> }
-  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[]; ruleIds: Set<number> }
+  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[] }
+  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[] }
   | { kind: 'requestBodyProcessor'; processor: string }
   | { kind: 'forceRequestBodyVariable'; on: boolean }
   | { kind: 'requestBodyAccess'; on: boolean }

@@ -175,6 +175,12 @@ function rememberable(coll: string, lkey: string): boolean {
   return REMEMBERED_NAMES.has(coll) || ((coll === 'REQUEST_HEADERS' || coll === 'RESPONSE_HEADERS') && REMEMBERED_HEADERS.has(lkey));
 }
 
+/** The union of two sets of per-phase masks (the second one as is when there is no first). */
+function orMasks(a: Uint8Array[] | null, b: Uint8Array[]): Uint8Array[] {
+  if (a === null) return b;
+  return a.map((m, p) => m.map((x, i) => x | b[p][i]));
+}
+
 function excerpt(s: string): string {
   return s.length > MAX_EXCERPT ? s.slice(0, MAX_EXCERPT) : s;
 }
@@ -214,6 +220,10 @@ export class Transaction implements OpTx {
   private resBodyAccess: boolean;
   private reqBodyLimit: number;
   private removedIds: Array<[number, number]> = [];
+  /** per phase, per entry: 1 when a ctl:ruleRemoveById of this transaction removed it (null: none did) */
+  private removedMask: Uint8Array[] | null = null;
+  /** per phase, per entry: 1 when a ctl:ruleRemoveTarget* of this transaction narrowed it (null: none did) */
+  private narrowMask: Uint8Array[] | null = null;
   private removedTags: string[] = [];
   private removedMsgs: string[] = [];
   private targetExcl: Array<{ ruleIds: Set<number>; targets: Exclusion[] }> = [];
@@ -855,18 +865,17 @@ export class Transaction implements OpTx {
     const never = this.neverRules !== null ? this.neverRules[phase] : null;
     const specs = this.rs.entrySpec[phase];
     const reqs = this.rs.entryReq[phase];
-    const ids = this.rs.entryIds[phase];
     const vidxs = this.verdicts !== null ? this.rs.entryVidx[phase] : null;
     while (i < list.length) {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
       // a rule a ctl removed is passed over first, untouched (MATCHED_VARS stays, as in ModSecurity)
       if (this.removedTags.length !== 0 || this.removedMsgs.length !== 0) { if (this.removed(list[i] as Rule)) { i++; continue; } }
-      else if (this.removedIds.length !== 0 && inRanges(ids[i], this.removedIds)) { i++; continue; }
+      else if (this.removedMask !== null && this.removedMask[phase][i] === 1) { i++; continue; }
       const sp = specs[i];
       // the shortcuts below know the rule's targets as compiled: not for a rule a ctl narrowed
       // (CRS 941010 narrows the XSS rules' targets in most requests: every other rule stays plain)
-      const plain = this.targetExcl.length === 0 || !this.ctlNarrows(ids[i]);
+      const plain = this.narrowMask === null || this.narrowMask[phase][i] === 0;
       if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && plain) ||
         (sp >= 0 && plain && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3)) ||
         (vidxs !== null && vidxs[i] >= 0 && plain && this.allKnown(list[i] as Rule, vidxs[i]))) {
@@ -1359,12 +1368,16 @@ export class Transaction implements OpTx {
   private ctl(c: Ctl): void {
     switch (c.kind) {
       case 'ruleEngine': this.mode = c.mode; break;
-      case 'ruleRemoveById': this.removedIds = [...this.removedIds, ...c.ranges]; break;
+      case 'ruleRemoveById':
+        this.removedIds = [...this.removedIds, ...c.ranges];
+        this.removedMask = orMasks(this.removedMask, c.masks!);
+        break;
       case 'ruleRemoveByTag': this.removedTags = [...this.removedTags, c.tag]; break;
       case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
       case 'ruleRemoveTargetById':
       case 'ruleRemoveTargetByTag':
         this.targetExcl = [...this.targetExcl, { ruleIds: c.ruleIds, targets: c.targets }];
+        this.narrowMask = orMasks(this.narrowMask, c.masks!);
         this.exclCache = new Map();
         break;
       case 'requestBodyProcessor':

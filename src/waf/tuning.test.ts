@@ -112,6 +112,25 @@ SecRule ARGS "@pm select union" "id:23,phase:2,pass,log,t:urlDecode,msg:'%{MATCH
   assert.deepEqual(t.rules.filter((x) => x.id === 20 || x.id === 21).map((x) => x.msg), ['ARGS:b', 'ARGS:b']);
 });
 
+test('a folded TX gate narrowed by a ctl is evaluated on its narrowed target (a count can change), not skipped', () => {
+  const w = compileWaf({
+    directives: `
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.x=1"
+SecRule REQUEST_HEADERS:X-Narrow "@streq 1" "id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=30;TX:x"
+SecRule &TX:x "@eq 0" "id:30,phase:2,pass,log,msg:'no x'"
+`,
+  }, li);
+  const req = (narrow: boolean): Req => ({ method: 'GET', uri: '/', headers: [['Host', 'a'], ...(narrow ? [['X-Narrow', '1']] : [])] as Array<[string, string]>, body: '' });
+  // tx.x is set in the phase 1 prefix and never written after it: the gate folds to "no match"
+  const folds = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).folds;
+  assert.ok(folds.some((f) => f === null), 'the gate folded to no match');
+  assert.deepEqual((observe(w, req(false), true) as { rules: Array<{ id: number }> }).rules.map((r) => r.id), []);
+  // the ctl removes TX:x from rule 30: &TX:x counts 0 there, and the rule matches
+  const narrowed = observe(w, req(true), true) as { rules: Array<{ id: number }> };
+  assert.deepEqual(narrowed.rules.map((r) => r.id), [30]);
+  assert.deepEqual(narrowed, observe(w, req(true), false));
+});
+
 test('rules with nothing to read are skipped as if evaluated: MATCHED_VARS is emptied all the same', () => {
   const w = compileWaf({
     directives: `
