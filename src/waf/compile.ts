@@ -11,7 +11,7 @@ import { ValueScanner } from './literals.ts';
 import type {
   Ctl, Disruptive, EngineMode, Exclusion, LoadReport, PhaseEntry, Rule, RuleLink, SetVar, Target, TxGate, WafLimits,
 } from './ruleset.ts';
-import { skipNeedsOf } from './ruleset.ts';
+import { skipNeedsOf, targetKind } from './ruleset.ts';
 
 const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
 
@@ -139,6 +139,7 @@ function toTarget(v: VariableSpec, file: string, line: number): Target {
     keyRe: v.keyRegex !== undefined ? keyRegex(v.keyRegex, file, line) : undefined,
     keyPrefix: v.keyRegex !== undefined && /^\^[\w-]+$/.test(v.keyRegex) ? v.keyRegex.slice(1).toLowerCase() : undefined,
     count: v.count,
+    kind: targetKind(v.collection),
   };
 }
 
@@ -320,7 +321,7 @@ export class Compiler {
       kind: 'rule', skipNeeds: 0, unconditional: vars === null,
       txGate: null, specId: -1, vidx: -1, exclByColl: null, req: null, rawReq: null, lit: -1, op: link.op, opNegated: false, tchain: -1, multiMatch: false, capture: false,
       next: null, setvars: link.setvars, ctls: link.ctls, targets: link.targets, targetIds: link.targetIds, tsteps: link.tsteps,
-      disruptive: def.disruptive, log: def.log, severity: null, skipAfter: null, skip: 0, allowScope: 'all', id, phase,
+      disruptive: def.disruptive, log: def.log, severity: null, skipAfter: null, skipTo: -1, skip: 0, allowScope: 'all', id, phase,
       exclusions: link.exclusions, opName: 'unconditionalMatch', opParam: '', transforms: link.transforms, transformNames: link.transformNames, line: d.line,
       file: d.file, msg: null, logdata: null, tags: [], ver: null, status: def.status || 403, redirect: null,
     };
@@ -459,8 +460,9 @@ export class Compiler {
       list.forEach((e, k) => { if (e.kind === 'marker') m.set(e.name, k); });
       return m;
     });
-    // validate skipAfter targets
+    // validate skipAfter targets, and resolve them
     for (const r of this.rules) {
+      if (r.skipAfter !== null) r.skipTo = markers[r.phase].get(r.skipAfter) ?? phases[r.phase].length - 1;
       if (r.skipAfter !== null && !markers[r.phase].has(r.skipAfter)) {
         this.warn(`${r.file}:${r.line}: rule ${r.id}: skipAfter target '${r.skipAfter}' has no SecMarker; the rule skips to the end of the phase`);
       }

@@ -13,6 +13,8 @@ export interface Target {
   /** when keyRe is `^literal` (letters, digits, '_', '-'): the literal, lower case, for a startsWith test (CRS: TX:/^header_name_920450_/) */
   keyPrefix?: string;
   count: boolean;
+  /** how values() reads it: TARGET_PLAIN (a collection of the request or response), TARGET_KEYED (TX, IP, ...), TARGET_MATCHED (MATCHED_*), TARGET_OTHER (XML, RULE, DURATION, HIGHEST_SEVERITY, TIME*) */
+  kind: number;
   /** display name for the key part, original case */
   rawKey?: string;
 }
@@ -121,6 +123,8 @@ export interface Rule extends RuleLink {
   allowScope: 'all' | 'phase' | 'request';
   log: boolean;
   skipAfter: string | null;
+  /** with skipAfter: the index of its marker in the phase (the last entry's when there is none) */
+  skipTo: number;
   skip: number;
   /** SecAction: no operator/targets */
   unconditional: boolean;
@@ -134,6 +138,19 @@ export interface Marker {
 }
 
 export type PhaseEntry = Rule | Marker;
+
+export const TARGET_PLAIN = 0;
+export const TARGET_KEYED = 1;
+export const TARGET_MATCHED = 2;
+export const TARGET_OTHER = 3;
+/** Collections of variables set by name (setvar), read with Target.kind TARGET_KEYED. */
+export const KEYED_COLLECTIONS: ReadonlySet<string> = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
+export function targetKind(collection: string): number {
+  if (KEYED_COLLECTIONS.has(collection)) return TARGET_KEYED;
+  if (collection.startsWith('MATCHED')) return TARGET_MATCHED;
+  if (collection === 'XML' || collection === 'RULE' || collection === 'DURATION' || collection === 'HIGHEST_SEVERITY' || collection.startsWith('TIME')) return TARGET_OTHER;
+  return TARGET_PLAIN;
+}
 
 export interface WafLimits {
   requestBodyAccess: boolean;

@@ -3,12 +3,12 @@
  * Per-request work only: everything expensive was compiled at load.
  */
 import { randomBytes } from 'node:crypto';
-import { SKIP_BITS } from './ruleset.ts';
 import type { CompiledRuleSet } from './compile.ts';
 import { inRanges, groupExclusions } from './compile.ts';
 import type { Macro } from './macro.ts';
 import { numeric, type OpTx } from './operators.ts';
 import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target, TxGate } from './ruleset.ts';
+import { KEYED_COLLECTIONS, SKIP_BITS, TARGET_KEYED, TARGET_MATCHED, TARGET_PLAIN } from './ruleset.ts';
 import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
 import { urlDecode } from './transforms.ts';
 import { bytesOf, intersects } from './regex.ts';
@@ -146,7 +146,7 @@ const NO_BYTES = new Int32Array(8);
 /** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
 const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
   'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'REQUEST_BODY'];
-const COLLECTIONS_WITH_KEYS = new Set(['TX', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
+const COLLECTIONS_WITH_KEYS = KEYED_COLLECTIONS;
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
@@ -670,8 +670,10 @@ export class Transaction implements OpTx {
   /** Values of one target, with exclusions applied. */
   private values(t: Target, excl: Map<string, Exclusion[]> | null): Entry[] {
     const c = t.collection;
+    const kind = t.kind;
     let list: Entry[];
-    if (COLLECTIONS_WITH_KEYS.has(c)) {
+    if (kind === TARGET_PLAIN) list = t.key !== undefined ? this.byKey(c, t.key) : (this.colls.get(c) ?? EMPTY);
+    else if (kind === TARGET_KEYED) {
       const m = this.vars.get(c);
       if (!m) list = EMPTY;
       else if (t.key !== undefined) {
@@ -701,15 +703,13 @@ export class Transaction implements OpTx {
       return list;
     } else if (c === 'DURATION') list = [mk(c, '', '', String((Date.now() - this.startTime) * 1000))];
     else if (c === 'HIGHEST_SEVERITY') list = [mk(c, '', '', String(this.highestSeverity))];
-    else if (c.startsWith('TIME')) list = [mk(c, '', '', timeVar(c))];
-    else if (t.key !== undefined) list = this.byKey(c, t.key);
-    else list = this.colls.get(c) ?? EMPTY;
-    if (t.keyRe && !COLLECTIONS_WITH_KEYS.has(c)) list = list.filter((e) => keyMatches(t, e.key, e.lkey));
+    else list = [mk(c, '', '', timeVar(c))]; // TIME*
+    if (t.keyRe && kind !== TARGET_KEYED) list = list.filter((e) => keyMatches(t, e.key, e.lkey));
     const xs = excl === null ? undefined : excl.get(c);
     if (xs !== undefined && list.length > 0) {
       // the same (interned) exclusion list is applied by many rules: filter once per value list
       // (TX-like and MATCHED_* lists are rebuilt per call: filter them without caching)
-      const stable = !COLLECTIONS_WITH_KEYS.has(c) && !c.startsWith('MATCHED');
+      const stable = kind !== TARGET_KEYED && kind !== TARGET_MATCHED;
       let pairs = stable ? this.filtered.get(xs) : [];
       if (!pairs) { pairs = []; this.filtered.set(xs, pairs); }
       let hit: Entry[] | undefined;
@@ -829,7 +829,6 @@ export class Transaction implements OpTx {
     if (this.allowAll && phase < 5) return;
     if (this.allowRequest && phase <= 2) return;
     const list = this.rs.phases[phase];
-    const markers = this.rs.markers[phase];
     let i = 0;
     if (phase === 1 && engineTuning.phase1Prefix && !this.vars.has('TX')) {
       // the request-independent start of phase 1 (CRS setup and initialisation defaults): its
@@ -900,8 +899,7 @@ export class Transaction implements OpTx {
         else { this.allowAll = true; if (phase < 5) return; }
       }
       if (e.skipAfter !== null) {
-        const k = markers.get(e.skipAfter);
-        i = k === undefined ? list.length : k + 1;
+        i = e.skipTo + 1;
         continue;
       }
       if (e.skip > 0) {
