@@ -66,3 +66,55 @@ test('wrk sends exactly the request of each script (method, path, headers, body)
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--vary: every request wrk sends is a new client\'s (own User-Agent and path or query values), names and the rest unchanged', { skip: WRK ? false : 'wrk not installed (scripts/install-bench-tools.sh)' }, async () => {
+  const seen: Array<{ url: string; ua: string | undefined; method: string; body: string; accept: string | undefined }> = [];
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ url: req.url!, ua: req.headers['user-agent'], method: req.method!, body: Buffer.concat(chunks).toString('utf8'), accept: req.headers.accept });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'waf-lua-'));
+  try {
+    for (const r of REQUESTS.filter((x) => x.key === 'get' || x.key === 'min' || x.key === 'form')) {
+      seen.length = 0;
+      const file = path.join(dir, `${r.key}.lua`);
+      fs.writeFileSync(file, wrkLua(r, { vary: true }));
+      const w = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        // two threads: their requests must not repeat each other's either
+        execFile(WRK!, ['-t2', '-c2', '-d1s', '-s', file, `http://127.0.0.1:${port}`], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+        });
+      });
+      assert.equal(w.code, 0, w.out);
+      assert.ok(seen.length > 20, `${r.key}: ${seen.length} requests`);
+      assert.equal(new Set(seen.map((s) => s.url)).size, seen.length, `${r.key}: every path is new`);
+      const ua = r.headers.find(([k]) => k === 'User-Agent')?.[1];
+      if (ua) {
+        assert.equal(new Set(seen.map((s) => s.ua)).size, seen.length, `${r.key}: every User-Agent is new`);
+        for (const s of seen) assert.ok(s.ua!.startsWith(`${ua} client/`), s.ua);
+      }
+      const want = new URL(r.path, 'http://x');
+      for (const s of seen) {
+        const got = new URL(s.url, 'http://x');
+        assert.equal(s.method, r.method);
+        assert.equal(s.body, r.body, 'the body is the same');
+        assert.equal(s.accept, r.headers.find(([k]) => k === 'Accept')?.[1], 'the other headers are the same');
+        if (want.search) {
+          assert.equal(got.pathname, want.pathname);
+          assert.deepEqual([...got.searchParams.keys()], [...want.searchParams.keys()], 'the same argument names');
+          for (const [k, v] of want.searchParams) assert.ok(got.searchParams.get(k)!.startsWith(v) && got.searchParams.get(k) !== v, `${k}=${got.searchParams.get(k)}`);
+        } else assert.match(got.pathname, new RegExp(`^${want.pathname.replace(/\/$/, '')}/\\d+-\\d+$`));
+      }
+    }
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -64,14 +64,37 @@ export function luaString(s: string): string {
  * wrk script: every request is `r` (wrk.format() builds it from these fields and adds
  * Content-Length for the body). No response() callback, which would slow wrk down: non-2xx answers
  * are counted by wrk itself ("Non-2xx or 3xx responses").
+ *
+ * With `vary`, every request is a new client's, as bench/waf-engine.ts's "new client" rows: a
+ * request() function gives each one its own User-Agent (the original plus " client/T-N") and its
+ * own path: every query value gets "T-N" appended, a path without a query gets "/T-N" (T: the
+ * wrk thread, N: a counter). What a WAF could remember from one request to the next is then only
+ * the names and the other header values (Portcullis's value verdict store, src/waf/README.md).
  */
-export function wrkLua(r: BenchRequest): string {
+export function wrkLua(r: BenchRequest, opts: { vary?: boolean } = {}): string {
   const lines = [
-    `-- bench/waf: ${r.name}`,
+    `-- bench/waf: ${r.name}${opts.vary ? ' (a new client every request)' : ''}`,
     `wrk.method = ${luaString(r.method)}`,
     `wrk.path = ${luaString(r.path)}`,
   ];
   for (const [k, v] of r.headers) lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`);
   if (r.body) lines.push(`wrk.body = ${luaString(r.body)}`);
+  if (opts.vary) {
+    const ua = r.headers.find(([k]) => k.toLowerCase() === 'user-agent')?.[1];
+    lines.push(
+      'local threads = 0',
+      'function setup(thread) thread:set("tid", threads); threads = threads + 1 end',
+      'local n = 0',
+      'function request()',
+      '  n = n + 1',
+      '  local id = tostring(tid or 0) .. "-" .. n',
+      '  local path = wrk.path',
+      '  if string.find(path, "?", 1, true) then path = string.gsub(path, "=([^&]*)", function(v) return "=" .. v .. id end)',
+      '  else path = path .. (string.sub(path, -1) == "/" and "" or "/") .. id end',
+      ...(ua !== undefined ? [`  wrk.headers["User-Agent"] = ${luaString(ua)} .. " client/" .. id`] : []),
+      '  return wrk.format(nil, path)',
+      'end',
+    );
+  }
   return lines.join('\n') + '\n';
 }

@@ -3,7 +3,7 @@
  * nginx + ModSecurity v3 loading the same CRS directory, same machine, same run, same upstream.
  *
  *   node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2]
- *                         [--connections 64] [--threads 2] [--quick] [--json PATH|-]
+ *                         [--connections 64] [--threads 2] [--quick] [--vary] [--json PATH|-]
  *
  * 1. Cost per benign request (one connection, wrk -t1 -c1 with a Lua script): for each of a bare
  *    GET /, a GET with a query string, a ~2 KB JSON POST and a form POST (bench/waf/requests.ts), latency (p50/p99)
@@ -16,6 +16,9 @@
  * issue targets: Portcullis PL1 req/s vs nginx + ModSecurity PL1 (>= 10x), and the WAF's CPU per
  * benign request vs ModSecurity's (<= 1/8).
  *
+ * --vary: every request is a new client's (its own User-Agent, path and query values; requests.ts
+ * wrkLua), for every server alike: what Portcullis's value verdict store gains then is only from
+ * names and the other header values.
  * Tools: nginx, wrk, the ModSecurity v3 nginx module (sh scripts/install-bench-tools.sh).
  * Exit code: 0 when every case ran without error responses, 1 otherwise, 2 when a tool is missing.
  */
@@ -35,13 +38,13 @@ import { REQUESTS, wrkLua, type BenchRequest } from './requests.ts';
 const { values: argv } = parseArgs({
   options: {
     pl: { type: 'string' }, 'c1-duration': { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
-    connections: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
+    connections: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' }, vary: { type: 'boolean' }, json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  console.log('usage: node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2] [--connections 64] [--threads 2] [--quick] [--json PATH|-]');
+  console.log('usage: node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2] [--connections 64] [--threads 2] [--quick] [--vary] [--json PATH|-]');
   process.exit(0);
 }
 const num = (v: string | undefined, d: number, name: string) => {
@@ -51,6 +54,7 @@ const num = (v: string | undefined, d: number, name: string) => {
   return n;
 };
 const quick = Boolean(argv.quick);
+const VARY = Boolean(argv.vary);
 const C1_DURATION = num(argv['c1-duration'], quick ? 2 : 4, 'c1-duration');
 const DURATION = num(argv.duration, quick ? 3 : 8, 'duration');
 const WARMUP = num(argv.warmup, quick ? 1 : 2, 'warmup');
@@ -81,7 +85,7 @@ process.on('uncaughtException', (e) => { log(`bench/waf: ${e.stack ?? e}`); clea
 const luaFiles = new Map<string, string>();
 function luaFile(r: BenchRequest): string {
   let f = luaFiles.get(r.key);
-  if (!f) { f = path.join(TMP, `${r.key}.lua`); fs.writeFileSync(f, wrkLua(r)); luaFiles.set(r.key, f); }
+  if (!f) { f = path.join(TMP, `${r.key}.lua`); fs.writeFileSync(f, wrkLua(r, { vary: VARY })); luaFiles.set(r.key, f); }
   return f;
 }
 
@@ -311,6 +315,7 @@ async function main(): Promise<number> {
   out.push('');
   out.push('Notes:');
   out.push(`- ${m.cpus} CPU(s) shared by wrk, the upstream nginx (2 workers) and the server under test. CPU us/req is the CPU time (user + system, /proc, 10 ms ticks) of the server's whole process tree per request; "other CPU %" is what the rest of the machine used during the run (other people's work, the kernel's loopback softirq): tens of % mean a busy machine.`);
+  out.push(VARY ? '- --vary: every request was a new client\'s (its own User-Agent, path and query values), for every server.' : '- Every request of a kind was the same (wrk repeats it): one client. --vary makes every request a new client\'s.');
   out.push('- ModSecurity: SecRequestBodyAccess On (JSON/XML processors as in modsecurity.conf-recommended), SecResponseBodyAccess Off (as the Portcullis default, responseBody.inspect false; both judge status and headers), audit log off, no debug log.');
   out.push(`- Start-up (until serving): ${[...startup.entries()].map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}.`);
   out.push(`- Load average before the run: ${m.loadavgAtStart.join(' ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
@@ -319,7 +324,7 @@ async function main(): Promise<number> {
 
   const result = {
     date: new Date().toISOString(), machine: m, portcullis: workers,
-    settings: { levels: LEVELS, c1DurationS: C1_DURATION, durationS: DURATION, warmupS: WARMUP, threads: THREADS, connections: CONNECTIONS },
+    settings: { levels: LEVELS, c1DurationS: C1_DURATION, durationS: DURATION, warmupS: WARMUP, threads: THREADS, connections: CONNECTIONS, vary: VARY },
     requests: REQUESTS.map((r) => ({ key: r.key, name: r.name, method: r.method, path: r.path, bodyBytes: Buffer.byteLength(r.body) })),
     perRequest: c1.map((x) => ({ ...x, wafCpuUsPerReq: wafCost(c1, x) })),
     throughput: load.map((x) => ({ ...x, wafCpuUsPerReq: wafCost(load, x) })),
