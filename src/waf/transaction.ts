@@ -83,6 +83,12 @@ export const engineTuning = { phase1Prefix: true, sharedLists: true, skipEmpty: 
  * the bits in one Int32Array per generation (each value's bits are a view of it: no allocation per
  * value but the view). A value found in the older generation is copied to the newer one; when the
  * newer one is full, the older one is dropped and the newer becomes the older.
+ *
+ * Admission: a value is stored the second time it is seen, not the first (a doorkeeper bit per
+ * hash of the value, as in TinyLFU caches). Values seen once - unique per request, or sprayed by a
+ * client to flush the store - cost a hash and neither fill generations nor push out what repeats.
+ * The doorkeeper is cleared when an eighth of its bits are set (false positives stay rare; one
+ * only stores a value a little early).
  */
 export class ValueVerdicts {
   private newer = new Map<string, Int32Array>();
@@ -90,17 +96,29 @@ export class ValueVerdicts {
   private slab: Int32Array;
   private count = 0;
   private chars = 0;
+  private readonly door = new Int32Array(DOOR_BITS >>> 5);
+  private doorSet = 0;
   private readonly words: number;
   constructor(words: number) {
     this.words = words;
     this.slab = new Int32Array(VERDICT_VALUES * words);
   }
 
-  /** The value's bits (live: set bits with |=), or null for a value too long to keep. */
+  /** The value's bits (live: set bits with |=), or null for a value not kept (too long, or seen for the first time). */
   get(v: string): Int32Array | null {
     const b = this.newer.get(v);
     if (b !== undefined) return b;
     if (v.length > VERDICT_MAX_VALUE) return null;
+    const old = this.older.get(v);
+    if (old === undefined) {
+      const h = hashOf(v) & (DOOR_BITS - 1);
+      const m = 1 << (h & 31);
+      if ((this.door[h >>> 5] & m) === 0) {
+        this.door[h >>> 5] |= m;
+        if (++this.doorSet > DOOR_BITS / 8) { this.door.fill(0); this.doorSet = 0; }
+        return null;
+      }
+    }
     if (this.count === VERDICT_VALUES || this.chars + v.length > VERDICT_CHARS) {
       this.older = this.newer;
       this.newer = new Map();
@@ -110,7 +128,6 @@ export class ValueVerdicts {
     }
     const at = this.count++ * this.words;
     const bits = this.slab.subarray(at, at + this.words);
-    const old = this.older.get(v);
     if (old !== undefined) bits.set(old);
     this.newer.set(v, bits);
     this.chars += v.length;
@@ -121,6 +138,13 @@ export class ValueVerdicts {
   get size(): number { return this.newer.size + this.older.size; }
 }
 const VERDICT_VALUES = 8192;
+const DOOR_BITS = 1 << 19;
+/** FNV-1a over the UTF-16 code units (the doorkeeper's hash; not a defence against chosen collisions, which only store a value early). */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
 const VERDICT_CHARS = 1 << 20;
 const VERDICT_MAX_VALUE = 1024;
 const verdictStores = new WeakMap<CompiledRuleSet, ValueVerdicts>();
