@@ -462,10 +462,10 @@ export class Compiler {
     });
     // validate skipAfter targets, and resolve them
     for (const r of this.rules) {
-      if (r.skipAfter !== null) r.skipTo = markers[r.phase].get(r.skipAfter) ?? phases[r.phase].length - 1;
-      if (r.skipAfter !== null && !markers[r.phase].has(r.skipAfter)) {
-        this.warn(`${r.file}:${r.line}: rule ${r.id}: skipAfter target '${r.skipAfter}' has no SecMarker; the rule skips to the end of the phase`);
-      }
+      if (r.skipAfter === null) continue;
+      const k = markers[r.phase].get(r.skipAfter);
+      r.skipTo = k ?? phases[r.phase].length - 1;
+      if (k === undefined) this.warn(`${r.file}:${r.line}: rule ${r.id}: skipAfter target '${r.skipAfter}' has no SecMarker; the rule skips to the end of the phase`);
     }
     this.report.rules = phases.reduce((a, l) => a + l.filter((e) => e.kind === 'rule').length, 0);
     const ruleById = new Map<number, Rule>();

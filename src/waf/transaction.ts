@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CompiledRuleSet } from './compile.ts';
-import { inRanges, groupExclusions } from './compile.ts';
+import { groupExclusions } from './compile.ts';
 import type { Macro } from './macro.ts';
 import { numeric, type OpTx } from './operators.ts';
 import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target, TxGate } from './ruleset.ts';
@@ -170,7 +170,6 @@ const NO_BYTES = new Int32Array(8);
 /** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
 const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
   'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'REQUEST_BODY'];
-const COLLECTIONS_WITH_KEYS = KEYED_COLLECTIONS;
 const SEVERITY_NUM: Record<string, number> = { EMERGENCY: 0, ALERT: 1, CRITICAL: 2, ERROR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7 };
 
 /** Every Entry is built here, with all fields present, so the hot loop sees one object shape. */
@@ -243,7 +242,6 @@ export class Transaction implements OpTx {
   private reqBodyAccess: boolean;
   private resBodyAccess: boolean;
   private reqBodyLimit: number;
-  private removedIds: Array<[number, number]> = [];
   /** per phase, per entry: 1 when a ctl:ruleRemoveById of this transaction removed it (null: none did) */
   private removedMask: Uint8Array[] | null = null;
   /** per phase, per entry: 1 when a ctl:ruleRemoveTarget* of this transaction narrowed it (null: none did) */
@@ -807,7 +805,7 @@ export class Transaction implements OpTx {
   }
 
   private resolve(coll: string, key?: string): string {
-    if (COLLECTIONS_WITH_KEYS.has(coll)) return key === undefined ? '' : this.vars.get(coll)?.get(key)?.value ?? '';
+    if (KEYED_COLLECTIONS.has(coll)) return key === undefined ? '' : this.vars.get(coll)?.get(key)?.value ?? '';
     switch (coll) {
       case 'MATCHED_VAR': return this.matchedVar;
       case 'MATCHED_VAR_NAME': return this.matchedVarName;
@@ -840,8 +838,9 @@ export class Transaction implements OpTx {
   }
 
   // ---------------------------------------------------------------- rule engine
-  private removed(r: Rule): boolean {
-    if (this.removedIds.length && inRanges(r.id, this.removedIds)) return true;
+  /** Whether a ctl of this transaction removed rule `r`, entry `i` of its phase. */
+  private removed(r: Rule, i: number): boolean {
+    if (this.removedMask !== null && this.removedMask[r.phase][i] === 1) return true;
     if (this.removedTags.length && r.tags.some((t) => this.removedTags.includes(t))) return true;
     if (this.removedMsgs.length && r.msg && this.removedMsgs.includes(this.expand(r.msg))) return true;
     return false;
@@ -865,7 +864,7 @@ export class Transaction implements OpTx {
         let keptMatched = -1;
         for (let k = 0; k < pre.kept.length; k++) {
           const e = list[pre.kept[k]] as Rule;
-          if (this.removed(e)) continue;
+          if (this.removed(e, pre.kept[k])) continue;
           this.currentRule = e;
           const c = this.matchCount;
           this.evalRule(e);
@@ -893,7 +892,7 @@ export class Transaction implements OpTx {
       const sn = needs[i];
       if (sn === -1) { i++; continue; } // a marker
       // a rule a ctl removed is passed over first, untouched (MATCHED_VARS stays, as in ModSecurity)
-      if (this.removedTags.length !== 0 || this.removedMsgs.length !== 0) { if (this.removed(list[i] as Rule)) { i++; continue; } }
+      if (this.removedTags.length !== 0 || this.removedMsgs.length !== 0) { if (this.removed(list[i] as Rule, i)) { i++; continue; } }
       else if (this.removedMask !== null && this.removedMask[phase][i] === 1) { i++; continue; }
       const sp = specs[i];
       // the shortcuts below know the rule's targets as compiled: not for a rule a ctl narrowed
@@ -1390,10 +1389,7 @@ export class Transaction implements OpTx {
   private ctl(c: Ctl): void {
     switch (c.kind) {
       case 'ruleEngine': this.mode = c.mode; break;
-      case 'ruleRemoveById':
-        this.removedIds = [...this.removedIds, ...c.ranges];
-        this.removedMask = orMasks(this.removedMask, c.masks!);
-        break;
+      case 'ruleRemoveById': this.removedMask = orMasks(this.removedMask, c.masks!); break;
       case 'ruleRemoveByTag': this.removedTags = [...this.removedTags, c.tag]; break;
       case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
       case 'ruleRemoveTargetById':
