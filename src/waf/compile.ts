@@ -81,6 +81,12 @@ export interface CompiledRuleSet {
    * once phase 2 is over (Transaction.releaseRequestPhases).
    */
   lateReads: ReadonlySet<string>;
+  /**
+   * Collection -> the shared lists built from it: the specIds (RuleLink.specId) and target ids
+   * (RuleLink.targetIds) whose targets read it. When a collection changes, a transaction drops
+   * only these lists (Transaction.changed); the others stay valid across phases.
+   */
+  listsByColl: ReadonlyMap<string, { readonly specs: readonly number[]; readonly tids: readonly number[] }>;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -473,6 +479,8 @@ export class Compiler {
     const tids = new Map<string, number>();
     const sig = (x: { collection: string; key?: string; keyRe?: RegExp }) => `${x.collection}:${x.key ?? ''}:${x.keyRe?.source ?? ''}`;
     const specs = new Map<string, number>();
+    const listsByColl = new Map<string, { specs: number[]; tids: number[] }>();
+    const listsOf = (c: string) => { let x = listsByColl.get(c); if (x === undefined) { x = { specs: [], tids: [] }; listsByColl.set(c, x); } return x; };
     const volatile = /^(TX|IP|GLOBAL|SESSION|USER|RESOURCE|MATCHED_VARS?|MATCHED_VARS?_NAMES?|MATCHED_VAR_NAME|RULE|DURATION|HIGHEST_SEVERITY|TIME.*)$/;
     for (const r of this.rules) {
       for (let l: RuleLink | null = r; l; l = l.next) {
@@ -480,14 +488,18 @@ export class Compiler {
           if (volatile.test(t.collection)) return -1;
           const key = (t.count ? '&' : '') + sig(t) + '!' + l!.exclusions.filter((x) => x.collection === t.collection).map(sig).sort().join('|');
           let id = tids.get(key);
-          if (id === undefined) { id = tids.size; tids.set(key, id); }
+          if (id === undefined) { id = tids.size; tids.set(key, id); listsOf(t.collection).tids.push(id); }
           return id;
         });
         if (l.targets.length === 0 || l.targets.some((t) => volatile.test(t.collection))) continue;
         const key = l.targets.map((t) => `${t.count ? '&' : ''}${t.collection}:${t.key ?? ''}:${t.keyRe?.source ?? ''}`).join('|') + '!' +
           l.exclusions.map((x) => `${x.collection}:${x.key ?? ''}:${x.keyRe?.source ?? ''}`).sort().join('|');
         let id = specs.get(key);
-        if (id === undefined) { id = specs.size; specs.set(key, id); }
+        if (id === undefined) {
+          id = specs.size;
+          specs.set(key, id);
+          for (const c of new Set(l.targets.map((t) => t.collection))) listsOf(c).specs.push(id);
+        }
         l.specId = id;
       }
     }
@@ -574,7 +586,7 @@ export class Compiler {
       return a;
     });
     const entryVidx = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.vidx : -1)));
-    return { phases, entryNeeds, entrySpec, entryReq, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases) };
+    return { phases, entryNeeds, entrySpec, entryReq, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases), listsByColl };
   }
 }
 

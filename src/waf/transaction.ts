@@ -265,6 +265,13 @@ export class Transaction implements OpTx {
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
   private readonly keyIndex = new Map<string, Map<string, Entry[]>>();
+  /**
+   * The TX map copied from the phase 1 prefix (txPrefixOf), and the keys added to it since, in
+   * insertion order: a `TX:/regex/` target none of whose prefix keys match only scans these
+   * (CRS 920450 and 922110 look for keys of their own among ~150).
+   */
+  private txBase: TxPrefix | null = null;
+  private txAdded: string[] = [];
   private specCache: Array<Entry[] | undefined> = [];
   private tvCache: Array<Entry[] | undefined> = [];
   /** byte union of specCache[specId]'s raw values (runPhase's packed prefilter) */
@@ -459,10 +466,19 @@ export class Transaction implements OpTx {
     this.putColl(name, pairs.map(([k, v]) => this.entry(name, k, v)));
   }
 
-  /** A collection is about to change: what was built from its old contents goes. */
+  /**
+   * A collection is about to change: what was built from its old contents goes. Only the shared
+   * lists that read it (CompiledRuleSet.listsByColl): the others stay valid, also into the next
+   * phase (a GET's phase 2 reads the lists phase 1 collected).
+   */
   private changed(name: string): void {
     this.keyIndex.delete(name);
-    if (this.specCache.length || this.tvCache.length || this.exclVals.size) this.dropListCaches();
+    const ls = this.rs.listsByColl.get(name);
+    if (ls !== undefined) {
+      for (let k = 0; k < ls.specs.length; k++) { const sp = ls.specs[k]; if (sp < this.specCache.length) { this.specCache[sp] = undefined; this.specBytes[sp] = undefined; } }
+      for (let k = 0; k < ls.tids.length; k++) { const id = ls.tids[k]; if (id < this.tvCache.length) this.tvCache[id] = undefined; }
+    }
+    if (this.exclVals.size !== 0) this.exclVals.clear();
   }
 
   /** Every write of a collection goes here, so `present` stays true to `colls`. */
@@ -600,8 +616,8 @@ export class Transaction implements OpTx {
 
   private rebuildArgs(get: Array<[string, string]>, post: Array<[string, string]>): void {
     const all = [...get, ...post];
-    this.keyIndex.clear();
-    this.dropListCaches();
+    this.changed('ARGS');
+    this.changed('ARGS_NAMES');
     this.putColl('ARGS', [...(this.colls.get('ARGS_GET') ?? []).map((e) => mk(`ARGS:${e.key}`, e.key, e.lkey, e.value)), ...post.map(([k, v]) => mk(`ARGS:${k}`, k, k.toLowerCase(), v))]);
     this.putColl('ARGS_NAMES', all.map(([k]) => this.entry('ARGS_NAMES', k, k)));
     let size = 0;
@@ -702,9 +718,15 @@ export class Transaction implements OpTx {
         const v = m.get(t.key);
         list = v === undefined ? EMPTY : (v.list ??= [this.varEntry(c, v)]);
       } else if (t.keyRe !== undefined) {
-        // entries only for the keys that match (TX holds ~150 variables in CRS)
+        // entries only for the keys that match (TX holds ~150 variables in CRS); when no key of
+        // the phase 1 prefix matches, only the keys added since can (in the map's order: a key
+        // deleted and set again is at the end of both)
         list = [];
-        for (const [lk, v] of m) if (keyMatches(t, v.key, lk)) list.push(this.varEntry(c, v));
+        const base = this.txBase;
+        if (base !== null && c === 'TX' && !baseKeyMatches(base, t)) {
+          const added = this.txAdded;
+          for (let k = 0; k < added.length; k++) { const v = m.get(added[k])!; if (keyMatches(t, v.key, added[k])) list.push(this.varEntry(c, v)); }
+        } else for (const [lk, v] of m) if (keyMatches(t, v.key, lk)) list.push(this.varEntry(c, v));
       } else {
         list = [];
         for (const v of m.values()) list.push(this.varEntry(c, v));
@@ -832,7 +854,11 @@ export class Transaction implements OpTx {
   setCaptures(groups: ArrayLike<string | undefined>): void {
     const m = this.varMap('TX');
     for (let k = 0; k < 10; k++) {
-      if (k < groups.length && groups[k] !== undefined) m.set(String(k), { key: String(k), value: groups[k] as string });
+      if (k < groups.length && groups[k] !== undefined) {
+        const key = String(k);
+        if (this.txBase !== null && !m.has(key)) this.txAdded.push(key);
+        m.set(key, { key, value: groups[k] as string });
+      }
       else if (k >= groups.length) break;
     }
   }
@@ -872,6 +898,7 @@ export class Transaction implements OpTx {
           if (this.interruption || (this.mode as EngineMode) === 'Off') return;
         }
         this.vars.set('TX', new Map(pre.tx));
+        this.txBase = pre;
         this.folds = pre.folds;
         this.neverRules = pre.never;
         // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
@@ -1334,7 +1361,12 @@ export class Transaction implements OpTx {
     const name = this.expand(nameM);
     const lname = name.toLowerCase();
     const m = this.varMap(coll);
-    if (op === 'del') { m.delete(lname); return; }
+    const tracked = this.txBase !== null && coll === 'TX';
+    if (op === 'del') {
+      if (m.delete(lname) && tracked) { const k = this.txAdded.indexOf(lname); if (k >= 0) this.txAdded.splice(k, 1); }
+      return;
+    }
+    if (tracked && !m.has(lname)) this.txAdded.push(lname);
     const value = this.expand(valueM);
     if (op === 'set') { m.set(lname, { key: name, value }); return; }
     const cur = Number.parseInt(m.get(lname)?.value ?? '0', 10) || 0;
@@ -1379,11 +1411,11 @@ export class Transaction implements OpTx {
         i = k;
       }
       state = {
-        end, kept: kept.slice(), lastMatch, folds: [], never: [], tx: new Map(this.vars.get('TX') ?? []), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
+        end, kept: kept.slice(), lastMatch, folds: [], never: [], tx: new Map(this.vars.get('TX') ?? []), keyReHits: new Map(), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
         matchedVars: this.matchedVars.slice(), highestSeverity: this.highestSeverity,
       };
     }
-    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], never: [], tx: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
+    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], never: [], tx: new Map(), keyReHits: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
   }
 
   private ctl(c: Ctl): void {
@@ -1422,6 +1454,8 @@ interface TxPrefix {
   /** per phase, per entry: 1 for a rule that is one gate folded to no match */
   never: Uint8Array[];
   tx: Map<string, TxVar>;
+  /** per `TX:/regex/` target: whether a key of `tx` matches it (baseKeyMatches) */
+  keyReHits: Map<Target, boolean>;
   matchedVar: string;
   matchedVarName: string;
   matchedVars: Entry[];
@@ -1554,6 +1588,17 @@ function prefixKeepable(r: Rule): boolean {
  * key (the regex is case-insensitive), unless the key holds a line break, after which the regex's
  * `^` (multiline, as in ModSecurity) matches too: then the regex decides.
  */
+/** Whether a key of the prefix's TX map matches target `t`'s key regex (cached on the prefix). */
+function baseKeyMatches(pre: TxPrefix, t: Target): boolean {
+  let hit = pre.keyReHits.get(t);
+  if (hit === undefined) {
+    hit = false;
+    for (const [lk, v] of pre.tx) if (keyMatches(t, v.key, lk)) { hit = true; break; }
+    pre.keyReHits.set(t, hit);
+  }
+  return hit;
+}
+
 function keyMatches(t: Target, key: string, lkey: string): boolean {
   const p = t.keyPrefix;
   if (p === undefined) return t.keyRe!.test(key);

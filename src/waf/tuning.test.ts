@@ -112,6 +112,39 @@ SecRule ARGS "@pm select union" "id:23,phase:2,pass,log,t:urlDecode,msg:'%{MATCH
   assert.deepEqual(t.rules.filter((x) => x.id === 20 || x.id === 21).map((x) => x.msg), ['ARGS:b', 'ARGS:b']);
 });
 
+test('a list collected in phase 1 is kept for phase 2 unless its collection changed: body arguments reach phase 2 rules', () => {
+  // each rule appends the name of every value it matched, in order, to tx.seen
+  const seen = (id: number, phase: number, targets: string) => `SecRule ${targets} "@rx zzz" "id:${id},phase:${phase},pass,nolog,setvar:'tx.seen=%{tx.seen} ${id}:%{MATCHED_VAR_NAME}'"`;
+  const w = compileWaf({
+    directives: ['SecRuleEngine On', 'SecRequestBodyAccess On', 'SecAction "id:9,phase:1,pass,nolog,setvar:tx.seen=."',
+      seen(1, 1, 'ARGS|REQUEST_HEADERS:X-A'), seen(2, 1, 'REQUEST_HEADERS:X-A|REQUEST_COOKIES'),
+      seen(3, 2, 'ARGS|REQUEST_HEADERS:X-A'), seen(4, 2, 'REQUEST_HEADERS:X-A|REQUEST_COOKIES'), seen(5, 2, 'REQUEST_BODY')].join('\n'),
+  }, li);
+  const r: Req = { method: 'POST', uri: '/?q=zzz1', headers: [['Host', 'a'], ['X-A', 'zzz'], ['Content-Type', 'application/x-www-form-urlencoded']], body: 'b=zzz2' };
+  const got = observe(w, r, true) as { tx: Array<[string, string]> };
+  assert.deepEqual(got, observe(w, r, false));
+  // phase 2: the body's argument is there (ARGS changed), the header list is the same
+  assert.equal(got.tx.find(([k]) => k === 'seen')?.[1],
+    '. 1:ARGS:q 1:REQUEST_HEADERS:X-A 2:REQUEST_HEADERS:X-A 3:ARGS:q 3:ARGS:b 3:REQUEST_HEADERS:X-A 4:REQUEST_HEADERS:X-A 5:REQUEST_BODY');
+});
+
+test('TX:/regex/ after the phase 1 prefix: keys added later are found in the map order, a deleted key is gone, one set again comes last', () => {
+  const w = compileWaf({
+    directives: `
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.base_a=1,setvar:tx.other=2,setvar:tx.order=."
+SecRule REQUEST_HEADERS_NAMES "@rx ^.*$" "id:2,phase:1,pass,nolog,capture,t:lowercase,setvar:'tx.hn_%{tx.0}=%{tx.0}'"
+SecAction "id:3,phase:1,pass,nolog,setvar:!tx.hn_host"
+SecAction "id:4,phase:1,pass,nolog,setvar:tx.hn_host=again"
+SecRule TX:/^hn_/ "@rx ." "id:5,phase:1,pass,nolog,setvar:'tx.order=%{tx.order} %{MATCHED_VAR_NAME}'"
+SecRule TX:/^base_/ "@rx ." "id:6,phase:1,pass,nolog,setvar:'tx.order=%{tx.order} %{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  const r: Req = { method: 'GET', uri: '/', headers: [['Host', 'a'], ['X-B', 'b'], ['X-C', 'c']], body: '' };
+  const got = observe(w, r, true) as { tx: Array<[string, string]> };
+  assert.deepEqual(got, observe(w, r, false));
+  assert.equal(got.tx.find(([k]) => k === 'order')?.[1], '. TX:hn_x-b TX:hn_x-c TX:hn_host TX:base_a');
+});
+
 test('a folded TX gate narrowed by a ctl is evaluated on its narrowed target (a count can change), not skipped', () => {
   const w = compileWaf({
     directives: `
