@@ -1583,11 +1583,6 @@ function prefixKeepable(r: Rule): boolean {
   return true;
 }
 
-/**
- * Whether a key matches a target's /regex/ key. A `^literal` one is a startsWith on the lower-case
- * key (the regex is case-insensitive), unless the key holds a line break, after which the regex's
- * `^` (multiline, as in ModSecurity) matches too: then the regex decides.
- */
 /** Whether a key of the prefix's TX map matches target `t`'s key regex (cached on the prefix). */
 function baseKeyMatches(pre: TxPrefix, t: Target): boolean {
   let hit = pre.keyReHits.get(t);
@@ -1599,6 +1594,11 @@ function baseKeyMatches(pre: TxPrefix, t: Target): boolean {
   return hit;
 }
 
+/**
+ * Whether a key matches a target's /regex/ key. A `^literal` one is a startsWith on the lower-case
+ * key (the regex is case-insensitive), unless the key holds a line break, after which the regex's
+ * `^` (multiline, as in ModSecurity) matches too: then the regex decides.
+ */
 function keyMatches(t: Target, key: string, lkey: string): boolean {
   const p = t.keyPrefix;
   if (p === undefined) return t.keyRe!.test(key);

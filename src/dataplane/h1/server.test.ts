@@ -151,7 +151,9 @@ const CASES: Record<string, (string | Buffer)[]> = {
   'upgrade goes to the upgrade handler with the bytes after the head': [`GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly`, 'later'],
   'Upgrade header without Connection: upgrade is a plain request': [`GET /cl HTTP/1.1\r\n${H}Upgrade: websocket\r\n\r\n`],
   'CONNECT closes the connection': [`CONNECT app.example:443 HTTP/1.1\r\n${H}\r\n`],
-  'client half-closes after its request': [`GET /delay?ms=30 HTTP/1.1\r\n${H}\r\n`, END],
+  // the answer comes 200 ms after the request, the FIN 30 ms after it (exchange's gapMs): both
+  // servers see the FIN first (a 30 ms delay raced the 30 ms gap, so either could answer first)
+  'client half-closes after its request': [`GET /delay?ms=200 HTTP/1.1\r\n${H}\r\n`, END],
   'client half-closes after a synchronous answer': [`GET /cl HTTP/1.1\r\n${H}\r\n`, END],
   'client half-closes in the middle of a body': [`POST /echo HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`, END],
   'client half-closes in the middle of the headers': [`GET /cl HTTP/1.1\r\n${H}`, END],
