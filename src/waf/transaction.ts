@@ -138,6 +138,8 @@ export class ValueVerdicts {
   get size(): number { return this.newer.size + this.older.size; }
 }
 const VERDICT_VALUES = 8192;
+const VERDICT_CHARS = 1 << 20;
+const VERDICT_MAX_VALUE = 1024;
 const DOOR_BITS = 1 << 19;
 /** FNV-1a over the UTF-16 code units (the doorkeeper's hash; not a defence against chosen collisions, which only store a value early). */
 function hashOf(s: string): number {
@@ -145,8 +147,6 @@ function hashOf(s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
-const VERDICT_CHARS = 1 << 20;
-const VERDICT_MAX_VALUE = 1024;
 const verdictStores = new WeakMap<CompiledRuleSet, ValueVerdicts>();
 /** The rule set's ValueVerdicts (one per compiled rule set: a reload starts from nothing). */
 export function verdictsOf(rs: CompiledRuleSet): ValueVerdicts {
@@ -394,8 +394,8 @@ export class Transaction implements OpTx {
     this.setScalar('RESPONSE_PROTOCOL', protocol);
     this.setScalar('STATUS_LINE', `${protocol} ${status}`);
     const hs = this.resHeaders.map(([k, v]) => this.entry('RESPONSE_HEADERS', k, v));
-    this.keyIndex.clear();
-    this.dropListCaches();
+    this.changed('RESPONSE_HEADERS');
+    this.changed('RESPONSE_HEADERS_NAMES');
     this.putColl('RESPONSE_HEADERS', hs);
     this.putColl('RESPONSE_HEADERS_NAMES', this.resHeaders.map(([k]) => this.entry('RESPONSE_HEADERS_NAMES', k, k)));
     const ct = this.resHeaders.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
@@ -521,21 +521,17 @@ export class Transaction implements OpTx {
     this.keyIndex.clear();
     this.exclIntern.clear();
     this.exclCache = new Map();
-    this.dropListCaches();
+    // the value lists collected (shared target lists, per spec, narrowed by ctls)
+    this.specCache = [];
+    this.tvCache = [];
+    this.specBytes = [];
+    this.exclVals.clear();
     for (const list of this.colls.values()) {
       for (let k = 0; k < list.length; k++) {
         const e = list[k];
         if (e.tb0 !== undefined || e.lb0 !== undefined || e.pb0 !== undefined) { e.tb0 = undefined; e.lb0 = undefined; e.pb0 = undefined; }
       }
     }
-  }
-
-  /** The value lists collected for the current phase (shared target lists, per spec, narrowed by ctls). */
-  private dropListCaches(): void {
-    this.specCache = [];
-    this.tvCache = [];
-    this.specBytes = [];
-    this.exclVals.clear();
   }
 
   private populateRequest(): void {
@@ -692,7 +688,7 @@ export class Transaction implements OpTx {
       const fn = res.files[0];
       if (fn) this.setScalar('MULTIPART_FILENAME', fn.filename);
     }
-    if (res.xml) { this.xml = res.xml; this.present |= SKIP_BITS.XML; this.dropListCaches(); }
+    if (res.xml) { this.changed('XML'); this.xml = res.xml; this.present |= SKIP_BITS.XML; }
   }
 
   private varEntry(c: string, v: TxVar): Entry {
@@ -969,7 +965,7 @@ export class Transaction implements OpTx {
   private specMisses(sp: number, r: Rule, reqs: Int32Array, at: number): boolean {
     let b = this.specBytes[sp];
     if (b === undefined) {
-      const vals = this.specCache[sp] ?? (this.specCache[sp] = this.collect(r, r.exclByColl));
+      const vals = this.specList(r);
       b = vals.length === 0 ? NO_BYTES : this.listInfo(vals, 0).bytes;
       this.specBytes[sp] = b;
     }
@@ -977,9 +973,14 @@ export class Transaction implements OpTx {
       (b[4] & reqs[at + 4]) | (b[5] & reqs[at + 5]) | (b[6] & reqs[at + 6]) | (b[7] & reqs[at + 7])) === 0;
   }
 
+  /** The values of a link's shared list (specId >= 0) as compiled, collected once until a collection it reads changes. */
+  private specList(link: RuleLink): Entry[] {
+    return this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, link.exclByColl));
+  }
+
   /** Whether the rule's first link (vidx `vx`) is known not to match any value of its list. */
   private allKnown(r: Rule, vx: number): boolean {
-    const vals = this.specCache[r.specId] ?? (this.specCache[r.specId] = this.collect(r, r.exclByColl));
+    const vals = this.specList(r);
     const w = vx >> 5;
     const bit = 1 << (vx & 31);
     for (let k = 0; k < vals.length; k++) {
@@ -1052,7 +1053,7 @@ export class Transaction implements OpTx {
     const negated = link.opNegated;
     if (link.specId >= 0 && excl === link.exclByColl) {
       // identical target lists are shared by many CRS rules: collect their values once per phase
-      vals = this.specCache[link.specId] ?? (this.specCache[link.specId] = this.collect(link, excl));
+      vals = this.specList(link);
       if (vals.length > 1 && !link.multiMatch && engineTuning.sharedLists) return this.evalShared(link, vals);
     } else if (link.specId >= 0 && excl !== null && this.exclIntern.size !== 0 && engineTuning.sharedLists) {
       // the same list, narrowed by ctl:ruleRemoveTarget* (interned per specId and ctl set)
