@@ -183,6 +183,19 @@ export async function startPortcullis(name: string, tmp: string, port: number, u
   return { s, port, startupMs };
 }
 
+/**
+ * nginx + ModSecurity + the CRS at `waf` (modsecRulesConf, written into nginx's own dir), proxying
+ * to `upstreamPort`; resolves once it serves. `auditLog` names the audit log for that dir (none:
+ * audit off).
+ */
+export function startModsecurity(name: string, nginxBin: string, tmp: string, port: number, upstreamPort: number, waf: WafSettings, opts: { auditLog?: (dir: string) => string; body?: string } = {}): Promise<Server> {
+  return startNginx(name, nginxBin, tmp, port, (dir) => {
+    const rules = path.join(dir, 'modsecurity.conf');
+    fs.writeFileSync(rules, modsecRulesConf(dir, waf, opts.auditLog?.(dir)));
+    return nginxModsecConf(dir, port, upstreamPort, rules);
+  }, opts.body);
+}
+
 /** nginx in the foreground with `conf` (where __DIR__ is its own temp dir); resolves once it serves. */
 export async function startNginx(name: string, nginxBin: string, tmp: string, port: number, conf: (dir: string) => string, body?: string): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(tmp, 'nginx-'));

@@ -37,7 +37,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { freePort, stop, stopAll, benchSession } from '../http/procs.ts';
-import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, modsecRulesConf, nginxModsecConf, sleep, startNginx, startPortcullis, startUpstream, type Server, type WafSettings } from './common.ts';
+import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, startModsecurity, sleep, startPortcullis, startUpstream, type Server, type WafSettings } from './common.ts';
 import { differentialCorpus, type DiffRecord } from './differential-corpus.ts';
 
 const { values: argv } = parseArgs({
@@ -241,12 +241,11 @@ async function main(): Promise<number> {
   log(`portcullis: serving on 127.0.0.1:${pcPort} (${(pc.startupMs / 1000).toFixed(1)} s)`);
   let auditFile = '';
   const msPort = await freePort();
-  const ms = await startNginx(`nginx+modsecurity PL${PL}`, NGINX!, TMP, msPort, (dir) => {
-    const rules = path.join(dir, 'modsecurity.conf');
-    auditFile = path.join(dir, 'data', 'audit.log'); // data/ is writable by the unprivileged workers
-    fs.writeFileSync(rules, modsecRulesConf(dir, WAF, auditFile));
-    return nginxModsecConf(dir, msPort, up.port, rules);
-  }, 'ok');
+  const ms = await startModsecurity(`nginx+modsecurity PL${PL}`, NGINX!, TMP, msPort, up.port, WAF, {
+    // data/ is writable by the unprivileged workers
+    auditLog: (dir) => (auditFile = path.join(dir, 'data', 'audit.log')),
+    body: 'ok',
+  });
   const audit = new AuditLog(auditFile);
   log(`nginx+modsecurity: serving on 127.0.0.1:${msPort} (${(ms.startupMs / 1000).toFixed(1)} s)`);
 

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, start, stop, stopAll, benchSession } from '../http/procs.ts';
-import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, startUpstream, tail, type Server, type WafSettings } from './common.ts';
+import { BenchError, CORPUS, CRS_DIR, MODSEC_MODULE, REPO, WAF_EVAL, findTool, log, startModsecurity, startPortcullis, startUpstream, tail, type Server, type WafSettings } from './common.ts';
 
 const { values: argv } = parseArgs({
   options: {
@@ -117,11 +117,7 @@ async function main(): Promise<number> {
       label: 'nginx+modsecurity',
       start: async (pl) => {
         const port = await freePort();
-        return startNginx(`nginx+modsecurity PL${pl}`, NGINX!, TMP, port, (dir) => {
-          const rules = path.join(dir, 'modsecurity.conf');
-          fs.writeFileSync(rules, modsecRulesConf(dir, { paranoia: pl as WafSettings['paranoia'], inboundThreshold: 5 }));
-          return nginxModsecConf(dir, port, up.port, rules);
-        }, 'ok');
+        return startModsecurity(`nginx+modsecurity PL${pl}`, NGINX!, TMP, port, up.port, { paranoia: pl as WafSettings['paranoia'], inboundThreshold: 5 }, { body: 'ok' });
       },
     });
   }

@@ -14,10 +14,9 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLOCK_TICKS, freePort, sampleTree, stop, stopAll, benchSession } from '../http/procs.ts';
-import { MODSEC_MODULE, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, startUpstream, type Server, type WafSettings } from './common.ts';
+import { MODSEC_MODULE, findTool, log, startModsecurity, startPortcullis, startUpstream, type Server, type WafSettings } from './common.ts';
 
 const { values: argv } = parseArgs({ options: { kb: { type: 'string' }, rounds: { type: 'string' }, pl: { type: 'string' }, timeout: { type: 'string' } } });
 const KB = Number(argv.kb ?? 16);
@@ -106,14 +105,7 @@ async function main(): Promise<number> {
   try {
     log(`bench/waf/hostile: ${KB} KiB form bodies, CRS PL${PL}, ${ROUNDS} requests each`);
     results.push(['Portcullis', await measure(async () => startPortcullis('portcullis', session.tmp, await freePort(), up.port, waf, []))]);
-    results.push(['nginx + ModSecurity', await measure(async () => {
-      const port = await freePort();
-      return startNginx('nginx+modsecurity', NGINX!, session.tmp, port, (dir) => {
-        const rules = path.join(dir, 'modsecurity.conf');
-        fs.writeFileSync(rules, modsecRulesConf(dir, waf));
-        return nginxModsecConf(dir, port, up.port, rules);
-      });
-    })]);
+    results.push(['nginx + ModSecurity', await measure(async () => startModsecurity('nginx+modsecurity', NGINX!, session.tmp, await freePort(), up.port, waf))]);
   } finally { await up.close(); }
   const [pr, mr] = [results[0][1], results[1][1]];
   const out = [

@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { BODY_100, nginxProxyConf, nginxUpstreamConf } from '../http/configs.ts';
 import { CLOCK_TICKS, freePort, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample, benchSession } from '../http/procs.ts';
 import { parseWrk, type WrkResult } from '../http/wrk.ts';
-import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, modsecRulesConf, nginxModsecConf, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
+import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, startModsecurity, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
 import { REQUESTS, wrkLua, type BenchRequest } from './requests.ts';
 
 // ---------- arguments ----------
@@ -185,11 +185,7 @@ async function startCase(c: Case, upstreamPort: number, workerArgs: string[]): P
   const port = await freePort();
   if (c.kind === 'portcullis') return startPortcullis(c.name, TMP, port, upstreamPort, c.waf, workerArgs, BODY_100);
   if (c.kind === 'nginx') return startNginx(c.name, NGINX!, TMP, port, (dir) => nginxProxyConf(dir, port, upstreamPort), BODY_100);
-  return startNginx(c.name, NGINX!, TMP, port, (dir) => {
-    const rules = path.join(dir, 'modsecurity.conf');
-    fs.writeFileSync(rules, modsecRulesConf(dir, c.waf!));
-    return nginxModsecConf(dir, port, upstreamPort, rules);
-  }, BODY_100);
+  return startModsecurity(c.name, NGINX!, TMP, port, upstreamPort, c.waf!, { body: BODY_100 });
 }
 
 // ---------- output ----------
