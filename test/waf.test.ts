@@ -89,6 +89,21 @@ test('attacks in a JSON body are found (XSS) and blocked before anything reaches
   assert.equal(up.requests, before);
 });
 
+test('an uploaded file\'s contents are inspected through REQUEST_BODY, as ModSecurity 3.0.9 does: a JSP shell in a .txt file is blocked, a Java source file passes', async () => {
+  const upload = (filename: string, data: string) => {
+    const b = '----WebKitFormBoundary7MA4YWxkTrZu0gW';
+    const body = `--${b}\r\nContent-Disposition: form-data; name="title"\r\n\r\nreport\r\n--${b}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n${data}\r\n--${b}--\r\n`;
+    return send('/uploads', { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+  };
+  const before = up.requests;
+  const r = await upload('notes.txt', '<% java.lang.Runtime.getRuntime().exec(request.getParameter("cmd")); %>');
+  assert.equal(r.status, 403, r.text);
+  assert.equal(up.requests, before);
+  const ev = JSON.parse(await gw.waitForLog(new RegExp(`"msg":"security event".*"requestId":"${r.headers['x-request-id']}".*"ruleId":944`), 3000, 0));
+  assert.equal(ev.matchedVar, 'REQUEST_BODY');
+  assert.equal((await upload('Main.java', 'public class Main { public static void main(String[] args) { System.out.println("hi"); } }')).status, 200);
+});
+
 test('a JSON body that does not parse is refused with 400 (it was not inspected), as ModSecurity\'s recommended rule 200002 does', async () => {
   const before = up.requests;
   const r = await send('/comments', { method: 'POST', body: '{"text": "<img src=x onerror=alert(1)>", "score": NaN}', headers: { 'content-type': 'application/json' } });

@@ -648,6 +648,20 @@ function attacks(p: Picker): DiffRecord[] {
   add('protocol', 'GET', '/api/v2/lang?l=en%0d%0aLocation:%20https://evil.example/', profile(p, 'curl'));
   add('protocol', 'GET', '/api/v2/me', { ...profile(p, 'spa'), 'Accept': 'application/json', 'X-Forwarded-Host': 'evil.example', Cookie: '__proto__[admin]=1' });
   add('protocol', 'POST', '/api/v2/users', json(p, 'sdk'), '{"name":"x","__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}}}');
+
+  // in an uploaded file's contents: ModSecurity 3.0.9 has the raw multipart body in REQUEST_BODY,
+  // which the CRS's Java (944) and smuggling (921110) rules read; last, so the records above keep
+  // their random draws. Two ordinary uploads of the same shape go with them (benign).
+  const upload = (expect: 'attack' | 'benign', category: string, filename: string, type: string, data: string) => {
+    const b = `----WebKitFormBoundary${p.b64url(16).replace(/[-_]/g, 'x')}`;
+    const body = multipart(b, [{ name: 'title', data: 'report' }, { name: 'file', filename, type, data }]);
+    out.push({ id: '', category, expect, method: 'POST', uri: '/api/v2/uploads', headers: { ...profile(p, 'browser'), 'Content-Type': `multipart/form-data; boundary=${b}` }, body });
+  };
+  upload('attack', 'java', 'notes.txt', 'text/plain', 'x = java.lang.Runtime.getRuntime().exec("id");');
+  upload('attack', 'java', 'index.jsp', 'application/octet-stream', '<%@ page import="java.io.*" %><% Process p = Runtime.getRuntime().exec(request.getParameter("cmd")); %>');
+  upload('attack', 'protocol', 'a.txt', 'text/plain', 'aaa\r\nGET /admin HTTP/1.1\r\nHost: internal\r\n');
+  upload('benign', 'benign-multipart', 'Main.java', 'text/x-java', 'public class Main { public static void main(String[] args) { System.out.println("hi"); } }');
+  upload('benign', 'benign-multipart', 'notes.txt', 'text/plain', 'Meeting notes: revenue up 5%, costs down 3%. Next: hire two engineers.');
   return out;
 }
 

@@ -7,7 +7,7 @@
  *   node bench/waf/differential.ts [--pl 1] [--corpus FILE.jsonl] [--only ID,...] [--rules]
  *                                  [--json FILE] [--write-corpus FILE]
  *
- * The corpus is bench/waf/differential-corpus.ts (about 265 benign API requests and 180 attacks
+ * The corpus is bench/waf/differential-corpus.ts (about 267 benign API requests and 182 attacks
  * written for this check), or any JSONL file in waf-eval.mjs's format (--corpus; `raw_b64`,
  * `body_b64`, `version`, `autocomplete` and `Name#2` duplicate headers work as there).
  * --write-corpus FILE writes the built-in corpus as JSONL (for waf-eval.mjs) and exits.

@@ -160,6 +160,7 @@ SecRule XML://@* "@streq attr" "id:108,phase:2,pass,log"
 SecRule REQBODY_ERROR "!@eq 0" "id:109,phase:2,pass,log"
 SecRule REQBODY_PROCESSOR "@streq JSON" "id:110,phase:2,pass,log"
 SecRule REQUEST_BODY "@rx user=bob" "id:111,phase:2,pass,log"
+SecRule REQUEST_BODY "@rx filename=.shell\\.php.\\r\\nContent-Type: image/png\\r\\n\\r\\n<\\?php" "id:112,phase:2,pass,log"
 `);
   const form = run(w, { method: 'POST', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: 'user=bob' });
   assert.deepEqual(ids(form), [100, 111]);
@@ -171,7 +172,9 @@ SecRule REQUEST_BODY "@rx user=bob" "id:111,phase:2,pass,log"
     '--XyZ--', '',
   ].join('\r\n');
   const mtx = run(w, { method: 'POST', headers: [['Content-Type', 'multipart/form-data; boundary=XyZ']], body: mp });
-  assert.deepEqual(ids(mtx), [103, 104, 105, 106]);
+  // REQUEST_BODY is the raw multipart body, part headers and file contents included, as in
+  // libmodsecurity 3.0.9 (the CRS rules reading it see an uploaded file's contents there)
+  assert.deepEqual(ids(mtx), [103, 104, 105, 106, 112]);
   const xml = run(w, { method: 'POST', headers: [['Content-Type', 'text/xml']], body: '<?xml version="1.0"?><a k="attr"><b>hello</b><c> world</c></a>' });
   assert.deepEqual(ids(xml), [107, 108]);
   // a body that does not parse is refused by the recommended rule 200002 before any other phase 2 rule

@@ -652,12 +652,15 @@ export class Transaction implements OpTx {
         res = body.length === 0 ? { args: [], error: 'XML parsing error: empty body' } : parseXml(body);
       }
     }
-    // REQUEST_BODY holds the raw body for URLENCODED, JSON, for no processor, or when forced by
-    // ctl. libmodsecurity 3.0.9 sets it for every processor (observed with nginx): for JSON as
-    // there, which CRS 934210 relies on ({"a__contained_by":[..]} matches in REQUEST_BODY only, as
-    // the array's elements are named json.a__contained_by.array_N); not for XML, where the CRS
-    // tests (944100-11 and 29 others) expect it unset and ModSecurity 3.0.9 fails them.
-    if (proc === null || proc === 'URLENCODED' || proc === 'JSON' || this.forceBodyVar) this.setScalar('REQUEST_BODY', body);
+    // REQUEST_BODY holds the raw body for URLENCODED, JSON, MULTIPART, for no processor, or when
+    // forced by ctl. libmodsecurity 3.0.9 sets it for every processor (observed with nginx): for
+    // JSON as there, which CRS 934210 relies on ({"a__contained_by":[..]} matches in REQUEST_BODY
+    // only, as the array's elements are named json.a__contained_by.array_N); for MULTIPART as
+    // there, so the rules reading REQUEST_BODY (921110, 944100-944130, ...) see an uploaded file's
+    // contents as ModSecurity's do (a JSP shell in a file part is blocked by both; bench/waf/
+    // differential.ts's multipart uploads); not for XML, where the CRS tests (944100-11 and 29
+    // others) expect it unset and ModSecurity 3.0.9 fails them.
+    if (proc === null || proc === 'URLENCODED' || proc === 'JSON' || proc === 'MULTIPART' || this.forceBodyVar) this.setScalar('REQUEST_BODY', body);
     if (!res) return;
     if (res.error) {
       this.setScalar('REQBODY_ERROR', '1');
