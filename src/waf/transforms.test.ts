@@ -179,3 +179,21 @@ test('outputBytes bounds what every transformation writes, and chainDangerBytes 
   // nor one that adds a needed byte to anything: cmdLine writes a space for a comma
   assert.ok(chainDangerBytes(['cmdline'], bytesOf(' '))![(','.charCodeAt(0)) >> 5] !== 0);
 });
+
+test('every transformation is linear on hostile inputs: 1 MiB of the bytes each one acts on takes far under a second', () => {
+  // t:cmdLine wrote a space and removed it again before each '/' or '(': removing the last
+  // character of a long result copied it, so 1 MiB of " /" took 64 s (512 KiB in a JSON string,
+  // read by the 932 rules at PL1: 14 s for one request); the decoders appended one character at a
+  // time (~50 ns a byte). Generous bound: the quadratic versions take seconds to minutes here.
+  const M = 1 << 20;
+  const inputs = [' /', ' (', ';/', ',(', '"/', '^ ', '%41', '%u0041', '%zz', '+', '&amp;', '&#65;', '&x', '\\x41', '\\101', '\\u0041', '\\', '/*a*/', '<!--', '\xc3\xa9', '\xe9', '\0', './', '../', '//', '\\..\\', 'QUJD', ' \t', 'A']
+    .map((p) => p.repeat(Math.ceil(M / p.length)).slice(0, M));
+  for (const [name, f] of Object.entries(T)) {
+    for (const s of inputs) {
+      const t0 = performance.now();
+      f(s);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 1500, `t:${name} on 1 MiB of ${JSON.stringify(s.slice(0, 6))} took ${ms.toFixed(0)} ms`);
+    }
+  }
+});
