@@ -166,6 +166,8 @@ const ID_PREFIX = randomBytes(6).toString('hex');
 let idCounter = 0;
 const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}`;
 const EMPTY: Entry[] = [];
+/** MATCHED_VARS when nothing matched: shared, so frozen (a push on it throws instead of leaking matches) */
+const NO_MATCHES: Entry[] = Object.freeze([]) as unknown as Entry[];
 const NO_BYTES = new Int32Array(8);
 /** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
 const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
@@ -248,14 +250,18 @@ export class Transaction implements OpTx {
   private narrowMask: Uint8Array[] | null = null;
   private removedTags: string[] = [];
   private removedMsgs: string[] = [];
-  private targetExcl: Array<{ ruleIds: Set<number>; targets: Exclusion[] }> = [];
+  private targetExcl: Array<{ ruleIds: Set<number>; targets: Exclusion[]; uid: number }> = [];
+  /** the uids of targetExcl's ctls in order: what a link's narrowed exclusions depend on (exclusionsFor) */
+  private targetExclKey = '';
   private matchedVar = '';
   /** number of recorded matches (the phase 1 prefix tells which rule recorded the last one) */
   private matchCount = 0;
   private matchedVarName = '';
-  private matchedVars: Entry[] = [];
-  private pendingMatched: Entry[] = [];
-  private spareMatched: Entry[] = [];
+  // MATCHED_VARS of the last rule evaluated, and those of the link being evaluated. NO_MATCHES
+  // (frozen, shared) until a link records a match: emptying a reused array with `length = 0`
+  // drops its storage in V8, so each match paid for a new 17-slot store (~8 KiB per GET).
+  private matchedVars: Entry[] = NO_MATCHES;
+  private pendingMatched: Entry[] = NO_MATCHES;
   private currentRule: Rule | null = null;
   /** outcomes of the TX gates that are constant after the phase 1 prefix, once it was applied (see foldGates) */
   private folds: ReadonlyArray<GateFold | null | undefined> | null = null;
@@ -285,9 +291,7 @@ export class Transaction implements OpTx {
   /** per shared value list and chain slot: transformed values, their byte sets, unions (evalShared) */
   private readonly unions = new Map<Entry[], ListInfos>();
   /** exclusion maps of ctl-narrowed shared lists, by specId and ctl set; their values per phase */
-  private readonly exclIntern = new Map<string, Map<string, Exclusion[]>>();
   private readonly exclVals = new Map<Map<string, Exclusion[]>, Entry[]>();
-  private exclCache = new Map<RuleLink, Map<string, Exclusion[]> | null>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
@@ -519,8 +523,6 @@ export class Transaction implements OpTx {
     this.unions.clear();
     this.filtered.clear();
     this.keyIndex.clear();
-    this.exclIntern.clear();
-    this.exclCache = new Map();
     // the value lists collected (shared target lists, per spec, narrowed by ctls)
     this.specCache = [];
     this.tvCache = [];
@@ -896,14 +898,14 @@ export class Transaction implements OpTx {
           if (this.matchCount !== c) keptMatched = pre.kept[k];
           if (this.interruption || (this.mode as EngineMode) === 'Off') return;
         }
-        this.vars.set('TX', new Map(pre.tx));
+        this.vars.set('TX', copyTx(pre));
         this.txBase = pre;
         this.folds = pre.folds;
         this.neverRules = pre.never;
         // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
         if (this.matchCount === before || keptMatched < pre.lastMatch) { this.matchedVar = pre.matchedVar; this.matchedVarName = pre.matchedVarName; }
         // MATCHED_VARS: from the last rule evaluated (the prefix ends with a simulated rule)
-        this.matchedVars = pre.matchedVars.slice();
+        this.matchedVars = pre.matchedVars.length === 0 ? NO_MATCHES : pre.matchedVars.slice();
         this.highestSeverity = Math.min(this.highestSeverity, pre.highestSeverity);
         i = pre.end;
       }
@@ -932,7 +934,7 @@ export class Transaction implements OpTx {
         // (entryReq), or its first link evaluated every value of its list in an earlier transaction
         // without a match (ValueVerdicts): it cannot match. What evaluating it would have changed is MATCHED_VARS,
         // emptied by every rule evaluated (evalRule): do that.
-        if (this.matchedVars.length !== 0) { const buf = this.spareMatched; buf.length = 0; this.spareMatched = this.matchedVars; this.matchedVars = buf; }
+        this.matchedVars = NO_MATCHES;
         i++;
         continue;
       }
@@ -1006,23 +1008,32 @@ export class Transaction implements OpTx {
 
   private exclusionsFor(r: Rule, link: RuleLink): Map<string, Exclusion[]> | null {
     if (this.targetExcl.length === 0 || !this.ctlNarrows(r.id)) return link.exclByColl;
-    let m = this.exclCache.get(link);
-    if (m !== undefined) return m;
+    // The narrowed exclusions depend on the link and the ctls that fired, nothing else: remembered
+    // on the link for the last ctl set seen (CRS 941010's ctl fires in most requests, the same in
+    // each), so most transactions find them instead of building them again.
+    const key = this.targetExclKey;
+    const memo = exclMemo.get(link);
+    if (memo !== undefined && memo.key === key) return memo.m;
     const extra: Exclusion[] = [];
     let sig = '';
     for (let k = 0; k < this.targetExcl.length; k++) {
       const x = this.targetExcl[k];
-      if (x.ruleIds.has(r.id)) { extra.push(...x.targets); sig += `,${k}`; }
+      if (x.ruleIds.has(r.id)) { extra.push(...x.targets); sig += `,${x.uid}`; }
     }
+    let m: Map<string, Exclusion[]> | null;
     if (link.specId >= 0) {
       // links with the same targets and exclusions (specId) affected by the same ctls share one
       // map, so their values are collected once per phase as well (exclVals, evalLink)
+      const intern = internOf(this.rs);
       sig = `${link.specId}${sig}`;
-      const hit = this.exclIntern.get(sig);
+      const hit = intern.get(sig);
       if (hit !== undefined) m = hit;
-      else { m = groupExclusions([...link.exclusions, ...extra]); if (m !== null) this.exclIntern.set(sig, m); }
+      else {
+        m = groupExclusions([...link.exclusions, ...extra]);
+        if (m !== null) { if (intern.size >= 4096) intern.clear(); intern.set(sig, m); }
+      }
     } else m = groupExclusions([...link.exclusions, ...extra]);
-    this.exclCache.set(link, m);
+    exclMemo.set(link, { key, m });
     return m;
   }
 
@@ -1058,7 +1069,7 @@ export class Transaction implements OpTx {
       // identical target lists are shared by many CRS rules: collect their values once per phase
       vals = this.specList(link);
       if (vals.length > 1 && !link.multiMatch && engineTuning.sharedLists) return this.evalShared(link, vals);
-    } else if (link.specId >= 0 && excl !== null && this.exclIntern.size !== 0 && engineTuning.sharedLists) {
+    } else if (link.specId >= 0 && excl !== null && engineTuning.sharedLists) {
       // the same list, narrowed by ctl:ruleRemoveTarget* (interned per specId and ctl set)
       vals = this.exclVals.get(excl) ?? this.setExclVals(excl, this.collect(link, excl));
       if (vals.length > 1 && !link.multiMatch) return this.evalShared(link, vals);
@@ -1319,7 +1330,9 @@ export class Transaction implements OpTx {
     this.matchCount++;
     this.matchedVar = v;
     this.matchedVarName = e.name;
-    this.pendingMatched.push(matched ?? mk(e.name, e.key, e.lkey, v));
+    const m = matched ?? mk(e.name, e.key, e.lkey, v);
+    if (this.pendingMatched === NO_MATCHES) this.pendingMatched = [m];
+    else this.pendingMatched.push(m);
     // Non-disruptive actions run once per matched value, independently of the rest of the chain
     // (ModSecurity v3 executeActionsIndependentOfChainedRuleResult; Coraza does the same).
     this.runActions(link);
@@ -1336,12 +1349,9 @@ export class Transaction implements OpTx {
     // ModSecurity v3 and Coraza: CRS relies on it (920420 sets tx.content_type for its chained rule).
     // MATCHED_VARS seen by a chained rule are those of the previous link.
     for (let link: RuleLink | null = r; link; link = link.next) {
-      const buf = this.spareMatched;
-      if (buf.length !== 0) buf.length = 0;
-      this.pendingMatched = buf;
+      this.pendingMatched = NO_MATCHES;
       const ok = this.evalLink(r, link);
-      this.spareMatched = this.matchedVars;
-      this.matchedVars = buf;
+      this.matchedVars = this.pendingMatched;
       if (!ok) return false;
       if (r.unconditional && link === r) this.runActions(link);
     }
@@ -1430,9 +1440,9 @@ export class Transaction implements OpTx {
       case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
       case 'ruleRemoveTargetById':
       case 'ruleRemoveTargetByTag':
-        this.targetExcl = [...this.targetExcl, { ruleIds: c.ruleIds, targets: c.targets }];
+        this.targetExcl = [...this.targetExcl, { ruleIds: c.ruleIds, targets: c.targets, uid: ctlUid(c) }];
+        this.targetExclKey += `,${ctlUid(c)}`;
         this.narrowMask = orMasks(this.narrowMask, c.masks!);
-        this.exclCache = new Map();
         break;
       case 'requestBodyProcessor':
         if (this.phaseDone <= 1) { this.bodyProcessor = c.processor; this.setScalar('REQBODY_PROCESSOR', c.processor); }
@@ -1458,6 +1468,9 @@ interface TxPrefix {
   /** per phase, per entry: 1 for a rule that is one gate folded to no match */
   never: Uint8Array[];
   tx: Map<string, TxVar>;
+  /** `tx` as keys and values, for copying it into each transaction without an iterator (copyTx) */
+  txKeys?: string[];
+  txVals?: TxVar[];
   /** per `TX:/regex/` target: whether a key of `tx` matches it (baseKeyMatches) */
   keyReHits: Map<Target, boolean>;
   matchedVar: string;
@@ -1467,6 +1480,33 @@ interface TxPrefix {
 }
 
 const prefixes = new WeakMap<CompiledRuleSet, TxPrefix>();
+
+/** Exclusion maps of ctl-narrowed links, per rule set, by specId and the uids of the ctls that narrow them. */
+const interned = new WeakMap<CompiledRuleSet, Map<string, Map<string, Exclusion[]>>>();
+function internOf(rs: CompiledRuleSet): Map<string, Map<string, Exclusion[]>> {
+  let m = interned.get(rs);
+  if (m === undefined) { m = new Map(); interned.set(rs, m); }
+  return m;
+}
+/** Per link: its narrowed exclusions for the last set of ctls (Transaction.targetExclKey) it was asked with. */
+const exclMemo = new WeakMap<RuleLink, { key: string; m: Map<string, Exclusion[]> | null }>();
+/** A number per ctl:ruleRemoveTarget* action of a compiled rule set (they are never rebuilt). */
+const ctlUids = new WeakMap<object, number>();
+let nextCtlUid = 0;
+function ctlUid(c: object): number {
+  let u = ctlUids.get(c);
+  if (u === undefined) { u = ++nextCtlUid; ctlUids.set(c, u); }
+  return u;
+}
+
+/** A transaction's own copy of the prefix's TX variables (TxVar objects are never changed in place: setvar replaces them). */
+function copyTx(p: TxPrefix): Map<string, TxVar> {
+  const ks = p.txKeys ??= [...p.tx.keys()];
+  const vs = p.txVals ??= [...p.tx.values()];
+  const m = new Map<string, TxVar>();
+  for (let k = 0; k < ks.length; k++) m.set(ks[k], vs[k]);
+  return m;
+}
 
 /** The request-independent start of phase 1 of a rule set, evaluated once (see simulatePrefix). */
 export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
