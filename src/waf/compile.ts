@@ -87,6 +87,9 @@ export interface CompiledRuleSet {
    * only these lists (Transaction.changed); the others stay valid across phases.
    */
   listsByColl: ReadonlyMap<string, { readonly specs: readonly number[]; readonly tids: readonly number[] }>;
+  /** number of specIds and of target ids: a transaction's list caches are arrays of these lengths */
+  specCount: number;
+  targetIdCount: number;
 }
 
 export function parseIdRanges(s: string, file: string, line: number): Array<[number, number]> {
@@ -586,7 +589,7 @@ export class Compiler {
       return a;
     });
     const entryVidx = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' ? e.vidx : -1)));
-    return { phases, entryNeeds, entrySpec, entryReq, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases), listsByColl };
+    return { phases, entryNeeds, entrySpec, entryReq, entryVidx, verdictLinks, rememberVerdicts: true, markers, engineMode: this.engineMode, limits: { ...this.limits }, report: this.report, ruleById, tnodes: this.tnodes, literals, lateReads: lateReads(phases), listsByColl, specCount: specs.size, targetIdCount: tids.size };
   }
 }
 

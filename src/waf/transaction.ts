@@ -278,10 +278,11 @@ export class Transaction implements OpTx {
    */
   private txBase: TxPrefix | null = null;
   private txAdded: string[] = [];
-  private specCache: Array<Entry[] | undefined> = [];
-  private tvCache: Array<Entry[] | undefined> = [];
+  // sized once: filled at arbitrary indices, an empty array would grow several times per request
+  private specCache: Array<Entry[] | undefined>;
+  private tvCache: Array<Entry[] | undefined>;
   /** byte union of specCache[specId]'s raw values (runPhase's packed prefilter) */
-  private specBytes: Array<Int32Array | undefined> = [];
+  private specBytes: Array<Int32Array | undefined>;
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -295,6 +296,9 @@ export class Transaction implements OpTx {
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
     this.rs = rs;
+    this.specCache = new Array<Entry[] | undefined>(rs.specCount);
+    this.tvCache = new Array<Entry[] | undefined>(rs.targetIdCount);
+    this.specBytes = new Array<Int32Array | undefined>(rs.specCount);
     this.verdicts = engineTuning.valueVerdicts && rs.rememberVerdicts ? verdictsOf(rs) : null;
     this.mode = rs.engineMode;
     this.id = init.id ?? nextId();
@@ -524,9 +528,9 @@ export class Transaction implements OpTx {
     this.filtered.clear();
     this.keyIndex.clear();
     // the value lists collected (shared target lists, per spec, narrowed by ctls)
-    this.specCache = [];
-    this.tvCache = [];
-    this.specBytes = [];
+    this.specCache = new Array<Entry[] | undefined>(this.rs.specCount);
+    this.tvCache = new Array<Entry[] | undefined>(this.rs.targetIdCount);
+    this.specBytes = new Array<Int32Array | undefined>(this.rs.specCount);
     this.exclVals.clear();
     for (const list of this.colls.values()) {
       for (let k = 0; k < list.length; k++) {
@@ -737,7 +741,7 @@ export class Transaction implements OpTx {
     else if (c === 'MATCHED_VARS') list = this.matchedVars.map((e) => (mk(`MATCHED_VARS:${e.name}`, e.name, e.name.toLowerCase(), e.value)));
     else if (c === 'MATCHED_VARS_NAMES') list = this.matchedVars.map((e) => (mk(`MATCHED_VARS_NAMES:${e.name}`, e.name, e.name.toLowerCase(), e.name)));
     else if (c === 'XML') {
-      if (!this.xml) list = [];
+      if (!this.xml) list = EMPTY;
       else if (t.key !== undefined && t.key.includes('@')) list = this.xml.attrs.map((a) => (mk('XML:' + (t.rawKey ?? ''), '', '', a)));
       else list = [mk('XML:' + (t.rawKey ?? '/*'), '', '', this.xml.text)];
       return t.count ? [mk(`&XML`, '', '', String(list.length))] : list;
