@@ -520,18 +520,12 @@ export class Transaction implements OpTx {
   }
 
   private releaseCaches(): void {
-    this.tcache.clear();
-    this.litCache.clear();
-    this.phraseCache.clear();
-    this.bytesCache.clear();
-    this.unions.clear();
-    this.filtered.clear();
-    this.keyIndex.clear();
+    // (Map.clear allocates a new table in V8, even for an empty map: only non-empty ones)
+    for (const m of [this.tcache, this.litCache, this.phraseCache, this.bytesCache, this.unions, this.filtered, this.keyIndex, this.exclVals] as Array<Map<unknown, unknown>>) if (m.size !== 0) m.clear();
     // the value lists collected (shared target lists, per spec, narrowed by ctls)
-    this.specCache = new Array<Entry[] | undefined>(this.rs.specCount);
-    this.tvCache = new Array<Entry[] | undefined>(this.rs.targetIdCount);
-    this.specBytes = new Array<Int32Array | undefined>(this.rs.specCount);
-    this.exclVals.clear();
+    this.specCache.fill(undefined);
+    this.tvCache.fill(undefined);
+    this.specBytes.fill(undefined);
     for (const list of this.colls.values()) {
       for (let k = 0; k < list.length; k++) {
         const e = list[k];
