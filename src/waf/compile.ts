@@ -646,6 +646,9 @@ function compileSetvar(s: string, d: Directive, id: number): SetVar {
   return { collection, name, op, value: compileMacro(rhs) };
 }
 
+/** ctl:ruleRemoveTarget* actions compiled so far in this process (their uids) */
+let targetCtls = 0;
+
 function compileCtl(s: string, d: Directive, id: number): Ctl {
   const eq = s.indexOf('=');
   if (eq < 0) throw new WafParseError(d.file, d.line, `rule ${id}: ctl '${s}' needs name=value`);
@@ -662,8 +665,8 @@ function compileCtl(s: string, d: Directive, id: number): Ctl {
     case 'ruleremovebyid': return { kind: 'ruleRemoveById', ranges: parseIdRanges(value, d.file, d.line) };
     case 'ruleremovebytag': return { kind: 'ruleRemoveByTag', tag: value };
     case 'ruleremovebymsg': return { kind: 'ruleRemoveByMsg', msg: value };
-    case 'ruleremovetargetbyid': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetById', ranges: parseIdRanges(t.what, d.file, d.line), targets: t.targets, ruleIds: new Set() }; }
-    case 'ruleremovetargetbytag': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetByTag', tag: t.what, targets: t.targets, ruleIds: new Set() }; }
+    case 'ruleremovetargetbyid': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetById', ranges: parseIdRanges(t.what, d.file, d.line), targets: t.targets, ruleIds: new Set(), uid: ++targetCtls }; }
+    case 'ruleremovetargetbytag': { const t = targetsOf(value); return { kind: 'ruleRemoveTargetByTag', tag: t.what, targets: t.targets, ruleIds: new Set(), uid: ++targetCtls }; }
     case 'requestbodyprocessor': return { kind: 'requestBodyProcessor', processor: value.toUpperCase() };
     case 'forcerequestbodyvariable': return { kind: 'forceRequestBodyVariable', on: onOff(value, d) };
     case 'requestbodyaccess': return { kind: 'requestBodyAccess', on: onOff(value, d) };

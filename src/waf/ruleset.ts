@@ -52,8 +52,9 @@ export type Ctl =
   | { kind: 'ruleRemoveById'; ranges: Array<[number, number]>; masks?: Uint8Array[] }
   | { kind: 'ruleRemoveByTag'; tag: string }
   | { kind: 'ruleRemoveByMsg'; msg: string }
-  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[] }
-  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[] }
+  // uid: a number per ctl:ruleRemoveTarget* action, for keying what a transaction derives from the set that fired (Transaction.exclusionsFor)
+  | { kind: 'ruleRemoveTargetById'; ranges: Array<[number, number]>; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[]; uid: number }
+  | { kind: 'ruleRemoveTargetByTag'; tag: string; targets: Exclusion[]; ruleIds: Set<number>; masks?: Uint8Array[]; uid: number }
   | { kind: 'requestBodyProcessor'; processor: string }
   | { kind: 'forceRequestBodyVariable'; on: boolean }
   | { kind: 'requestBodyAccess'; on: boolean }

@@ -291,7 +291,7 @@ export class Transaction implements OpTx {
   private readonly bytesCache = new Map<string, Int32Array>();
   /** per shared value list and chain slot: transformed values, their byte sets, unions (evalShared) */
   private readonly unions = new Map<Entry[], ListInfos>();
-  /** exclusion maps of ctl-narrowed shared lists, by specId and ctl set; their values per phase */
+  /** values of the ctl-narrowed shared lists, by their (interned) exclusion map: see exclusionsFor */
   private readonly exclVals = new Map<Map<string, Exclusion[]>, Entry[]>();
 
   constructor(rs: CompiledRuleSet, init: TransactionInit = {}) {
@@ -483,8 +483,8 @@ export class Transaction implements OpTx {
     this.keyIndex.delete(name);
     const ls = this.rs.listsByColl.get(name);
     if (ls !== undefined) {
-      for (let k = 0; k < ls.specs.length; k++) { const sp = ls.specs[k]; if (sp < this.specCache.length) { this.specCache[sp] = undefined; this.specBytes[sp] = undefined; } }
-      for (let k = 0; k < ls.tids.length; k++) { const id = ls.tids[k]; if (id < this.tvCache.length) this.tvCache[id] = undefined; }
+      for (let k = 0; k < ls.specs.length; k++) { const sp = ls.specs[k]; this.specCache[sp] = undefined; this.specBytes[sp] = undefined; }
+      for (let k = 0; k < ls.tids.length; k++) this.tvCache[ls.tids[k]] = undefined;
     }
     if (this.exclVals.size !== 0) this.exclVals.clear();
   }
@@ -1438,8 +1438,8 @@ export class Transaction implements OpTx {
       case 'ruleRemoveByMsg': this.removedMsgs = [...this.removedMsgs, c.msg]; break;
       case 'ruleRemoveTargetById':
       case 'ruleRemoveTargetByTag':
-        this.targetExcl = [...this.targetExcl, { ruleIds: c.ruleIds, targets: c.targets, uid: ctlUid(c) }];
-        this.targetExclKey += `,${ctlUid(c)}`;
+        this.targetExcl = [...this.targetExcl, c];
+        this.targetExclKey += `,${c.uid}`;
         this.narrowMask = orMasks(this.narrowMask, c.masks!);
         break;
       case 'requestBodyProcessor':
@@ -1488,14 +1488,6 @@ function internOf(rs: CompiledRuleSet): Map<string, Map<string, Exclusion[]>> {
 }
 /** Per link: its narrowed exclusions for the last set of ctls (Transaction.targetExclKey) it was asked with. */
 const exclMemo = new WeakMap<RuleLink, { key: string; m: Map<string, Exclusion[]> | null }>();
-/** A number per ctl:ruleRemoveTarget* action of a compiled rule set (they are never rebuilt). */
-const ctlUids = new WeakMap<object, number>();
-let nextCtlUid = 0;
-function ctlUid(c: object): number {
-  let u = ctlUids.get(c);
-  if (u === undefined) { u = ++nextCtlUid; ctlUids.set(c, u); }
-  return u;
-}
 
 /** A transaction's own copy of the prefix's TX variables (TxVar objects are never changed in place: setvar replaces them). */
 function copyTx(p: TxPrefix): Map<string, TxVar> {
