@@ -29,6 +29,12 @@ export function uppercase(s: string): string {
 // character by character: a rope of single characters costs ~50 ns a byte (a 1 MiB upload's
 // REQUEST_BODY went through urlDecodeUni in 53 ms, now ~2 ms).
 
+/** Where the run of characters from `from` up to the next `ch` (or the end) ends. */
+function runEnd(s: string, ch: string, from: number): number {
+  const k = s.indexOf(ch, from);
+  return k < 0 ? s.length : k;
+}
+
 export function urlDecode(s: string): string {
   if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
   let out = '';
@@ -83,14 +89,7 @@ export function htmlEntityDecode(s: string): string {
   const n = s.length;
   let i = 0;
   while (i < n) {
-    if (s[i] !== '&') {
-      // the run up to the next '&'
-      const k = s.indexOf('&', i);
-      const e = k < 0 ? n : k;
-      out += s.slice(i, e);
-      i = e;
-      continue;
-    }
+    if (s[i] !== '&') { const e = runEnd(s, '&', i); out += s.slice(i, e); i = e; continue; }
     if (i + 1 >= n) { out += '&'; i++; continue; }
     let j = i + 1;
     if (s[j] === '#') {
@@ -153,7 +152,7 @@ export function jsDecode(s: string): string {
   const n = s.length;
   let i = 0;
   while (i < n) {
-    if (s[i] !== '\\') { const k = s.indexOf('\\', i); const e = k < 0 ? n : k; out += s.slice(i, e); i = e; continue; }
+    if (s[i] !== '\\') { const e = runEnd(s, '\\', i); out += s.slice(i, e); i = e; continue; }
     const d = s[i + 1];
     if (d === 'u' && i + 5 < n && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) {
       let lo = hexVal(s.charCodeAt(i + 4)) * 16 + hexVal(s.charCodeAt(i + 5));
@@ -188,7 +187,7 @@ export function cssDecode(s: string): string {
   const n = s.length;
   let i = 0;
   while (i < n) {
-    if (s[i] !== '\\') { const k = s.indexOf('\\', i); const e = k < 0 ? n : k; out += s.slice(i, e); i = e; continue; }
+    if (s[i] !== '\\') { const e = runEnd(s, '\\', i); out += s.slice(i, e); i = e; continue; }
     if (i + 1 >= n) { i++; continue; } // trailing backslash removed
     let j = i + 1;
     let hexLen = 0;
@@ -227,22 +226,16 @@ export function cmdLine(s: string): string {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c === 34 || c === 39 || c === 92 || c === 94) { // " ' \ ^: dropped
-      if (i > last) { out += space ? ' ' + s.slice(last, i) : s.slice(last, i); space = false; }
-      last = i + 1;
-    } else if (c === 32 || c === 44 || c === 59 || c === 9 || c === 13 || c === 10) { // space , ; \t \r \n
-      if (i > last) { out += space ? ' ' + s.slice(last, i) : s.slice(last, i); }
-      space = true;
-      last = i + 1;
-    } else if (c === 47 || c === 40) { // '/' '(': kept, without a space before
-      if (i > last) { out += space ? ' ' + s.slice(last, i) : s.slice(last, i); }
-      space = false;
-      last = i;
-    } else if (c >= 65 && c <= 90) { // A-Z lower-cased
-      out += (space ? ' ' : '') + s.slice(last, i) + String.fromCharCode(c + 32);
-      space = false;
-      last = i + 1;
-    }
+    const sep = c === 32 || c === 44 || c === 59 || c === 9 || c === 13 || c === 10; // space , ; \t \r \n
+    const keep = c === 47 || c === 40; // '/' '(': kept, without a space before
+    const upper = c >= 65 && c <= 90; // lower-cased
+    if (!sep && !keep && !upper && c !== 34 && c !== 39 && c !== 92 && c !== 94) continue; // copied as it is (" ' \ ^ are dropped)
+    // the run before this character, behind the pending space
+    if (i > last) { out += space ? ' ' + s.slice(last, i) : s.slice(last, i); space = false; }
+    if (sep) space = true;
+    else if (keep) space = false;
+    else if (upper) { out += space ? ' ' + String.fromCharCode(c + 32) : String.fromCharCode(c + 32); space = false; }
+    last = keep ? i : i + 1;
   }
   if (n > last) out += space ? ' ' + s.slice(last) : s.slice(last);
   else if (space) out += ' ';
@@ -528,7 +521,7 @@ export function escapeSeqDecode(s: string): string {
   const n = s.length;
   let i = 0;
   while (i < n) {
-    if (s[i] !== '\\') { const k = s.indexOf('\\', i); const e = k < 0 ? n : k; out += s.slice(i, e); i = e; continue; }
+    if (s[i] !== '\\') { const e = runEnd(s, '\\', i); out += s.slice(i, e); i = e; continue; }
     if (i + 1 >= n) { out += '\\'; i++; continue; }
     const d = s[i + 1];
     const c = C_ESCAPES[d] ?? ESCAPE_SEQ_EXTRA[d];
