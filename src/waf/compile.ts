@@ -580,8 +580,10 @@ export class Compiler {
     const entryNeeds = phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'marker' ? -1 : e.skipNeeds)));
     // one-link rules over a shared value list (specId) whose operator needs one of a set of raw
     // bytes (rawReq, or req when nothing transforms the values): the list and that set, packed
-    const packedReq = (e: PhaseEntry) => (e.kind === 'rule' && e.next === null && !e.opNegated && !e.unconditional && e.txGate === null && e.specId >= 0
-      ? e.rawReq ?? (e.tchain === -1 ? e.req : null) : null);
+    // (no count target: a ctl:ruleRemoveTarget* can only shrink the list, so a test that holds for
+    // the whole list holds for the narrowed one too, which a count, changed by the narrowing, breaks)
+    const packedReq = (e: PhaseEntry) => (e.kind === 'rule' && e.next === null && !e.opNegated && !e.unconditional && e.txGate === null && e.specId >= 0 &&
+      !e.targets.some((t) => t.count) ? e.rawReq ?? (e.tchain === -1 ? e.req : null) : null);
     const entrySpec = phases.map((list) => Int32Array.from(list, (e) => (packedReq(e) !== null ? (e as Rule).specId : -1)));
     const entryReq = phases.map((list) => {
       const a = new Int32Array(list.length * 8);

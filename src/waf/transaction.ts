@@ -267,6 +267,8 @@ export class Transaction implements OpTx {
   private folds: ReadonlyArray<GateFold | null | undefined> | null = null;
   /** per phase, per entry: 1 for a one-link rule whose gate folded to no match (with `folds`) */
   private neverRules: ReadonlyArray<Uint8Array> | null = null;
+  /** per phase, per entry: where a rule that is one gate folded to a match jumps (with `folds`; see TxPrefix.jumpTo) */
+  private jumpRules: ReadonlyArray<Int32Array> | null = null;
   private highestSeverity = 255;
   private readonly startTime = Date.now();
   private xml: { text: string; attrs: string[] } | null = null;
@@ -900,6 +902,7 @@ export class Transaction implements OpTx {
         this.txBase = pre;
         this.folds = pre.folds;
         this.neverRules = pre.never;
+        this.jumpRules = pre.jumpTo;
         // MATCHED_VAR(_NAME): from whichever rule recorded the last match in rule order
         if (this.matchCount === before || keptMatched < pre.lastMatch) { this.matchedVar = pre.matchedVar; this.matchedVarName = pre.matchedVarName; }
         // MATCHED_VARS: from the last rule evaluated (the prefix ends with a simulated rule)
@@ -911,6 +914,7 @@ export class Transaction implements OpTx {
     const skipEmpty = engineTuning.skipEmpty;
     const needs = this.rs.entryNeeds[phase];
     const never = this.neverRules !== null ? this.neverRules[phase] : null;
+    const jumps = this.jumpRules !== null ? this.jumpRules[phase] : null;
     const specs = this.rs.entrySpec[phase];
     const reqs = this.rs.entryReq[phase];
     const vidxs = this.verdicts !== null ? this.rs.entryVidx[phase] : null;
@@ -921,12 +925,25 @@ export class Transaction implements OpTx {
       if (this.removedTags.length !== 0 || this.removedMsgs.length !== 0) { if (this.removed(list[i] as Rule, i)) { i++; continue; } }
       else if (this.removedMask !== null && this.removedMask[phase][i] === 1) { i++; continue; }
       const sp = specs[i];
-      // the shortcuts below know the rule's targets as compiled: not for a rule a ctl narrowed
-      // (CRS 941010 narrows the XSS rules' targets in most requests: every other rule stays plain)
+      // A folded gate knows the rule's targets as compiled: not for a rule a ctl narrowed (CRS
+      // 941010 narrows the XSS rules' targets in most requests: every other rule stays plain). The
+      // list tests hold for a narrowed rule too: a ctl:ruleRemoveTarget* only takes values out of
+      // the list, and neither test is made for a count target (entrySpec, RuleLink.vidx).
       const plain = this.narrowMask === null || this.narrowMask[phase][i] === 0;
+      if (jumps !== null && jumps[i] >= 0 && plain) {
+        // a gate folded to a match that only skips (CRS's paranoia-level gates): what evaluating
+        // it does, without evaluating it (the match recordMatch records, then the skipAfter jump)
+        const f = this.folds![(list[i] as Rule).txGate!.index]!;
+        this.matchCount++;
+        this.matchedVar = f.input;
+        this.matchedVarName = f.entry.name;
+        this.matchedVars = f.list;
+        i = jumps[i];
+        continue;
+      }
       if ((skipEmpty && sn !== 0 && (sn & this.present) === 0) || (never !== null && never[i] === 1 && plain) ||
-        (sp >= 0 && plain && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3)) ||
-        (vidxs !== null && vidxs[i] >= 0 && plain && this.allKnown(list[i] as Rule, vidxs[i]))) {
+        (sp >= 0 && engineTuning.rawPrefilter && this.specMisses(sp, list[i] as Rule, reqs, i << 3)) ||
+        (vidxs !== null && vidxs[i] >= 0 && this.allKnown(list[i] as Rule, vidxs[i]))) {
         // no value in any collection the rule reads, a TX gate that cannot match in any request
         // (foldGates), or no value of its list holds a byte its operator needs, even transformed
         // (entryReq), or its first link evaluated every value of its list in an earlier transaction
@@ -1423,11 +1440,11 @@ export class Transaction implements OpTx {
         i = k;
       }
       state = {
-        end, kept: kept.slice(), lastMatch, folds: [], never: [], tx: new Map(this.vars.get('TX') ?? []), keyReHits: new Map(), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
+        end, kept: kept.slice(), lastMatch, folds: [], never: [], jumpTo: [], tx: new Map(this.vars.get('TX') ?? []), keyReHits: new Map(), matchedVar: this.matchedVar, matchedVarName: this.matchedVarName,
         matchedVars: this.matchedVars.slice(), highestSeverity: this.highestSeverity,
       };
     }
-    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], never: [], tx: new Map(), keyReHits: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
+    return state ?? { end: 0, kept: [], lastMatch: -1, folds: [], never: [], jumpTo: [], tx: new Map(), keyReHits: new Map(), matchedVar: '', matchedVarName: '', matchedVars: [], highestSeverity: 255 };
   }
 
   private ctl(c: Ctl): void {
@@ -1465,6 +1482,12 @@ interface TxPrefix {
   folds: Array<GateFold | null | undefined>;
   /** per phase, per entry: 1 for a rule that is one gate folded to no match */
   never: Uint8Array[];
+  /**
+   * per phase, per entry: for a rule that is one gate folded to a match and does nothing on a
+   * match but skip (skipAfter; no setvar, ctl, log, severity or disruptive action), the index at
+   * which evaluation resumes; -1 for every other entry
+   */
+  jumpTo: Int32Array[];
   tx: Map<string, TxVar>;
   /** `tx` as keys and values, for copying it into each transaction without an iterator (copyTx) */
   txKeys?: string[];
@@ -1507,6 +1530,9 @@ export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
       const folds = foldGates(rs, p);
       p.folds = folds;
       p.never = rs.phases.map((list) => Uint8Array.from(list, (e) => (e.kind === 'rule' && e.next === null && e.txGate !== null && folds[e.txGate.index] === null ? 1 : 0)));
+      p.jumpTo = rs.phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' && e.next === null && e.txGate !== null && folds[e.txGate.index] &&
+        e.skipAfter !== null && e.skip === 0 && !e.unconditional && e.exclByColl === null && e.setvars.length === 0 && e.ctls.length === 0 &&
+        !e.log && e.severity === null && e.disruptive === 'pass' ? e.skipTo + 1 : -1)));
     }
     prefixes.set(rs, p);
   }
@@ -1514,7 +1540,7 @@ export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
 }
 
 /** A TX gate's constant outcome: the match it records (the TX variable's entry and value). */
-interface GateFold { entry: Entry; input: string; matched: Entry }
+interface GateFold { entry: Entry; input: string; matched: Entry; /** [matched], shared (MATCHED_VARS lists are never changed) */ list: Entry[] }
 
 /**
  * The TX gates (RuleLink.txGate: a TX variable compared with a constant, as CRS's paranoia-level
@@ -1565,7 +1591,8 @@ function foldGates(rs: CompiledRuleSet, pre: TxPrefix): Array<GateFold | null | 
     // the entry evalTxGate would record: the same object (varEntry caches it on the shared TxVar)
     if (!m) { folds[g.index] = null; continue; }
     const entry = g.count ? mk(g.countName, '', '', input) : (v!.entry ??= mk(`TX:${v!.key}`, v!.key, v!.key.toLowerCase(), v!.value));
-    folds[g.index] = { entry, input, matched: mk(entry.name, entry.key, entry.lkey, input) };
+    const matched = mk(entry.name, entry.key, entry.lkey, input);
+    folds[g.index] = { entry, input, matched, list: Object.freeze([matched]) as Entry[] };
   }
   return folds;
 }

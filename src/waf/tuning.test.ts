@@ -164,6 +164,61 @@ SecRule &TX:x "@eq 0" "id:30,phase:2,pass,log,msg:'no x'"
   assert.deepEqual(narrowed, observe(w, req(true), false));
 });
 
+test('a rule narrowed by a ctl is still skipped when its whole list lacks what it needs; a count target it narrows is evaluated', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecRule REQUEST_HEADERS:X-Narrow "@streq 1" "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetById=20-22;ARGS:a"
+SecRule ARGS "@rx <" "id:20,phase:2,pass,log,t:urlDecodeUni,msg:'%{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx x" "id:21,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+SecRule &ARGS:a "@rx 0" "id:22,phase:2,pass,log,msg:'no a'"
+SecRule MATCHED_VARS "@rx ." "id:23,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  const req = (q: string, narrow: boolean): Req => ({ method: 'GET', uri: `/?${q}`, headers: [['Host', 'a'], ...(narrow ? [['X-Narrow', '1']] : [])] as Array<[string, string]>, body: '' });
+  for (const q of ['a=x&b=y', 'a=%3c&b=x', 'a=1&b=%3c', 'b=1', 'a=x'] as const) {
+    for (const narrow of [false, true]) assert.deepEqual(observe(w, req(q, narrow), true), observe(w, req(q, narrow), false), `${q} ${narrow}`);
+  }
+  // &ARGS:a is "1" for the whole list: no "0" in it, but the ctl takes ARGS:a out of rule 22's
+  // list, so it counts 0 there and the rule matches (a count is not a subset of the list's bytes)
+  const ids = (q: string) => (observe(w, req(q, true), true) as { rules: Array<{ id: number; msg: string }> }).rules.map((r) => `${r.id} ${r.msg}`);
+  assert.deepEqual(ids('a=x&b=y'), ['22 no a', '23 MATCHED_VARS:&ARGS:a']);
+  assert.deepEqual(ids('a=%3c&b=x'), ['21 ARGS:b', '22 no a', '23 MATCHED_VARS:&ARGS:a']);
+});
+
+test('a folded gate that only skips is jumped over with the match it records: MATCHED_VAR(S) as if it was evaluated', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=1"
+SecRule TX:level "@lt 2" "id:10,phase:2,pass,nolog,skipAfter:END-A"
+SecRule ARGS "@contains attack" "id:11,phase:2,deny,status:403,log"
+SecMarker END-A
+SecRule MATCHED_VARS "@rx ^1$" "id:12,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule TX:level "@lt 2" "id:13,phase:2,pass,nolog,skipAfter:END-B"
+SecAction "id:14,phase:2,pass,log,msg:'after 13'"
+SecMarker END-B
+SecRule TX:level "@lt 2" "id:15,phase:2,pass,nolog,setvar:tx.seen=1,skipAfter:END-C"
+SecAction "id:16,phase:2,pass,log,msg:'after 15'"
+SecMarker END-C
+SecAction "id:17,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  const pre = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs);
+  // 10 and 13 only skip: jumped; 15 sets a variable on its match: evaluated
+  const phase2 = (w.newTransaction() as unknown as { rs: { phases: Array<Array<{ kind: string; id?: number }>> } }).rs.phases[2];
+  const jumped = phase2.flatMap((e, i) => (e.kind === 'rule' && pre.jumpTo[2][i] >= 0 ? [e.id] : []));
+  assert.deepEqual(jumped, [10, 13]);
+  for (const q of ['a=attack', 'a=1', '']) {
+    const r: Req = { method: 'GET', uri: `/?${q}`, headers: [['Host', 'a']], body: '' };
+    assert.deepEqual(observe(w, r, true), observe(w, r, false), q);
+    const t = observe(w, r, true) as { rules: Array<{ id: number; msg: string }>; intr: unknown; tx: Array<[string, string]> };
+    assert.deepEqual(t.rules.map((x) => `${x.id} ${x.msg}`), ['12 MATCHED_VARS:TX:level=1', '17 TX:level'], q);
+    assert.equal(t.intr, null);
+    assert.equal(new Map(t.tx).get('seen'), '1');
+  }
+});
+
 test('rules with nothing to read are skipped as if evaluated: MATCHED_VARS is emptied all the same', () => {
   const w = compileWaf({
     directives: `
@@ -266,6 +321,9 @@ test('CRS v4.28.0 at PL1: the paranoia-level gates are folded', { skip: !existsS
   const w = await loadWaf({ crsDir: CRS, paranoiaLevel: 1, engineMode: 'On' });
   const folds = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).folds;
   assert.ok(folds.filter((f) => f !== undefined).length > 200, 'most of the CRS gates fold');
+  // the paranoia-level gates above the level only skip: jumped over without evaluating them
+  const jumps = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs).jumpTo;
+  assert.ok(jumps.reduce((n, a) => n + a.filter((k) => k >= 0).length, 0) > 40, 'the skipping gates are jumped');
 });
 
 /** Every `step`-th request of the CRS corpus from `from`, as the server sees it, and the two rule set configurations. */
