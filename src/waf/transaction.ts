@@ -285,6 +285,8 @@ export class Transaction implements OpTx {
   private tvCache: Array<Entry[] | undefined>;
   /** byte union of specCache[specId]'s raw values (runPhase's packed prefilter) */
   private specBytes: Array<Int32Array | undefined>;
+  /** byte union of tvCache[targetId]'s raw values: a list's union is that of its targets' */
+  private tvBytes: Array<Int32Array | undefined>;
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
   private readonly tcache = new Map<string, Array<string | undefined>>();
@@ -301,6 +303,7 @@ export class Transaction implements OpTx {
     this.specCache = new Array<Entry[] | undefined>(rs.specCount);
     this.tvCache = new Array<Entry[] | undefined>(rs.targetIdCount);
     this.specBytes = new Array<Int32Array | undefined>(rs.specCount);
+    this.tvBytes = new Array<Int32Array | undefined>(rs.targetIdCount);
     this.verdicts = engineTuning.valueVerdicts && rs.rememberVerdicts ? verdictsOf(rs) : null;
     this.mode = rs.engineMode;
     this.id = init.id ?? nextId();
@@ -486,7 +489,7 @@ export class Transaction implements OpTx {
     const ls = this.rs.listsByColl.get(name);
     if (ls !== undefined) {
       for (let k = 0; k < ls.specs.length; k++) { const sp = ls.specs[k]; this.specCache[sp] = undefined; this.specBytes[sp] = undefined; }
-      for (let k = 0; k < ls.tids.length; k++) this.tvCache[ls.tids[k]] = undefined;
+      for (let k = 0; k < ls.tids.length; k++) { const id = ls.tids[k]; this.tvCache[id] = undefined; this.tvBytes[id] = undefined; }
     }
     if (this.exclVals.size !== 0) this.exclVals.clear();
   }
@@ -528,6 +531,7 @@ export class Transaction implements OpTx {
     this.specCache.fill(undefined);
     this.tvCache.fill(undefined);
     this.specBytes.fill(undefined);
+    this.tvBytes.fill(undefined);
     for (const list of this.colls.values()) {
       for (let k = 0; k < list.length; k++) {
         const e = list[k];
@@ -984,13 +988,44 @@ export class Transaction implements OpTx {
    */
   private specMisses(sp: number, r: Rule, reqs: Int32Array, at: number): boolean {
     let b = this.specBytes[sp];
-    if (b === undefined) {
-      const vals = this.specList(r);
-      b = vals.length === 0 ? NO_BYTES : this.listInfo(vals, 0).bytes;
-      this.specBytes[sp] = b;
-    }
+    if (b === undefined) { b = this.specUnion(r); this.specBytes[sp] = b; }
     return ((b[0] & reqs[at]) | (b[1] & reqs[at + 1]) | (b[2] & reqs[at + 2]) | (b[3] & reqs[at + 3]) |
       (b[4] & reqs[at + 4]) | (b[5] & reqs[at + 5]) | (b[6] & reqs[at + 6]) | (b[7] & reqs[at + 7])) === 0;
+  }
+
+  /**
+   * The byte union of the raw values of a link's shared list (specId >= 0): the union of its
+   * targets' unions, each kept per target id, so the many lists that share targets (ARGS,
+   * REQUEST_COOKIES, ...) neither collect their values nor go through them again to be skipped.
+   */
+  private specUnion(link: RuleLink): Int32Array {
+    const ids = link.targetIds;
+    if (ids.length === 1 && ids[0] >= 0) return this.targetUnion(link, 0);
+    let b: Int32Array | null = null;
+    let own = false; // b is a target's own union until a second one is ORed in (into a copy)
+    for (let ti = 0; ti < ids.length; ti++) {
+      if (ids[ti] < 0) { const vals = this.specList(link); return vals.length === 0 ? NO_BYTES : this.listInfo(vals, 0).bytes; }
+      const t = this.targetUnion(link, ti);
+      if (t === NO_BYTES) continue;
+      if (b === null) { b = t; continue; }
+      if (!own) { b = b.slice(); own = true; }
+      for (let w = 0; w < 8; w++) b[w] |= t[w];
+    }
+    return b ?? NO_BYTES;
+  }
+
+  private targetUnion(link: RuleLink, ti: number): Int32Array {
+    const id = link.targetIds[ti];
+    let b = this.tvBytes[id];
+    if (b !== undefined) return b;
+    const vals = this.targetValues(link, ti, link.exclByColl, true);
+    if (vals.length === 0) b = NO_BYTES;
+    else {
+      b = new Int32Array(8);
+      for (let vi = 0; vi < vals.length; vi++) { const e = vals[vi]; const x = e.tb0 ?? (e.tb0 = bytesOf(e.value)); for (let w = 0; w < 8; w++) b[w] |= x[w]; }
+    }
+    this.tvBytes[id] = b;
+    return b;
   }
 
   /** The values of a link's shared list (specId >= 0) as compiled, collected once until a collection it reads changes. */

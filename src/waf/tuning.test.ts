@@ -128,6 +128,24 @@ test('a list collected in phase 1 is kept for phase 2 unless its collection chan
     '. 1:ARGS:q 1:REQUEST_HEADERS:X-A 2:REQUEST_HEADERS:X-A 3:ARGS:q 3:ARGS:b 3:REQUEST_HEADERS:X-A 4:REQUEST_HEADERS:X-A 5:REQUEST_BODY');
 });
 
+test('a list is skipped on the byte union of its targets, which follows their collections: body arguments added in phase 2 are seen', () => {
+  const w = compileWaf({
+    directives: `
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx <" "id:1,phase:1,pass,log,msg:'p1 %{MATCHED_VAR_NAME}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx <" "id:2,phase:2,pass,log,msg:'p2 %{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx <" "id:3,phase:2,pass,log,msg:'p2 %{MATCHED_VAR_NAME}'"
+`,
+  }, li);
+  const post = (q: string, body: string, xa: string): Req => ({ method: 'POST', uri: `/?${q}`, headers: [['Host', 'a'], ['X-A', xa], ['Content-Type', 'application/x-www-form-urlencoded']], body });
+  const msgs = (r: Req) => (observe(w, r, true) as { rules: Array<{ msg: string }> }).rules.map((x) => x.msg);
+  for (const r of [post('a=x', 'b=%3c', 'y'), post('a=%3c', 'b=x', 'y'), post('a=x', 'b=x', '<'), post('a=x', 'b=x', 'y')]) assert.deepEqual(observe(w, r, true), observe(w, r, false), r.uri + r.body);
+  // phase 1 found no "<" in ARGS (a=x) nor in X-A; the body's b=< must reach both phase 2 rules
+  assert.deepEqual(msgs(post('a=x', 'b=%3c', 'y')), ['p2 ARGS:b', 'p2 ARGS:b']);
+  assert.deepEqual(msgs(post('a=x', 'b=x', '<')), ['p1 REQUEST_HEADERS:X-A', 'p2 REQUEST_HEADERS:X-A']);
+});
+
 test('TX:/regex/ after the phase 1 prefix: keys added later are found in the map order, a deleted key is gone, one set again comes last', () => {
   const w = compileWaf({
     directives: `
