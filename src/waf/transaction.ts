@@ -228,6 +228,8 @@ export class Transaction implements OpTx {
   private readonly scalars = new Map<string, string>();
   private readonly vars = new Map<string, Map<string, TxVar>>();
   private phaseDone = 0;
+  /** no rule has run yet: no cache holds anything built from the collections (see changed) */
+  private fresh = true;
   private allowAll = false;
   private allowRequest = false;
   private method = 'GET';
@@ -485,6 +487,8 @@ export class Transaction implements OpTx {
    * phase (a GET's phase 2 reads the lists phase 1 collected).
    */
   private changed(name: string): void {
+    // nothing is built from the collections before a rule runs (populateRequest)
+    if (this.fresh) return;
     this.keyIndex.delete(name);
     const ls = this.rs.listsByColl.get(name);
     if (ls !== undefined) {
@@ -879,6 +883,7 @@ export class Transaction implements OpTx {
 
   private runPhase(phase: number): void {
     this.phaseDone = phase;
+    this.fresh = false;
     if (this.mode === 'Off') return;
     if (this.allowAll && phase < 5) return;
     if (this.allowRequest && phase <= 2) return;
@@ -1447,6 +1452,7 @@ export class Transaction implements OpTx {
    * its last simulated rule. Only called by txPrefixOf, on a transaction of its own.
    */
   simulatePrefix(): TxPrefix {
+    this.fresh = false;
     const list = this.rs.phases[1];
     let lastMatch = -1;
     let state: TxPrefix | null = null;
