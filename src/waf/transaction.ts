@@ -267,7 +267,7 @@ export class Transaction implements OpTx {
   private currentRule: Rule | null = null;
   /** outcomes of the TX gates that are constant after the phase 1 prefix, once it was applied (see foldGates) */
   private folds: ReadonlyArray<GateFold | null | undefined> | null = null;
-  /** per phase, per entry: 1 for a one-link rule whose gate folded to no match (with `folds`) */
+  /** per phase, per entry: 1 for a rule whose first link is a gate folded to no match (with `folds`) */
   private neverRules: ReadonlyArray<Uint8Array> | null = null;
   /** per phase, per entry: where a rule that is one gate folded to a match jumps (with `folds`; see TxPrefix.jumpTo) */
   private jumpRules: ReadonlyArray<Int32Array> | null = null;
@@ -1521,7 +1521,7 @@ interface TxPrefix {
   lastMatch: number;
   /** by TxGate.index: the gate's outcome in every request (null: no match), undefined when not constant */
   folds: Array<GateFold | null | undefined>;
-  /** per phase, per entry: 1 for a rule that is one gate folded to no match */
+  /** per phase, per entry: 1 for a rule whose first link is a gate folded to no match (a chain stops there) */
   never: Uint8Array[];
   /**
    * per phase, per entry: for a rule that is one gate folded to a match and does nothing on a
@@ -1570,7 +1570,8 @@ export function txPrefixOf(rs: CompiledRuleSet): TxPrefix {
     if (p.end > 0) {
       const folds = foldGates(rs, p);
       p.folds = folds;
-      p.never = rs.phases.map((list) => Uint8Array.from(list, (e) => (e.kind === 'rule' && e.next === null && e.txGate !== null && folds[e.txGate.index] === null ? 1 : 0)));
+      // (a chained rule too: when its first link cannot match, nothing after it is evaluated)
+      p.never = rs.phases.map((list) => Uint8Array.from(list, (e) => (e.kind === 'rule' && e.txGate !== null && folds[e.txGate.index] === null ? 1 : 0)));
       p.jumpTo = rs.phases.map((list) => Int32Array.from(list, (e) => (e.kind === 'rule' && e.next === null && e.txGate !== null && folds[e.txGate.index] &&
         e.skipAfter !== null && e.skip === 0 && !e.unconditional && e.exclByColl === null && e.setvars.length === 0 && e.ctls.length === 0 &&
         !e.log && e.severity === null && e.disruptive === 'pass' ? e.skipTo + 1 : -1)));

@@ -220,6 +220,10 @@ SecRule TX:level "@lt 2" "id:15,phase:2,pass,nolog,setvar:tx.seen=1,skipAfter:EN
 SecAction "id:16,phase:2,pass,log,msg:'after 15'"
 SecMarker END-C
 SecAction "id:17,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+SecRule TX:level "@gt 5" "id:18,phase:2,pass,log,msg:'never',chain"
+  SecRule ARGS "@rx ." "setvar:tx.chained18=1"
+SecRule TX:level "@lt 5" "id:19,phase:2,pass,log,msg:'chain %{MATCHED_VAR_NAME}',chain"
+  SecRule ARGS "@rx ." "setvar:tx.chained19=1"
 `,
   }, li);
   const pre = txPrefixOf((w.newTransaction() as unknown as { rs: Parameters<typeof txPrefixOf>[0] }).rs);
@@ -227,13 +231,17 @@ SecAction "id:17,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
   const phase2 = (w.newTransaction() as unknown as { rs: { phases: Array<Array<{ kind: string; id?: number }>> } }).rs.phases[2];
   const jumped = phase2.flatMap((e, i) => (e.kind === 'rule' && pre.jumpTo[2][i] >= 0 ? [e.id] : []));
   assert.deepEqual(jumped, [10, 13]);
+  // a chain whose first link is a gate folded to no match is passed over like a one-link gate
+  assert.deepEqual(phase2.flatMap((e, i) => (e.kind === 'rule' && pre.never[2][i] === 1 ? [e.id] : [])), [18]);
   for (const q of ['a=attack', 'a=1', '']) {
     const r: Req = { method: 'GET', uri: `/?${q}`, headers: [['Host', 'a']], body: '' };
     assert.deepEqual(observe(w, r, true), observe(w, r, false), q);
     const t = observe(w, r, true) as { rules: Array<{ id: number; msg: string }>; intr: unknown; tx: Array<[string, string]> };
-    assert.deepEqual(t.rules.map((x) => `${x.id} ${x.msg}`), ['12 MATCHED_VARS:TX:level=1', '17 TX:level'], q);
+    assert.deepEqual(t.rules.map((x) => `${x.id} ${x.msg}`), ['12 MATCHED_VARS:TX:level=1', '17 TX:level', ...(q === '' ? [] : ['19 chain ARGS:a'])], q);
     assert.equal(t.intr, null);
     assert.equal(new Map(t.tx).get('seen'), '1');
+    assert.equal(new Map(t.tx).get('chained19'), q === '' ? undefined : '1');
+    assert.equal(new Map(t.tx).get('chained18'), undefined);
   }
 });
 
