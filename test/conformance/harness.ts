@@ -147,7 +147,14 @@ export class Conformance {
     for (let i = 0; i < 24; i++) c.pool.push(await freePort());
     c.dir = tmpDir('pcs-conformance-');
     c.write('');
-    c.gw = await startGateway(c.dir, ['--no-access-log', ...(opts.allowPartial ? ['--allow-partial'] : [])]);
+    try {
+      c.gw = await startGateway(c.dir, ['--no-access-log', ...(opts.allowPartial ? ['--allow-partial'] : [])]);
+    } catch (err) {
+      // the caller never gets `c` to stop: close the backends here, or their listeners keep the
+      // test file's process alive after its tests failed (a hung CI run)
+      await c.closeBackends();
+      throw err;
+    }
     return c;
   }
 
@@ -155,6 +162,11 @@ export class Conformance {
     // Client connections first: the gateway drains open connections on SIGTERM.
     await this.agent.close();
     await this.gw?.stop();
+    await this.closeBackends();
+  }
+
+  /** The echo backends and the config directory. */
+  private async closeBackends(): Promise<void> {
     for (const b of this.backends.values()) { b.server.closeAllConnections(); await new Promise((r) => b.server.close(r)); }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
