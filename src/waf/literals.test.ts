@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiteralScanner, requiredLiterals } from './literals.ts';
-import { bytesOf, intersects, requiredBytes, translatePcre } from './regex.ts';
+import { LiteralScanner, ValueScanner, requiredLiterals, zeroBits } from './literals.ts';
+import { bytesOf, intersects, meets, requiredBytes, translatePcre, valueBytes } from './regex.ts';
 
 const lits = (pcre: string) => requiredLiterals(translatePcre(pcre).source);
 
@@ -83,6 +83,32 @@ test('required literals: every match contains one (randomized, fixed seed)', () 
   }
 });
 
+test('ValueScanner.bitsFor: the shared empty set for a value without literals, a new set otherwise, the scratch left clear', () => {
+  const sc = new ValueScanner([['select'], ['union']], [['etc/passwd']]);
+  assert.equal(sc.bitsFor(0, 'running shoes'), sc.none);
+  const a = sc.bitsFor(0, 'x UNION y');
+  assert.notEqual(a, sc.none);
+  assert.equal((a[0] & 2) !== 0, true);
+  assert.equal((a[0] & 1) !== 0, false);
+  // the phrase automaton only: the literal found above must not leak into this answer
+  assert.equal(sc.bitsFor(2, 'union select'), sc.none);
+  const p = sc.bitsFor(2, '/etc/passwd');
+  assert.equal((p[0] & 4) !== 0, true);
+  assert.equal((p[0] & 3) !== 0, false);
+  assert.deepEqual(sc.none, zeroBits(sc.words));
+  assert.equal(sc.bitsFor(0, 'nothing here'), sc.none);
+});
+
+test('ValueBytes: the same bits as the load-time byte sets, for every byte', () => {
+  for (let c = 0; c < 256; c++) {
+    const s = String.fromCharCode(c);
+    const v = valueBytes(s);
+    assert.deepEqual([...v].map((w) => w | 0), [...bytesOf(s)], `byte ${c}`);
+    assert.equal(meets(v, bytesOf(s)), true);
+    assert.equal(meets(v, bytesOf(String.fromCharCode((c + 1) & 0xff))), false);
+  }
+});
+
 test('scanner: a bit per literal set, ASCII case-insensitive, same as a naive search', () => {
   const sets = [['select', 'union'], ['..'], ['<script', 'onerror'], ['abc'], ['b']];
   const sc = new LiteralScanner(sets);
@@ -91,7 +117,7 @@ test('scanner: a bit per literal set, ASCII case-insensitive, same as a naive se
   for (let k = 0; k < 2000; k++) {
     let s = '';
     for (let j = Math.floor(rnd() * 6); j > 0; j--) s += pieces[Math.floor(rnd() * pieces.length)];
-    const bits = new Int32Array(sc.words);
+    const bits = zeroBits(sc.words);
     sc.scanInto(s, bits);
     const low = s.replace(/[A-Z]/g, (c) => c.toLowerCase());
     sets.forEach((set, g) => {

@@ -230,7 +230,7 @@ export class LiteralScanner {
   }
 
   /** OR into `into` the bits of the literal sets found in s. */
-  scanInto(s: string, into: Int32Array): void {
+  scanInto(s: string, into: number[]): void {
     const { alpha, delta, outAt, outBits, width, words } = this;
     let st = 0;
     for (let i = 0; i < s.length; i++) {
@@ -240,6 +240,13 @@ export class LiteralScanner {
       if (o >= 0) for (let w = 0; w < words; w++) into[w] |= outBits[o + w];
     }
   }
+}
+
+/** `words` zero bits in an array with double elements from the start (-0 is no small integer): it never changes kind. */
+export function zeroBits(words: number): number[] {
+  const a = [-0];
+  while (a.length < words) a.push(-0);
+  return a.slice();
 }
 
 /**
@@ -258,14 +265,36 @@ export class ValueScanner {
     if (literalSets.length) this.parts.push(new LiteralScanner(literalSets, 0));
     if (phraseSets.length) this.parts.push(new LiteralScanner(phraseSets, this.phraseBase));
     this.words = Math.max(1, (literalSets.length + phraseSets.length + 31) >> 5);
+    this.none = zeroBits(this.words);
+    this.scratch = zeroBits(this.words);
   }
 
-  scanInto(s: string, into: Int32Array): void {
+  /** All bits clear, shared (never written to): see bitsFor. Bit sets of this scanner are arrays of doubles, as regex.ts's ValueBytes, and for the same reason. */
+  readonly none: number[];
+  private readonly scratch: number[];
+
+  /**
+   * The bits of the automaton that holds `bit` (scanFor) for s: `none` when s holds no literal of
+   * it (most benign values), else a new array. Scanned into a scratch array first, so a value
+   * without literals allocates nothing.
+   */
+  bitsFor(bit: number, s: string): number[] {
+    const into = this.scratch;
+    this.scanFor(bit, s, into);
+    let any = 0;
+    for (let w = 0; w < into.length; w++) any |= into[w];
+    if (any === 0) return this.none;
+    const out = into.slice();
+    for (let w = 0; w < into.length; w++) into[w] = 0;
+    return out;
+  }
+
+  scanInto(s: string, into: number[]): void {
     for (let k = 0; k < this.parts.length; k++) this.parts[k].scanInto(s, into);
   }
 
   /** Scan with one automaton only: the literal one (bit < phraseBase) or the phrase one. */
-  scanFor(bit: number, s: string, into: Int32Array): void {
+  scanFor(bit: number, s: string, into: number[]): void {
     for (let k = 0; k < this.parts.length; k++) {
       const p = this.parts[k];
       if (bit >= p.base && bit < p.base + p.groups) { p.scanInto(s, into); return; }

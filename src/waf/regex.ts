@@ -420,6 +420,32 @@ export function bytesOf(s: string): Int32Array {
   return bits;
 }
 
+/**
+ * A byte set built while a transaction runs (of a value, or a union of values): the same 8 x 32
+ * bits as the load-time sets, in a plain array of doubles instead of an Int32Array. V8 makes an
+ * Int32Array(8) ~250 bytes of heap plus a malloc'd buffer extension the GC must sweep; this is
+ * ~90 bytes and nothing else, and a GET at PL1 builds ~130 such sets. The literal -0 gives the
+ * array double elements from the start, so it never changes kind (a bit 31 is no small integer).
+ * The hot code only ever sees this one kind in these arrays, and Int32Array in the load-time sets.
+ */
+export type ValueBytes = number[];
+
+export function emptyValueBytes(): ValueBytes {
+  return [-0, 0, 0, 0, 0, 0, 0, 0];
+}
+
+/** The byte set of a string, as a ValueBytes. */
+export function valueBytes(s: string): ValueBytes {
+  const bits = emptyValueBytes();
+  for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i) & 0xff; bits[c >> 5] |= 1 << (c & 31); }
+  return bits;
+}
+
+/** Whether a transaction's byte set and a load-time one share a byte. */
+export function meets(a: ValueBytes, b: Int32Array): boolean {
+  return ((a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) | (a[5] & b[5]) | (a[6] & b[6]) | (a[7] & b[7])) !== 0;
+}
+
 export function intersects(a: Int32Array, b: Int32Array): boolean {
   return ((a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) | (a[5] & b[5]) | (a[6] & b[6]) | (a[7] & b[7])) !== 0;
 }

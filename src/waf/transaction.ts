@@ -11,7 +11,7 @@ import type { Ctl, EngineMode, Exclusion, Rule, RuleLink, Target, TxGate } from 
 import { KEYED_COLLECTIONS, SKIP_BITS, TARGET_KEYED, TARGET_MATCHED, TARGET_PLAIN } from './ruleset.ts';
 import { parseUrlEncoded, parseJson, parseMultipart, parseXml, type BodyResult } from './body.ts';
 import { urlDecode } from './transforms.ts';
-import { bytesOf, intersects } from './regex.ts';
+import { emptyValueBytes, meets, valueBytes, type ValueBytes } from './regex.ts';
 
 export interface TransactionInit {
   id?: string;
@@ -48,17 +48,17 @@ interface Entry {
   lkey: string;
   value: string;
   /** byte set of the raw value, for operator prefilters (transformed values: Transaction.bytesCache) */
-  tb0?: Int32Array;
+  tb0?: ValueBytes;
   /** literal-set / phrase-list bits of the raw value */
-  lb0?: Int32Array;
-  pb0?: Int32Array;
+  lb0?: number[];
+  pb0?: number[];
   /** whether the value may be remembered across transactions (rememberable) */
   store: boolean;
   /** the value's verdict bits (ValueVerdicts), fetched on first use; null when not remembered */
   cv?: Int32Array | null;
 }
 
-interface ListInfo { vs: string[] | null; bs: Int32Array[] | null; bytes: Int32Array; lits: Int32Array | null; phrases: Int32Array | null }
+interface ListInfo { vs: string[] | null; bs: ValueBytes[] | null; bytes: ValueBytes; lits: number[] | null; phrases: number[] | null }
 /** A shared list's infos: of its raw values, and per chain slot read so far (slots[k] -> infos[k]). */
 interface ListInfos { raw: ListInfo; slots: number[]; infos: ListInfo[] }
 
@@ -168,7 +168,7 @@ const nextId = () => `${ID_PREFIX}${(idCounter++).toString(36).padStart(8, '0')}
 const EMPTY: Entry[] = [];
 /** MATCHED_VARS when nothing matched: shared, so frozen (a push on it throws instead of leaking matches) */
 const NO_MATCHES: Entry[] = Object.freeze([]) as unknown as Entry[];
-const NO_BYTES = new Int32Array(8);
+const NO_BYTES = emptyValueBytes(); // (never written to)
 /** The request's own data, which phases 3-5 read only where a rule of theirs names it (releaseRequestPhases). */
 const REQUEST_DATA = ['ARGS', 'ARGS_NAMES', 'ARGS_GET', 'ARGS_GET_NAMES', 'ARGS_POST', 'ARGS_POST_NAMES', 'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES',
   'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'MULTIPART_PART_HEADERS', 'REQUEST_BODY'];
@@ -207,8 +207,8 @@ function orMasks(a: Uint8Array[] | null, b: Uint8Array[]): Uint8Array[] {
 }
 
 /** The byte set of an entry's raw value, computed once per entry (releaseCaches drops it). */
-function rawBytes(e: Entry): Int32Array {
-  return e.tb0 ?? (e.tb0 = bytesOf(e.value));
+function rawBytes(e: Entry): ValueBytes {
+  return e.tb0 ?? (e.tb0 = valueBytes(e.value));
 }
 
 function excerpt(s: string): string {
@@ -291,15 +291,15 @@ export class Transaction implements OpTx {
   private specCache: Array<Entry[] | undefined>;
   private tvCache: Array<Entry[] | undefined>;
   /** byte union of specCache[specId]'s raw values (runPhase's packed prefilter) */
-  private specBytes: Array<Int32Array | undefined>;
+  private specBytes: Array<ValueBytes | undefined>;
   /** byte union of tvCache[targetId]'s raw values: a list's union is that of its targets' */
-  private tvBytes: Array<Int32Array | undefined>;
+  private tvBytes: Array<ValueBytes | undefined>;
   /** values of a collection list filtered by an (interned) exclusion list */
   private readonly filtered = new Map<Exclusion[], Entry[][]>();
-  private readonly tcache = new Map<string, Array<string | undefined>>();
-  private readonly litCache = new Map<string, Int32Array>();
-  private readonly phraseCache = new Map<string, Int32Array>();
-  private readonly bytesCache = new Map<string, Int32Array>();
+  private readonly tcache = new Map<string, Array<number | string>>();
+  private readonly litCache = new Map<string, number[]>();
+  private readonly phraseCache = new Map<string, number[]>();
+  private readonly bytesCache = new Map<string, ValueBytes>();
   /** per shared value list and chain slot: transformed values, their byte sets, unions (evalShared) */
   private readonly unions = new Map<Entry[], ListInfos>();
   /** values of the ctl-narrowed shared lists, by their (interned) exclusion map: see exclusionsFor */
@@ -309,8 +309,8 @@ export class Transaction implements OpTx {
     this.rs = rs;
     this.specCache = new Array<Entry[] | undefined>(rs.specCount);
     this.tvCache = new Array<Entry[] | undefined>(rs.targetIdCount);
-    this.specBytes = new Array<Int32Array | undefined>(rs.specCount);
-    this.tvBytes = new Array<Int32Array | undefined>(rs.targetIdCount);
+    this.specBytes = new Array<ValueBytes | undefined>(rs.specCount);
+    this.tvBytes = new Array<ValueBytes | undefined>(rs.targetIdCount);
     this.verdicts = engineTuning.valueVerdicts && rs.rememberVerdicts ? verdictsOf(rs) : null;
     this.mode = rs.engineMode;
     this.id = init.id ?? nextId();
@@ -811,24 +811,28 @@ export class Transaction implements OpTx {
   private tval(e: Entry, slot: number): string {
     // unchanged values are not stored anywhere: the trigger test is cheaper than a per-slot cache
     const trig = this.rs.tnodes[slot - 1].trig;
-    if (trig !== null && !intersects(rawBytes(e), trig)) return e.value;
+    if (trig !== null && !meets(rawBytes(e), trig)) return e.value;
     return this.transformed(e.value, slot - 1);
   }
 
-  /** Value after a transformation chain (trie node), memoized per value string for the transaction. */
+  /**
+   * Value after a transformation chain (trie node), memoized per value string for the transaction:
+   * as (node, result) pairs, searched in order. A value goes through a few of the ~60 nodes CRS
+   * has (1 for most, ~14 at most for the GET of bench/waf), so a short search beats a node-indexed
+   * array, which cost ~250 bytes per value.
+   */
   private transformed(value: string, node: number): string {
     let arr = this.tcache.get(value);
-    if (arr === undefined) { arr = new Array<string | undefined>(this.rs.tnodes.length); this.tcache.set(value, arr); }
+    if (arr === undefined) { arr = []; this.tcache.set(value, arr); }
     return this.tnode(value, node, arr);
   }
 
-  private tnode(value: string, node: number, arr: Array<string | undefined>): string {
-    const hit = arr[node];
-    if (hit !== undefined) return hit;
+  private tnode(value: string, node: number, arr: Array<number | string>): string {
+    for (let k = 0; k < arr.length; k += 2) if (arr[k] === node) return arr[k + 1] as string;
     const nd = this.rs.tnodes[node];
     const base = nd.parent < 0 ? value : this.tnode(value, nd.parent, arr);
     const out = nd.fn(base);
-    arr[node] = out;
+    arr.push(node, out);
     return out;
   }
 
@@ -1008,11 +1012,11 @@ export class Transaction implements OpTx {
    * targets' unions, each kept per target id, so the many lists that share targets (ARGS,
    * REQUEST_COOKIES, ...) neither collect their values nor go through them again to be skipped.
    */
-  private specUnion(link: RuleLink): Int32Array {
+  private specUnion(link: RuleLink): ValueBytes {
     const ids = link.targetIds;
     // (the loop gives the same for one target; without this return it measured ~1 us slower per GET, near the noise)
     if (ids.length === 1 && ids[0] >= 0) return this.targetUnion(link, 0);
-    let b: Int32Array | null = null;
+    let b: ValueBytes | null = null;
     let own = false; // b is a target's own union until a second one is ORed in (into a copy)
     for (let ti = 0; ti < ids.length; ti++) {
       if (ids[ti] < 0) { const vals = this.specList(link); return vals.length === 0 ? NO_BYTES : this.listInfo(vals, 0).bytes; }
@@ -1025,14 +1029,14 @@ export class Transaction implements OpTx {
     return b ?? NO_BYTES;
   }
 
-  private targetUnion(link: RuleLink, ti: number): Int32Array {
+  private targetUnion(link: RuleLink, ti: number): ValueBytes {
     const id = link.targetIds[ti];
     let b = this.tvBytes[id];
     if (b !== undefined) return b;
     const vals = this.targetValues(link, ti, link.exclByColl, true);
     if (vals.length === 0) b = NO_BYTES;
     else {
-      b = new Int32Array(8);
+      b = emptyValueBytes();
       for (let vi = 0; vi < vals.length; vi++) { const e = vals[vi]; const x = rawBytes(e); for (let w = 0; w < 8; w++) b[w] |= x[w]; }
     }
     this.tvBytes[id] = b;
@@ -1148,7 +1152,7 @@ export class Transaction implements OpTx {
         const e = vals[vi];
         const cv = vx >= 0 ? this.verdictOf(e) : null;
         if (cv !== null && (cv[w] & bit) !== 0) continue;
-        if (raw !== null && !intersects(rawBytes(e), raw)) { if (cv !== null) cv[w] |= bit; continue; }
+        if (raw !== null && !meets(rawBytes(e), raw)) { if (cv !== null) cv[w] |= bit; continue; }
         const before = this.matchCount;
         let prev = e.value;
         for (let k = -1; k < steps.length; k++) {
@@ -1183,7 +1187,7 @@ export class Transaction implements OpTx {
       const e = vals[vi];
       const cv = vx >= 0 ? this.verdictOf(e) : null;
       if (cv !== null && (cv[w] & bit) !== 0) continue;
-      if (raw !== null && !intersects(rawBytes(e), raw)) { if (cv !== null) cv[w] |= bit; continue; }
+      if (raw !== null && !meets(rawBytes(e), raw)) { if (cv !== null) cv[w] |= bit; continue; }
       const v = slot === 0 ? e.value : this.tval(e, slot);
       // transformations usually leave benign values unchanged: share the raw value's sets then
       const k = v === e.value ? 0 : slot;
@@ -1226,11 +1230,11 @@ export class Transaction implements OpTx {
       if (unknown < vals.length) return this.evalEach(link, vals, vx, !negated && engineTuning.rawPrefilter ? raw : null);
     }
     // no raw value holds a byte the chain could turn into one the operator needs: nothing to transform
-    if (raw !== null && !negated && engineTuning.rawPrefilter && !intersects(this.listInfo(vals, 0).bytes, raw)) return this.allClean(vals, vx);
+    if (raw !== null && !negated && engineTuning.rawPrefilter && !meets(this.listInfo(vals, 0).bytes, raw)) return this.allClean(vals, vx);
     const u = this.listInfo(vals, slot);
     const req = link.req;
     const lit = link.lit;
-    if (!negated && ((req !== null && !intersects(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return this.allClean(vals, vx);
+    if (!negated && ((req !== null && !meets(u.bytes, req)) || (lit >= 0 && !this.hasLit(this.listLits(u, vals, slot, lit), lit)))) return this.allClean(vals, vx);
     const vs = u.vs;
     const bs = u.bs;
     let matched = false;
@@ -1239,7 +1243,7 @@ export class Transaction implements OpTx {
       // vs/bs are null when the chain changed no value of the list: the raw value and its set
       const v = vs === null ? e.value : vs[vi];
       const b = bs === null ? e.tb0! : bs[vi];
-      if ((req !== null && !intersects(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
+      if ((req !== null && !meets(b, req)) || (lit >= 0 && !this.hasLit(this.litsOf(e, v === e.value ? 0 : slot, v, lit), lit))) {
         if (negated) matched = this.recordMatch(link, e, v) || matched;
         else if (vx >= 0 && e.cv) e.cv[w] |= bit;
         continue;
@@ -1279,7 +1283,7 @@ export class Transaction implements OpTx {
     // no value of the list holds a byte that makes the chain change anything (the union of the
     // raw values' bytes misses its trigger set): every value is its raw self, share slot 0's info
     const trig = this.rs.tnodes[slot - 1].trig;
-    const u = trig !== null && !intersects(per.raw.bytes, trig) ? per.raw : this.buildListInfo(vals, slot);
+    const u = trig !== null && !meets(per.raw.bytes, trig) ? per.raw : this.buildListInfo(vals, slot);
     slots.push(slot);
     per.infos.push(u);
     return u;
@@ -1288,20 +1292,20 @@ export class Transaction implements OpTx {
   private buildListInfo(vals: Entry[], slot: number): ListInfo {
     const n = vals.length;
     let vs: string[] | null = null;
-    let bs: Int32Array[] | null = null;
-    const bytes = new Int32Array(8);
+    let bs: ValueBytes[] | null = null;
+    const bytes = emptyValueBytes();
     for (let vi = 0; vi < n; vi++) {
       const e = vals[vi];
       const v = slot === 0 ? e.value : this.tval(e, slot);
-      let b: Int32Array | undefined;
+      let b: ValueBytes | undefined;
       if (v === e.value) b = rawBytes(e);
       else {
         b = this.bytesCache.get(v);
-        if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
+        if (b === undefined) { b = valueBytes(v); this.bytesCache.set(v, b); }
         if (vs === null || bs === null) {
           // first changed value: the earlier ones were unchanged
           vs = new Array<string>(n);
-          bs = new Array<Int32Array>(n);
+          bs = new Array<ValueBytes>(n);
           for (let k = 0; k < vi; k++) { vs[k] = vals[k].value; bs[k] = vals[k].tb0!; }
         }
       }
@@ -1312,11 +1316,11 @@ export class Transaction implements OpTx {
   }
 
   /** Union of the literal (or phrase) bits of a shared list's transformed values. */
-  private listLits(u: ListInfo, vals: Entry[], slot: number, lit: number): Int32Array {
+  private listLits(u: ListInfo, vals: Entry[], slot: number, lit: number): number[] {
     const phrase = lit >= this.rs.literals!.phraseBase;
     let bits = phrase ? u.phrases : u.lits;
     if (bits !== null) return bits;
-    bits = new Int32Array(this.rs.literals!.words);
+    bits = this.rs.literals!.none.slice();
     for (let vi = 0; vi < vals.length; vi++) {
       const e = vals[vi];
       const v = u.vs === null ? e.value : u.vs[vi];
@@ -1331,17 +1335,17 @@ export class Transaction implements OpTx {
    * Bits of the literal sets (lit < phraseBase) or of the phrase lists found in an entry's value
    * after chain slot k (0 = raw), cached on the entry: each automaton runs only when asked.
    */
-  private litsOf(e: Entry, k: number, v: string, lit: number): Int32Array {
+  private litsOf(e: Entry, k: number, v: string, lit: number): number[] {
     // the raw value's sets live on the entry; transformed values' in per-string maps
     if (lit < this.rs.literals!.phraseBase) return k === 0 ? (e.lb0 ?? (e.lb0 = this.litBits(v, this.litCache, lit))) : this.litBits(v, this.litCache, lit);
     return k === 0 ? (e.pb0 ?? (e.pb0 = this.litBits(v, this.phraseCache, lit))) : this.litBits(v, this.phraseCache, lit);
   }
 
   private hasBytes(e: Entry, k: number, v: string, req: Int32Array): boolean {
-    if (k === 0) return intersects(rawBytes(e), req);
+    if (k === 0) return meets(rawBytes(e), req);
     let b = this.bytesCache.get(v);
-    if (b === undefined) { b = bytesOf(v); this.bytesCache.set(v, b); }
-    return intersects(b, req);
+    if (b === undefined) { b = valueBytes(v); this.bytesCache.set(v, b); }
+    return meets(b, req);
   }
 
   /** `TX:key @op constant` without collecting values: the same result and match record as the general path. */
@@ -1363,19 +1367,14 @@ export class Transaction implements OpTx {
     return this.recordMatch(link, g.count ? mk(g.countName, '', '', input) : this.varEntry('TX', v!), input);
   }
 
-  private hasLit(bits: Int32Array, g: number): boolean {
+  private hasLit(bits: number[], g: number): boolean {
     return (bits[g >> 5] & (1 << (g & 31))) !== 0;
   }
 
   /** Bits of the automaton that holds `bit`, for a (transformed) value, memoized per string for the transaction. */
-  private litBits(v: string, cache: Map<string, Int32Array>, bit: number): Int32Array {
+  private litBits(v: string, cache: Map<string, number[]>, bit: number): number[] {
     let b = cache.get(v);
-    if (b === undefined) {
-      const sc = this.rs.literals!;
-      b = new Int32Array(sc.words);
-      sc.scanFor(bit, v, b);
-      cache.set(v, b);
-    }
+    if (b === undefined) { b = this.rs.literals!.bitsFor(bit, v); cache.set(v, b); }
     return b;
   }
 
