@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { Pool, request } from 'undici';
 import { freePort, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { CRS_DIR as CRS } from '../scripts/shared.ts';
@@ -138,6 +138,22 @@ test('without responseBody.inspect the body streams through, and phase 3 still j
   assert.equal(powered.status, 403, 'the phase 3 rule on X-Powered-By blocks');
   assert.equal(JSON.parse(powered.text).code, 'PCS_ERR_WAF_RESPONSE_BLOCKED');
   assert.equal(powered.headers['x-powered-by'], undefined);
+});
+
+test('answers that arrive together are each judged on their own (the outbound phases of a turn run as a batch): 40 at once, framework disclosures among them', async () => {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 40, pipelining: 1 });
+  try {
+    await Promise.all(Array.from({ length: 40 }, async () => { const r = await pool.request({ path: '/headers-only/warm', method: 'GET' }); await r.body.text(); }));
+    const paths = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? `/headers-only/powered?i=${i}` : `/headers-only/hello?i=${i}`));
+    const answers = await Promise.all(paths.map(async (p) => {
+      const r = await pool.request({ path: p, method: 'GET', headers: { 'user-agent': 'portcullis-test', accept: '*/*' } });
+      return { p, status: r.statusCode, text: await r.body.text(), powered: r.headers['x-powered-by'] };
+    }));
+    for (const a of answers) {
+      if (a.p.includes('powered')) { assert.equal(a.status, 403, a.p); assert.equal(JSON.parse(a.text).code, 'PCS_ERR_WAF_RESPONSE_BLOCKED'); assert.equal(a.powered, undefined); }
+      else { assert.equal(a.status, 200, a.p); assert.equal(a.text, 'hello'); }
+    }
+  } finally { await pool.close(); }
 });
 
 test('DetectionOnly logs the outbound match and lets the answer through', async () => {

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { request } from 'undici';
+import { Pool, request } from 'undici';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -70,6 +70,30 @@ test('an SQL injection in the query is blocked with 403 problem+json and logged 
   assert.equal(e.policy, 'WafPolicy/default/crs');
   assert.match(e.matchedVar, /^ARGS/);
   assert.ok(e.tags.includes('attack-sqli'));
+});
+
+test('GETs that arrive together are each judged on their own (the WAF works through a turn of the event loop as a batch): 48 at once over 48 connections, attacks among them', async () => {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 48, pipelining: 1 });
+  try {
+    // (warm the connections first, so the 48 requests below are in flight together)
+    await Promise.all(Array.from({ length: 48 }, async () => { const r = await pool.request({ path: '/warm', method: 'GET' }); await r.body.text(); }));
+    const before = up.requests;
+    const paths = Array.from({ length: 48 }, (_, i) => (i % 3 === 1 ? `/items?id=${i}'%20OR%20'1'='1` : `/items?n=${i}&q=red+shoes`));
+    const answers = await Promise.all(paths.map(async (p) => {
+      const r = await pool.request({ path: p, method: 'GET', headers: { 'user-agent': 'portcullis-test', accept: '*/*' } });
+      return { p, status: r.statusCode, text: await r.body.text(), id: r.headers['x-request-id'] };
+    }));
+    for (const a of answers) {
+      if (a.p.includes('OR')) {
+        assert.equal(a.status, 403, a.p);
+        assert.equal(JSON.parse(a.text).requestId, a.id);
+      } else {
+        assert.equal(a.status, 200, a.p);
+        assert.equal(JSON.parse(a.text).path, a.p, 'each client gets the answer to its own request');
+      }
+    }
+    assert.equal(up.requests - before, 32, 'only the benign requests reached the upstream');
+  } finally { await pool.close(); }
 });
 
 test('benign traffic passes, bodies included (a 2 KB JSON and a form reach the upstream intact)', async () => {

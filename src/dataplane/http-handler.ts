@@ -13,10 +13,11 @@ import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientCertificateOf, clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
-import { inspectRequest, inspectResponse, wantsResponseBody } from './waf-filter.ts';
+import { inspectBodyless, inspectRequest, inspectResponse, wantsResponseBody, type WafVerdict } from './waf-filter.ts';
 import type { Transaction } from '../waf/index.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 import { UpstreamCall, callUpstream } from './upstream-call.ts';
+import { endOfTurn, inTurn } from './turns.ts';
 import { PREFLIGHT_VARY, addCorsHeaders, allowOrigin, isPreflight, preflightHeaders } from './cors.ts';
 
 export interface PoolProvider { get(endpoint: EndpointRuntime, backend: BackendRuntime, grpc?: boolean): Dispatcher }
@@ -33,12 +34,16 @@ export interface HandlerDeps {
 
 // RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send, and
 // Expect: the gateway answers 100-continue itself (Node does) and then streams the body.
+/** Requests of this process between their arrival and their response's close: the WAF batches its work per turn of the event loop only when there are others (turns.ts). */
+let inFlight = 0;
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect']);
 
 export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandler {
   const { holder, logger } = deps;
   return function handle(req, res) {
     const runtime = holder.current;
+    inFlight++;
     const id = requestIdFor(req.headers['x-request-id']);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -48,7 +53,7 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandl
     };
     ctx.clientIp = ctx.peerIp;
     // One listener: a ServerResponse emits 'close' after 'finish' too (aborted = never finished).
-    res.once('close', () => finish(ctx, deps, !res.writableFinished));
+    res.once('close', () => { inFlight--; finish(ctx, deps, !res.writableFinished); });
     const r = resolveRoute(runtime, portKey, ctx, req);
     if ('problem' in r) {
       if (r.closeConnection) res.shouldKeepAlive = false;
@@ -69,10 +74,14 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandl
       return;
     }
     const prefix = m.entry.pathType === 'PathPrefix' ? m.entry.pathValue : undefined;
-    (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => {
-      logger.error({ err, requestId: id }, 'proxy failed');
-      answer(ctx, PROBLEMS.internal);
-    });
+    if (rule.waf && !requestHasBody(req)) {
+      // (turns.ts: with other requests in flight, the WAF runs with the rest of this turn's)
+      const w = rule.waf;
+      if (inFlight > 1) inTurn(() => (res.destroyed ? undefined : afterInspection.bind(null, ctx, rule, prefix, deps, preflight, inspectBodyless(ctx, w, deps))));
+      else afterInspection(ctx, rule, prefix, deps, preflight, inspectBodyless(ctx, w, deps));
+      return;
+    }
+    (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => proxyFailed(ctx, deps, err));
   };
 }
 
@@ -255,12 +264,31 @@ function pickChoice(rule: RuleRuntime) {
   return rule.backends[rule.backends.length - 1];
 }
 
+function proxyFailed(ctx: RequestContext, deps: HandlerDeps, err: unknown): void {
+  deps.logger.error({ err, requestId: ctx.id }, 'proxy failed');
+  answer(ctx, PROBLEMS.internal);
+}
+
+/** A request with a body: phase 1, the body read, phase 2, then on. */
 async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight = false): Promise<void> {
-  const v = await inspectRequest(ctx, rule.waf!, requestHasBody(ctx.req), deps);
-  if (v.pass) return preflight ? answerPreflight(ctx, rule) : proxy(ctx, rule, prefix, deps, v.tx);
-  if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
-  ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
-  return answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
+  const v = await inspectRequest(ctx, rule.waf!, deps);
+  return afterInspection(ctx, rule, prefix, deps, preflight, v);
+}
+
+/** On after the WAF's verdict on the request: proxied (or, a CORS preflight, answered), or refused. Never rejects. */
+function afterInspection(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight: boolean, v: WafVerdict): void {
+  try {
+    if (v.pass) {
+      if (preflight) answerPreflight(ctx, rule);
+      else proxy(ctx, rule, prefix, deps, v.tx).catch((err) => proxyFailed(ctx, deps, err));
+      return;
+    }
+    if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+    ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
+    answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
+  } catch (err) {
+    proxyFailed(ctx, deps, err);
+  }
 }
 
 async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: string | undefined, deps: HandlerDeps, wafTx?: Transaction): Promise<void> {
@@ -393,6 +421,8 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
           }
           held = c.chunks;
         }
+        // (turns.ts: with other requests in flight, the outbound phases run with the rest of this turn's answers)
+        if (held === null && inFlight > 1) await endOfTurn();
         const v = await inspectResponse(ctx, w, wafTx, a, held, deps);
         if (!v.pass) {
           // the held body (or what is left of it) is not wanted: an unfinished one costs the connection

@@ -11,6 +11,10 @@
 // (decoded first when the upstream compressed them) and the rest streams through uninspected, as
 // ModSecurity's ProcessPartial. Otherwise phase 4 runs with an empty body, as ModSecurity's does
 // with SecResponseBodyAccess Off.
+//
+// Under load, the handler runs both sides in batches per turn of the event loop (turns.ts): the
+// requests without a body of one turn through phases 1-2 together, and the answers whose body is
+// not held through phases 3-4 together. Each transaction is still its own.
 import type { HttpRequest } from './http-types.ts';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
@@ -25,34 +29,59 @@ export type WafVerdict =
 /** The handler's logger and security-event counter (HandlerDeps has both: it is passed as is). */
 export interface WafFilterDeps { readonly logger: Logger; readonly metrics: { readonly securityEvents: { inc(labels: { kind: string }): void } } }
 
-export async function inspectRequest(ctx: RequestContext, w: WafRuntime, hasBody: boolean, deps: WafFilterDeps): Promise<WafVerdict> {
-  const req = ctx.req;
+/** Phases 1 and 2 of a request without a body, synchronously (what inspectRequest does for one, without a promise). */
+export function inspectBodyless(ctx: RequestContext, w: WafRuntime, deps: WafFilterDeps): WafVerdict {
   try {
-    const tx = w.waf.newTransaction({ id: ctx.id, remoteAddr: ctx.clientIp, remotePort: req.socket.remotePort ?? 0, serverAddr: req.socket.localAddress ?? '', serverPort: req.socket.localPort ?? 0 });
-    tx.processUri(req.method ?? 'GET', req.url ?? '/', `HTTP/${req.httpVersion}`);
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i].charCodeAt(0) !== 58 /* HTTP/2 pseudo-headers */) tx.addRequestHeader(raw[i], raw[i + 1]);
-    if (req.httpVersionMajor === 2 && req.headers[':authority'] && req.headers.host === undefined) tx.addRequestHeader('Host', String(req.headers[':authority']));
+    const tx = startTransaction(ctx, w);
+    const intr = tx.processRequestHeaders() ?? tx.processRequestBody();
+    return requestVerdict(ctx, w, tx, intr, deps);
+  } catch (err) {
+    return failed(ctx, w, err, deps);
+  }
+}
+
+function startTransaction(ctx: RequestContext, w: WafRuntime): Transaction {
+  const req = ctx.req;
+  const tx = w.waf.newTransaction({ id: ctx.id, remoteAddr: ctx.clientIp, remotePort: req.socket.remotePort ?? 0, serverAddr: req.socket.localAddress ?? '', serverPort: req.socket.localPort ?? 0 });
+  tx.processUri(req.method ?? 'GET', req.url ?? '/', `HTTP/${req.httpVersion}`);
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].charCodeAt(0) !== 58 /* HTTP/2 pseudo-headers */) tx.addRequestHeader(raw[i], raw[i + 1]);
+  if (req.httpVersionMajor === 2 && req.headers[':authority'] && req.headers.host === undefined) tx.addRequestHeader('Host', String(req.headers[':authority']));
+  return tx;
+}
+
+function requestVerdict(ctx: RequestContext, w: WafRuntime, tx: Transaction, intr: { status: number; ruleId: number } | null, deps: WafFilterDeps): WafVerdict {
+  log(ctx, w, tx.matchedRules, deps, intr ? intr.status : undefined);
+  // A rule's 400 is kept: it says the request could not be read (the recommended rule 200002,
+  // a body that does not parse), as ModSecurity answers; every other block is a 403.
+  if (intr && w.mode === 'Block') return { pass: false, status: intr.status === 413 || intr.status === 400 ? intr.status : 403, ruleId: intr.ruleId, reason: 'blocked' };
+  return { pass: true, tx };
+}
+
+function failed(ctx: RequestContext, w: WafRuntime, err: unknown, deps: WafFilterDeps): WafVerdict {
+  deps.logger.error({ err, requestId: ctx.id, policy: w.policyId }, 'WAF failed; the request is refused (fail closed)');
+  return { pass: false, status: 500, ruleId: 0, reason: 'error' };
+}
+
+/** Phases 1 and 2 of a request with a body: phase 1, the body read (when the policy inspects bodies), phase 2. */
+export async function inspectRequest(ctx: RequestContext, w: WafRuntime, deps: WafFilterDeps): Promise<WafVerdict> {
+  try {
+    const tx = startTransaction(ctx, w);
     let intr = tx.processRequestHeaders();
-    if (!intr && hasBody && w.inspectBody) {
+    if (!intr && w.inspectBody) {
       // w.bodyLimit is the policy's SecRequestBodyLimit (files included): past it, 413 here. A
       // SecRequestBodyNoFilesLimit in the rule set is the engine's, in processRequestBody: a
       // non-file body over it is REQBODY_ERROR, refused (400) by rule 200002 like one that does
       // not parse (see src/compiler/waf.ts).
-      const body = await readBody(req, w.bodyLimit);
+      const body = await readBody(ctx.req, w.bodyLimit);
       if (body === null) { log(ctx, w, tx.matchedRules, deps, 413); return { pass: false, status: 413, ruleId: 0, reason: 'body-too-large' }; }
       ctx.body = body;
       tx.appendRequestBody(body);
     }
     intr ??= tx.processRequestBody();
-    log(ctx, w, tx.matchedRules, deps, intr ? intr.status : undefined);
-    // A rule's 400 is kept: it says the request could not be read (the recommended rule 200002,
-    // a body that does not parse), as ModSecurity answers; every other block is a 403.
-    if (intr && w.mode === 'Block') return { pass: false, status: intr.status === 413 || intr.status === 400 ? intr.status : 403, ruleId: intr.ruleId, reason: 'blocked' };
-    return { pass: true, tx };
+    return requestVerdict(ctx, w, tx, intr, deps);
   } catch (err) {
-    deps.logger.error({ err, requestId: ctx.id, policy: w.policyId }, 'WAF failed; the request is refused (fail closed)');
-    return { pass: false, status: 500, ruleId: 0, reason: 'error' };
+    return failed(ctx, w, err, deps);
   }
 }
 
