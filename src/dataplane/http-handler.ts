@@ -32,11 +32,11 @@ export interface HandlerDeps {
   readonly scheme?: 'http' | 'https';
 }
 
-// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send, and
-// Expect: the gateway answers 100-continue itself (Node does) and then streams the body.
 /** Requests of this process between their arrival and their response's close: the WAF batches its work per turn of the event loop only when there are others (turns.ts). */
 let inFlight = 0;
 
+// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy-connection which some clients still send, and
+// Expect: the gateway answers 100-continue itself (Node does) and then streams the body.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect']);
 
 export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandler {
