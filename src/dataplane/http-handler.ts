@@ -77,8 +77,13 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandl
     if (rule.waf && !requestHasBody(req)) {
       // (turns.ts: with other requests in flight, the WAF runs with the rest of this turn's)
       const w = rule.waf;
-      if (inFlight > 1) inTurn(() => (res.destroyed ? undefined : afterInspection.bind(null, ctx, rule, prefix, deps, preflight, inspectBodyless(ctx, w, deps))));
-      else afterInspection(ctx, rule, prefix, deps, preflight, inspectBodyless(ctx, w, deps));
+      if (inFlight > 1) {
+        inTurn(() => {
+          if (res.destroyed) return undefined; // the client left while it waited
+          const v = inspectBodyless(ctx, w, deps);
+          return () => afterInspection(ctx, rule, prefix, deps, preflight, v);
+        });
+      } else afterInspection(ctx, rule, prefix, deps, preflight, inspectBodyless(ctx, w, deps));
       return;
     }
     (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => proxyFailed(ctx, deps, err));
@@ -270,7 +275,7 @@ function proxyFailed(ctx: RequestContext, deps: HandlerDeps, err: unknown): void
 }
 
 /** A request with a body: phase 1, the body read, phase 2, then on. */
-async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight = false): Promise<void> {
+async function inspectThenProxy(ctx: RequestContext, rule: RuleRuntime, prefix: string | undefined, deps: HandlerDeps, preflight: boolean): Promise<void> {
   const v = await inspectRequest(ctx, rule.waf!, deps);
   return afterInspection(ctx, rule, prefix, deps, preflight, v);
 }

@@ -413,7 +413,7 @@ export function byteBits(has: (byte: number) => boolean): Int32Array {
   return bits;
 }
 
-/** 256-bit presence set of the bytes of a string. */
+/** 256-bit presence set of the bytes of a string, as an Int32Array like the load-time sets (for load-time code and tests; a transaction builds ValueBytes: valueBytes). */
 export function bytesOf(s: string): Int32Array {
   const bits = new Int32Array(8);
   for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i) & 0xff; bits[c >> 5] |= 1 << (c & 31); }
@@ -441,7 +441,11 @@ export function valueBytes(s: string): ValueBytes {
   return bits;
 }
 
-/** Whether a transaction's byte set and a load-time one share a byte. */
+/**
+ * Whether a transaction's byte set and a load-time one share a byte: `intersects` with a ValueBytes
+ * on the left, kept apart so each function's call sites see one kind of array (V8's feedback is per
+ * function: one shared function would make every bit test polymorphic).
+ */
 export function meets(a: ValueBytes, b: Int32Array): boolean {
   return ((a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) | (a[5] & b[5]) | (a[6] & b[6]) | (a[7] & b[7])) !== 0;
 }
