@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { AhoCorasick } from './ahocorasick.ts';
-import { translatePcre, linearCompatible, RegexTranslateError, byteBits, requiredBytes } from './regex.ts';
+import { translatePcre, linearCompatible, RegexTranslateError, byteBits, requiredBytes, RegexRunner } from './regex.ts';
 import { requiredLiterals } from './literals.ts';
 import type { Macro } from './macro.ts';
 import { compileMacro } from './macro.ts';
@@ -59,11 +59,7 @@ export const numeric = (s: string): number => {
   return Number.isNaN(n) ? 0 : n;
 };
 
-export function compileRegex(pattern: string, ctx: OpCompileContext | null): RegExp {
-  return compileRegexWithPrefilter(pattern, ctx).re;
-}
-
-export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext | null): { re: RegExp; req: Int32Array | null; lits: string[] | null } {
+export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext | null): { re: RegExp; linear: boolean | null; req: Int32Array | null; lits: string[] | null } {
   let t = translatePcre(pattern);
   let linear = linearCompatible(t.source, t.flags);
   if (linear === false) {
@@ -76,7 +72,7 @@ export function compileRegexWithPrefilter(pattern: string, ctx: OpCompileContext
   }
   const re = new RegExp(t.source, t.flags);
   if (ctx) ctx.regexReport({ ruleId: ctx.ruleId, file: ctx.file, line: ctx.line, linear, notes: t.notes });
-  return { re, req: requiredBytes(t.source), lits: requiredLiterals(t.source) };
+  return { re, linear, req: requiredBytes(t.source), lits: requiredLiterals(t.source) };
 }
 
 function readData(file: string, ctx: OpCompileContext): string[] {
@@ -215,21 +211,29 @@ export function compileOperator(name: string, param: string, ctx: OpCompileConte
   switch (lname) {
     case 'rx': {
       if (hasMacro) {
-        const cache = new Map<string, RegExp>();
+        const cache = new Map<string, RegexRunner>();
         return (input, tx, capture) => {
           const p = arg(tx);
-          let re = cache.get(p);
-          if (!re) { re = compileRegex(p, null); if (cache.size < 256) cache.set(p, re); }
-          return rxMatch(re, input, tx, capture);
+          let run = cache.get(p);
+          if (!run) {
+            const c = compileRegexWithPrefilter(p, null);
+            run = new RegexRunner(c.re, c.linear === true);
+            if (cache.size < 256) cache.set(p, run);
+          }
+          return rxMatch(run, input, tx, capture);
         };
       }
-      let c: { re: RegExp; req: Int32Array | null; lits: string[] | null };
+      let c: ReturnType<typeof compileRegexWithPrefilter>;
       try { c = compileRegexWithPrefilter(param, ctx); } catch (e) {
         const msg = e instanceof RegexTranslateError || e instanceof SyntaxError ? e.message : String(e);
         throw new OperatorError(`cannot compile @rx pattern: ${msg}`);
       }
-      const { re, req, lits } = c;
-      const fn: OpFn = (input, tx, capture) => rxMatch(re, input, tx, capture);
+      const { req, lits } = c;
+      // long inputs may be searched position by position (RegexRunner); only where the linear
+      // engine can take over (linear is only known, true or false, once the guard is installed:
+      // linearCompatible), which is what makes that search bounded
+      const run = new RegexRunner(c.re, c.linear === true);
+      const fn: OpFn = (input, tx, capture) => rxMatch(run, input, tx, capture);
       fn.req = req;
       fn.lits = lits;
       return fn;
@@ -328,7 +332,7 @@ function withReq(fn: OpFn, needs: (byte: number) => boolean): OpFn {
   return fn;
 }
 
-function rxMatch(re: RegExp, input: string, tx: OpTx, capture: boolean): boolean {
+function rxMatch(re: RegexRunner, input: string, tx: OpTx, capture: boolean): boolean {
   if (!capture) return re.test(input);
   const m = re.exec(input);
   if (!m) return false;

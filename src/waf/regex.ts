@@ -453,3 +453,113 @@ export function meets(a: ValueBytes, b: Int32Array): boolean {
 export function intersects(a: Int32Array, b: Int32Array): boolean {
   return ((a[0] & b[0]) | (a[1] & b[1]) | (a[2] & b[2]) | (a[3] & b[3]) | (a[4] & b[4]) | (a[5] & b[5]) | (a[6] & b[6]) | (a[7] & b[7])) !== 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Long inputs. V8's backtrack budget (installRedosGuard) counts the backtracks of a whole search,
+// over every start position, so a long benign value (16 KiB of prose) spends it on the small
+// backtracks of thousands of start positions and the search restarts on the linear engine: CRS's
+// 932 family took 18 ms per pattern on 16 KiB of words there, against 0.1 ms on the backtracking
+// engine without a budget. A search is the first start position whose anchored (sticky) match
+// succeeds, so searching position by position with the sticky twin gives the same match (index
+// and groups), and each position gets a budget of its own.
+
+/** Inputs shorter than this always take one plain search: the budget rarely runs out on them. */
+export const LONG_INPUT = 1024;
+/** A plain search on a long input slower than this (ns per char) went to the linear engine. */
+const SLOW_NS_PER_CHAR = 100;
+/** What the position-by-position search may spend (ns per char) before it hands over to one plain search. */
+const BUDGET_NS_PER_CHAR = 200;
+/** ... plus this much (ms), so that a GC pause does not hand a search of a few KiB over */
+const BUDGET_FLOOR_MS = 0.5;
+/** Position by position from the second slow plain search in a row on; every RECHECK-th long input is searched plainly again. */
+const STRIKES = 2;
+const RECHECK = 64;
+/** After a position-by-position search ran over its budget, this many long inputs are searched plainly. */
+const COOLDOWN = 64;
+
+/**
+ * Runs one @rx. Short inputs: `re` as it is. Long inputs: a plain search, timed; once two in a
+ * row ran slow (the budget ran out and the linear engine took over: a GC pause in one of them is
+ * not enough), later long inputs are searched position by position with a sticky twin of `re`,
+ * each position with a backtrack budget of its own. Every RECHECK-th long input is searched
+ * plainly again, timed, so a runner that learned wrong (a cheap pattern slowed down twice by
+ * something else) finds out: position by position costs ~70 ns per char, whatever the pattern.
+ *
+ * Bounded: the position-by-position search checks the clock after every position (after every
+ * one: a single anchored attempt can itself restart on the linear engine and read to the end of
+ * the input) and, past BUDGET_NS_PER_CHAR per char of the input, finishes with one plain search
+ * from the next position (`global`, the same pattern with `g`). An input on which the anchored
+ * attempts restart on the linear engine (16 KiB of newlines against CRS 932230) costs the budget,
+ * one attempt and one plain search: up to twice the plain search. The next COOLDOWN long inputs
+ * are then searched plainly, so a flood of such inputs costs what it cost before this runner.
+ * Only for patterns the linear engine runs (`fallback`): the others have no budget to run out of.
+ *
+ * What the runner learns changes the cost of a search, never its result.
+ */
+export class RegexRunner {
+  readonly re: RegExp;
+  /** long inputs go position by position */
+  perPosition = false;
+  private readonly fallback: boolean;
+  private readonly budgetNsPerChar: number;
+  private readonly budgetFloorMs: number;
+  private strikes = 0;
+  private longRuns = 0;
+  private cooldown = 0;
+  private sticky: RegExp | null = null;
+  private global: RegExp | null = null;
+  constructor(re: RegExp, fallback: boolean, budgetNsPerChar = BUDGET_NS_PER_CHAR, budgetFloorMs = BUDGET_FLOOR_MS) {
+    this.re = re;
+    this.fallback = fallback;
+    this.budgetNsPerChar = budgetNsPerChar;
+    this.budgetFloorMs = budgetFloorMs;
+  }
+
+  exec(s: string): RegExpExecArray | null {
+    if (s.length < LONG_INPUT || !this.fallback) return this.re.exec(s);
+    if (this.cooldown > 0) this.cooldown--;
+    else if (this.perPosition && ++this.longRuns % RECHECK !== 0) return this.byPosition(s);
+    const t0 = performance.now();
+    const m = this.re.exec(s);
+    if (performance.now() - t0 > s.length * SLOW_NS_PER_CHAR / 1e6) {
+      if (++this.strikes >= STRIKES) this.perPosition = true;
+    } else {
+      this.strikes = 0;
+      this.perPosition = false;
+    }
+    return m;
+  }
+
+  /** long inputs are searched plainly for now (a position-by-position search ran over its budget) */
+  get coolingDown(): boolean { return this.cooldown > 0; }
+
+  test(s: string): boolean {
+    return s.length < LONG_INPUT || !this.fallback ? this.re.test(s) : this.exec(s) !== null;
+  }
+
+  /** The first match of `re` in s, one start position at a time (see the class comment). */
+  byPosition(s: string): RegExpExecArray | null {
+    let y = this.sticky;
+    if (y === null) {
+      // compiled before the clock starts (one attempt at the end of a long subject: V8 compiles
+      // it to native code at once), so the budget is not spent compiling
+      y = this.sticky = new RegExp(this.re.source, this.re.flags + 'y');
+      y.lastIndex = s.length;
+      y.exec(s);
+    }
+    const deadline = performance.now() + this.budgetFloorMs + s.length * this.budgetNsPerChar / 1e6;
+    for (let p = 0; p <= s.length; p++) {
+      y.lastIndex = p;
+      const m = y.exec(s);
+      if (m !== null) return m;
+      if (performance.now() > deadline) {
+        this.cooldown = COOLDOWN;
+        if (p === s.length) return null;
+        const g = this.global ??= new RegExp(this.re.source, this.re.flags + 'g');
+        g.lastIndex = p + 1;
+        return g.exec(s);
+      }
+    }
+    return null;
+  }
+}
