@@ -72,6 +72,28 @@ test('an SQL injection in the query is blocked with 403 problem+json and logged 
   assert.ok(e.tags.includes('attack-sqli'));
 });
 
+test('when an exchange ends, the logging phase runs: a request that scored gets CRS\'s 980170 anomaly score summary as a security event, a clean one gets none', async () => {
+  const from = gw.logs.length;
+  const blocked = await send("/products?id=1'%20OR%20'1'='1");
+  assert.equal(blocked.status, 403);
+  const id = blocked.headers['x-request-id'];
+  const summary = JSON.parse(await gw.waitForLog(new RegExp(`"msg":"security event".*"requestId":"${id}".*"ruleId":980170`), 3000, from));
+  assert.match(summary.message, /^Anomaly Scores: \(Inbound Scores: blocking=([1-9]\d*), detection=\1, .*threshold=5\)/);
+  assert.match(summary.message, /SQLI=[1-9]/);
+  assert.deepEqual(summary.tags, ['reporting', 'OWASP_CRS']);
+  // in DetectionOnly the request passes, and is summed up too
+  const watched = await send("/watch?id=1'%20OR%20'1'='1");
+  assert.equal(watched.status, 200);
+  await gw.waitForLog(new RegExp(`"msg":"security event".*"requestId":"${watched.headers['x-request-id']}".*"ruleId":980170`), 3000, from);
+  const clean = await send('/search?q=red+shoes', { headers: { host: 'shop.example.com' } }); // (a numeric Host scores: CRS 920350)
+  assert.equal(clean.status, 200);
+  const cleanId = clean.headers['x-request-id'];
+  // phase 5 runs before the access log line is written: once that line is there, a summary would be too
+  await gw.waitForLog(new RegExp(`"msg":"access".*"requestId":"${cleanId}"`), 3000, from);
+  const events = gw.logs.slice(from).filter((l) => l.includes(`"requestId":"${cleanId}"`) && l.includes('"security event"'));
+  assert.deepEqual(events, [], 'no security event for a clean request');
+});
+
 test('GETs that arrive together are each judged on their own (the WAF works through a turn of the event loop as a batch): 48 at once over 48 connections, attacks among them', async () => {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 48, pipelining: 1 });
   try {

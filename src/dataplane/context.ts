@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from './http-types.ts';
 import type { BackendRuntime, EndpointRuntime, ListenerRuntime, RuleRuntime, Runtime } from '../runtime/runtime.ts';
+import type { WafRuntime } from '../compiler/waf.ts';
+import type { Transaction } from '../waf/index.ts';
 
 export interface RequestContext {
   readonly id: string;
@@ -31,6 +33,8 @@ export interface RequestContext {
   body?: Buffer;
   /** Machine-readable reason when Portcullis answered itself (PCS_ERR_...). */
   errorCode?: string;
+  /** The WAF transaction of this request and its policy: its logging phase runs when the exchange ends (waf-filter.ts endTransaction). */
+  waf?: { readonly tx: Transaction; readonly w: WafRuntime };
 }
 
 export interface ClientCertificate {

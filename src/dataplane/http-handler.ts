@@ -13,7 +13,7 @@ import { classifyError } from '../upstream/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientCertificateOf, clientIpOf, requestIdFor, type RequestContext } from './context.ts';
 import { resolveClientIp, setForwardingHeaders } from './client-ip.ts';
-import { inspectBodyless, inspectRequest, inspectResponse, wantsResponseBody, type WafVerdict } from './waf-filter.ts';
+import { endTransaction, inspectBodyless, inspectRequest, inspectResponse, wantsResponseBody, type WafVerdict } from './waf-filter.ts';
 import type { Transaction } from '../waf/index.ts';
 import { PROBLEMS, problemBody, sendProblem, type ProblemSpec } from './problem.ts';
 import { UpstreamCall, callUpstream } from './upstream-call.ts';
@@ -544,6 +544,7 @@ class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }
 
 function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
   const durNs = Number(process.hrtime.bigint() - ctx.startNs);
+  if (ctx.waf !== undefined) endTransaction(ctx, deps);
   const status = ctx.status ?? ctx.res.statusCode;
   const listener = ctx.listener?.id ?? '';
   deps.metrics.countRequest(listener, ctx.rule?.label ?? '', STATUS_CLASS[Math.floor(status / 100)] ?? 'other', durNs / 1e9);

@@ -12,6 +12,10 @@
 // ModSecurity's ProcessPartial. Otherwise phase 4 runs with an empty body, as ModSecurity's does
 // with SecResponseBodyAccess Off.
 //
+// When the exchange ends (the answer sent, or the client gone), phase 5 runs: the logging rules,
+// CRS's RESPONSE-980 correlation, whose 980170 is the "Anomaly Scores: ..." summary of a
+// transaction that scored, logged as one more security event (endTransaction).
+//
 // Under load, the handler runs both sides in batches per turn of the event loop (turns.ts): the
 // requests without a body of one turn through phases 1-2 together, and the answers whose body is
 // not held through phases 3-4 together. Each transaction is still its own.
@@ -47,7 +51,26 @@ function startTransaction(ctx: RequestContext, w: WafRuntime): Transaction {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (raw[i].charCodeAt(0) !== 58 /* HTTP/2 pseudo-headers */) tx.addRequestHeader(raw[i], raw[i + 1]);
   if (req.httpVersionMajor === 2 && req.headers[':authority'] && req.headers.host === undefined) tx.addRequestHeader('Host', String(req.headers[':authority']));
+  ctx.waf = { tx, w };
   return tx;
+}
+
+/**
+ * Phase 5 of the request's transaction, if it has one: called once the exchange is over (the
+ * handler's finish), off the answer's path. What matched there is logged like any other match
+ * (for CRS: 980170 when the transaction scored). Never throws: the answer is gone already.
+ */
+export function endTransaction(ctx: RequestContext, deps: WafFilterDeps): void {
+  const t = ctx.waf;
+  if (t === undefined) return;
+  ctx.waf = undefined;
+  try {
+    const before = t.tx.matchedRules.length;
+    t.tx.processLogging();
+    if (t.tx.matchedRules.length > before) log(ctx, t.w, t.tx.matchedRules.slice(before), deps, undefined);
+  } catch (err) {
+    deps.logger.error({ err, requestId: ctx.id, policy: t.w.policyId }, 'WAF logging phase failed');
+  }
 }
 
 function requestVerdict(ctx: RequestContext, w: WafRuntime, tx: Transaction, intr: { status: number; ruleId: number } | null, deps: WafFilterDeps): WafVerdict {

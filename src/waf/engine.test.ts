@@ -136,6 +136,19 @@ SecRule ARGS "@rx ." "id:81,phase:2,pass,log"`;
   assert.equal(run(waf(rules, { engineMode: 'DetectionOnly' }), { uri: '/?a=attack' }).interruption, null);
 });
 
+test('phase 5 runs to its end after an interruption (its disruptive actions interrupt nothing), as ModSecurity\'s logging phase', () => {
+  const w = waf(`SecRuleEngine On
+SecRule ARGS "@rx attack" "id:80,phase:1,deny,status:403,log,setvar:tx.score=+5"
+SecRule ARGS "@rx ." "id:81,phase:2,pass,log"
+SecAction "id:90,phase:5,pass,nolog,setvar:tx.total=%{tx.score}"
+SecRule TX:total "@gt 0" "id:91,phase:5,deny,status:500,log,msg:'score %{tx.total}'"
+SecRule TX:total "@gt 0" "id:92,phase:5,pass,log,msg:'still here'"`);
+  const tx = run(w, { uri: '/?a=attack' });
+  assert.deepEqual(tx.interruption, { status: 403, ruleId: 80, action: 'deny' });
+  assert.deepEqual(ids(tx), [80, 91, 92]);
+  assert.equal(tx.matchedRules[1].msg, 'score 5');
+});
+
 test('@detectSQLi / @detectXSS call the libinjection module', () => {
   const w = waf(`
 SecRule ARGS "@detectSQLi" "id:90,phase:2,pass,log,capture,logdata:'%{TX.0}'"

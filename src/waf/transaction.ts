@@ -976,7 +976,9 @@ export class Transaction implements OpTx {
       const matched = this.evalRule(e);
       if ((this.mode as EngineMode) === 'Off') return;
       if (!matched) { i++; continue; }
-      if (this.interruption) return;
+      // (phase 5, logging, runs to its end whatever interrupted the transaction before: CRS's
+      // 980170 sums up the scores of a blocked request, as with ModSecurity)
+      if (this.interruption && phase < 5) return;
       if (e.disruptive === 'allow' && this.mode === 'On') {
         if (e.allowScope === 'phase') return;
         if (e.allowScope === 'request') { this.allowRequest = true; if (phase <= 2) return; }
@@ -1422,7 +1424,8 @@ export class Transaction implements OpTx {
         severity: r.severity, tags: r.tags, matchedVar: this.matchedVarName, matchedValue: excerpt(this.matchedVar), disruptive: r.disruptive,
       });
     }
-    if (r.disruptive === 'deny' || r.disruptive === 'drop' || r.disruptive === 'redirect') {
+    // (a disruptive action in phase 5 has nothing left to interrupt: the answer is gone, as in ModSecurity)
+    if ((r.disruptive === 'deny' || r.disruptive === 'drop' || r.disruptive === 'redirect') && r.phase < 5) {
       const intr: Interruption = { status: r.disruptive === 'redirect' ? (r.status >= 300 && r.status < 400 ? r.status : 302) : r.status, ruleId: r.id, action: r.disruptive };
       if (r.redirect) intr.redirect = this.expand([r.redirect]);
       if (this.mode === 'On') this.interruption = intr;
