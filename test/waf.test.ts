@@ -3,13 +3,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
+import net from 'node:net';
 import { Pool, request } from 'undici';
+import WebSocket, { WebSocketServer } from 'ws';
 import { freePort, runCli, startGateway, tmpDir, type GatewayProc } from './helpers/cli.ts';
 import { backendYaml, gatewayYaml, prefixRouteYaml } from './helpers/config.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { CRS_DIR as CRS } from '../scripts/shared.ts';
 
 let up: Upstream, gw: GatewayProc, port: number, dir: string;
+// a WebSocket echo upstream behind /ws (the Gateway's WafPolicy covers it), counting every upgrade request that reaches it
+let wsUp: { server: http.Server; port: number; upgrades: number };
 
 function config(extraPolicy = ''): string {
   return `${gatewayYaml(port)}
@@ -17,6 +22,10 @@ function config(extraPolicy = ''): string {
 ${prefixRouteYaml('up', [['login', '/login'], ['watch', '/watch']], { fallback: true })}
 ---
 ${backendYaml('up', [up.port])}
+---
+${prefixRouteYaml('ws', [['ws', '/ws']], { name: 'sockets' })}
+---
+${backendYaml('ws', [wsUp.port])}
 ---
 apiVersion: portcullis.dev/v1alpha1
 kind: WafPolicy
@@ -46,12 +55,18 @@ ${extraPolicy}`;
 
 before(async () => {
   up = await startUpstream('up');
+  const server = http.createServer((_req, res) => res.end('not a websocket'));
+  const wss = new WebSocketServer({ noServer: true });
+  wsUp = { server, port: 0, upgrades: 0 };
+  server.on('upgrade', (req, socket, head) => { wsUp.upgrades++; wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m) => ws.send(`echo:${m}`))); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  wsUp.port = (server.address() as net.AddressInfo).port;
   port = await freePort();
   dir = tmpDir();
   fs.writeFileSync(path.join(dir, 'c.yaml'), config());
   gw = await startGateway(dir);
 });
-after(async () => { await gw?.stop(); await up?.close(); });
+after(async () => { await gw?.stop(); await up?.close(); wsUp?.server.closeAllConnections(); wsUp?.server.close(); });
 
 async function send(p: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
   const r = await request(`http://127.0.0.1:${port}${p}`, { method: (opts.method ?? 'GET') as 'GET', body: opts.body, headers: { 'user-agent': 'portcullis-test', accept: '*/*', ...opts.headers } });
@@ -92,6 +107,31 @@ test('when an exchange ends, the logging phase runs: a request that scored gets 
   await gw.waitForLog(new RegExp(`"msg":"access".*"requestId":"${cleanId}"`), 3000, from);
   const events = gw.logs.slice(from).filter((l) => l.includes(`"requestId":"${cleanId}"`) && l.includes('"security event"'));
   assert.deepEqual(events, [], 'no security event for a clean request');
+});
+
+test('an Upgrade header is no way around the WAF: an attack in a WebSocket upgrade gets 403 problem+json and never reaches the upstream; a clean WebSocket works', async () => {
+  const before = wsUp.upgrades;
+  const raw = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write(
+      "GET /ws/chat?id=1'%20OR%20'1'='1 HTTP/1.1\r\nHost: shop.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
+    let got = '';
+    c.on('data', (d) => { got += d.toString('latin1'); }).on('end', () => resolve(got)).on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 403 /);
+  const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.code, 'PCS_ERR_WAF_BLOCKED');
+  assert.equal(wsUp.upgrades, before, 'the upgrade request never reached the upstream');
+  await gw.waitForLog(new RegExp(`"msg":"security event".*"requestId":"${body.requestId}".*"ruleId":942`), 3000, 0);
+  await gw.waitForLog(new RegExp(`"msg":"security event".*"requestId":"${body.requestId}".*"ruleId":980170`), 3000, 0);
+  // a clean one is judged too, and goes through
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/chat?room=1`, { headers: { host: 'shop.example.com', 'user-agent': 'portcullis-test' } });
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); ws.once('unexpected-response', (_q, r) => reject(new Error(`status ${r.statusCode}`))); });
+  const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+  ws.send('hi');
+  assert.equal(await echo, 'echo:hi');
+  ws.close();
+  assert.equal(wsUp.upgrades, before + 1);
 });
 
 test('GETs that arrive together are each judged on their own (the WAF works through a turn of the event loop as a batch): 48 at once over 48 connections, attacks among them', async () => {

@@ -593,6 +593,19 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
     if ('problem' in r) return fail(r.problem);
     const rule = r.m.rule;
     if (rule.redirect || rule.backends.length === 0 || rule.totalWeight === 0) return fail(rule.redirect ? PROBLEMS.badRequest : PROBLEMS.invalidBackend);
+    // The WAF judges the upgrade request (phases 1-2) before anything goes upstream, as any other
+    // request: an Upgrade header must not be a way around it. What flows through the tunnel after
+    // the 101 is not inspected (nor by ModSecurity). A body on an upgrade request cannot be
+    // inspected here: refused (fail closed).
+    const w = rule.waf;
+    if (w) {
+      if (requestHasBody(req)) return fail(PROBLEMS.badRequest);
+      const v = inspectBodyless(ctx, w, deps);
+      if (!v.pass) {
+        if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+        return fail(v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
+      }
+    }
     const choice = pickChoice(rule);
     const backend = choice.backend;
     if (!backend) return fail(PROBLEMS.invalidBackend);
@@ -606,8 +619,18 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
       protocol: String(req.headers.upgrade ?? 'websocket'),
-    }).then(({ headers: upHeaders, socket: upstream }) => {
+    }).then(async ({ headers: upHeaders, socket: upstream }) => {
       if (socket.destroyed) { upstream.destroy(); return; }
+      if (w && ctx.waf) {
+        // the outbound rules see the 101's status and headers (phase 3; phase 4 with no body)
+        const v = await inspectResponse(ctx, w, ctx.waf.tx, { status: 101, headers: upHeaders, hasBody: false }, null, deps);
+        if (!v.pass) {
+          upstream.destroy();
+          if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+          return fail(v.status === 403 ? PROBLEMS.wafResponseBlocked : PROBLEMS.internal);
+        }
+        if (socket.destroyed) { upstream.destroy(); return; }
+      }
       let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
       for (const [k, v] of Object.entries(upHeaders)) {
         if (k === 'x-request-id') continue;
@@ -633,6 +656,7 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
 }
 
 function logUpgrade(ctx: RequestContext, deps: HandlerDeps, status: number): void {
+  if (ctx.waf !== undefined) endTransaction(ctx, deps);
   const listener = ctx.listener?.id ?? '';
   deps.metrics.requests.inc({ listener, route: ctx.rule?.label ?? '', code: `${Math.floor(status / 100)}xx` });
   if (!deps.accessLog) return;
