@@ -1,6 +1,7 @@
 /**
  * WAF engine CPU per benign request (no network): CRS v4.28.0 at PL1 and PL2, engine mode On.
  *   node bench/waf-engine.ts [--iterations 1000] [--rounds 5] [--crs dir] [--in-flight 64] [--evict 2048]
+ *                            [--idle 0,10,100,500,3000]
  * Prints CPU µs per request (best of several rounds of the mean over a loop, after warm-up) for:
  *   GET with a query string, a 2 KB JSON POST, a form POST.
  * Then, at PL1, the same with --in-flight transactions alive between their request phases (1, 2)
@@ -8,7 +9,8 @@
  * arrive, and the heap each transaction keeps over that wait: what the young-generation GC has to
  * copy (measured: 124 KiB per GET kept that way made 64 in flight cost ~310 instead of ~190 µs).
  * Then, at PL1, the same requests with --evict KiB written between them (0: skip), the cold-cache
- * cost a gateway sees at one connection.
+ * cost a gateway sees at one connection. Then the same with the thread asleep for --idle µs
+ * between requests (nothing written): what an idle CPU alone costs the next request.
  * Last, at PL1, what the value verdict store (transaction.ts ValueVerdicts) is worth: the requests
  * with it switched off, and with it on but every request from a new client (its own User-Agent,
  * path and query values), so that only names and the other header values are known.
@@ -26,6 +28,7 @@ const rounds = Number(opt('--rounds') ?? 5);
 const crsDir = opt('--crs') ?? CRS_DIR;
 const inFlight = Number(opt('--in-flight') ?? 64);
 const evictKiB = Number(opt('--evict') ?? 2048);
+const idleUs = (opt('--idle') ?? '0,10,100,500,3000').split(',').filter((x) => x !== '').map(Number); // 0: timed one by one, no sleep (the baseline)
 
 interface Req { name: string; method: string; uri: string; headers: Array<[string, string]>; body: string }
 
@@ -162,6 +165,21 @@ if (evictKiB > 0) {
   for (const r of requests) {
     const { cpu } = measure(() => run(waf1, r), evict);
     console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request with ${evictKiB} KiB written between requests (cold caches)`);
+  }
+}
+
+// ---- PL1 with the thread asleep between requests (Atomics.wait: a futex, the CPU goes idle),
+// nothing else written: at one connection a gateway sleeps twice per request (waiting for the
+// upstream, then for the client's next request). Measured on the 2-vCPU VM of docs/waf-results.md
+// section 13: 10 µs of sleep took the GET from ~79 to ~107 µs, 500 µs to ~169, 3 ms to ~230; a
+// busy wait of the same length changed nothing. The caches and predictors the next request finds
+// are colder after the CPU idled (in a VM, the host runs something else on it), whatever the
+// process does.
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+for (const us of idleUs) {
+  for (const r of requests) {
+    const { cpu } = measure(() => run(waf1, r), () => Atomics.wait(sleeper, 0, 0, us / 1000));
+    console.log(`PL1  ${r.name.padEnd(22)} ${cpu.toFixed(1).padStart(7)} µs CPU/request ${us === 0 ? 'timed one by one, no sleep between requests' : `with the thread asleep ${us} µs between requests`}`);
   }
 }
 

@@ -238,3 +238,30 @@ export async function launchPortcullis(name: string, repo: string, tmp: string, 
   }
   return { s, startupMs: performance.now() - t0 };
 }
+
+/**
+ * Holds the CPUs out of their idle states while it is held: a PM QoS request of 0 µs exit
+ * latency through /dev/cpu_dma_latency (what `pyperf system tune` and tuned's latency-performance
+ * profile do), so that an idle CPU polls instead of halting. Needs root; null when the file cannot
+ * be written (not root, not Linux). Released by close(), or when the process exits.
+ *
+ * Why a benchmark wants it: in a VM, a halted vCPU returns to the host, which runs other work on
+ * the core; whatever process runs next finds colder caches and branch predictors. A server at one
+ * connection halts twice per request (waiting for the upstream, then for the client), so its CPU
+ * time per request grows with how much it touches per request, whatever it does (measured:
+ * docs/waf-results.md section 13).
+ */
+export function holdCpusAwake(): { close(): void } | null {
+  let fd: number;
+  try { fd = fs.openSync('/dev/cpu_dma_latency', 'w'); } catch { return null; }
+  try {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(0);
+    fs.writeSync(fd, b);
+  } catch {
+    fs.closeSync(fd);
+    return null;
+  }
+  let open = true;
+  return { close() { if (open) { open = false; fs.closeSync(fd); } } };
+}

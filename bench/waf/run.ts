@@ -3,7 +3,8 @@
  * nginx + ModSecurity v3 loading the same CRS directory, same machine, same run, same upstream.
  *
  *   node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2]
- *                         [--connections 64] [--threads 2] [--quick] [--vary] [--json PATH|-]
+ *                         [--connections 64] [--threads 2] [--quick] [--vary] [--cpu-idle both|as-is]
+ *                         [--json PATH|-]
  *
  * 1. Cost per benign request (one connection, wrk -t1 -c1 with a Lua script): for each of a bare
  *    GET /, a GET with a query string, a ~2 KB JSON POST and a form POST (bench/waf/requests.ts), latency (p50/p99)
@@ -16,6 +17,13 @@
  * issue targets: Portcullis PL1 req/s vs nginx + ModSecurity PL1 (>= 10x), and the WAF's CPU per
  * benign request vs ModSecurity's (<= 1/8).
  *
+ * --cpu-idle both (the default): part 1 runs twice, first with the machine's CPU idle states as they
+ *    are, then with the CPUs held out of them (a PM QoS request on /dev/cpu_dma_latency, as
+ *    `pyperf system tune` does; needs root, else only the first pass runs, said in the output).
+ *    At one connection a server idles twice per request, and in a VM an idle vCPU hands its core to
+ *    the host: the next request finds colder caches, which costs a server in proportion to what it
+ *    touches per request, not to what it computes (docs/waf-results.md section 13). Both passes are
+ *    reported, each with its ratios; --cpu-idle as-is runs the first only.
  * --vary: every request is a new client's (its own User-Agent, path and query values; requests.ts
  * wrkLua), for every server alike: what Portcullis's value verdict store gains then is only from
  * names and the other header values.
@@ -29,7 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BODY_100, nginxProxyConf, nginxUpstreamConf } from '../http/configs.ts';
-import { CLOCK_TICKS, freePort, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample, benchSession } from '../http/procs.ts';
+import { CLOCK_TICKS, freePort, holdCpusAwake, machineBusyTicks, processTicks, sampleTree, start, stop, stopAll, type Started, type TreeSample, benchSession } from '../http/procs.ts';
 import { parseWrk, type WrkResult } from '../http/wrk.ts';
 import { BenchError, CRS_DIR, MODSEC_MODULE, REPO, findTool, log, startModsecurity, startNginx, startPortcullis, tail, type Server, type WafSettings } from './common.ts';
 import { REQUESTS, wrkLua, type BenchRequest } from './requests.ts';
@@ -39,12 +47,13 @@ const { values: argv } = parseArgs({
   options: {
     pl: { type: 'string' }, 'c1-duration': { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
     connections: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' }, vary: { type: 'boolean' }, json: { type: 'string' },
+    'cpu-idle': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  console.log('usage: node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2] [--connections 64] [--threads 2] [--quick] [--vary] [--json PATH|-]');
+  console.log('usage: node bench/waf/run.ts [--pl 1,2] [--c1-duration 4] [--duration 8] [--warmup 2] [--connections 64] [--threads 2] [--quick] [--vary] [--cpu-idle both|as-is] [--json PATH|-]');
   process.exit(0);
 }
 const num = (v: string | undefined, d: number, name: string) => {
@@ -60,6 +69,8 @@ const DURATION = num(argv.duration, quick ? 3 : 8, 'duration');
 const WARMUP = num(argv.warmup, quick ? 1 : 2, 'warmup');
 const CONNECTIONS = num(argv.connections, 64, 'connections');
 const THREADS = num(argv.threads, 2, 'threads');
+const CPU_IDLE = argv['cpu-idle'] ?? 'both';
+if (CPU_IDLE !== 'both' && CPU_IDLE !== 'as-is') { console.error(`--cpu-idle: both or as-is, got "${CPU_IDLE}"`); process.exit(2); }
 const LEVELS = (argv.pl ?? '1,2').split(',').map(Number) as Array<WafSettings['paranoia']>;
 if (!LEVELS.length || LEVELS.some((n) => !Number.isInteger(n) || n < 1 || n > 4) || !LEVELS.includes(1)) {
   console.error(`--pl: comma-separated paranoia levels 1..4 including 1 (the throughput comparison is at PL1), got "${argv.pl}"`);
@@ -235,7 +246,14 @@ async function main(): Promise<number> {
     ...LEVELS.map((pl): Case => ({ name: `Portcullis WAF PL${pl}`, kind: 'portcullis', waf: { paranoia: pl, inboundThreshold: 5 }, throughput: pl === 1 })),
   ];
   const tputRequests = REQUESTS.filter((r) => r.key === 'get' || r.key === 'json');
-  const c1: Row[] = [], load: Row[] = [];
+  const c1: Row[] = [], c1Awake: Row[] = [], load: Row[] = [];
+  // can the CPUs be held awake (root)? checked once, released at once
+  let awakeNote = CPU_IDLE === 'as-is' ? '--cpu-idle as-is' : '';
+  if (CPU_IDLE === 'both') {
+    const probe = holdCpusAwake();
+    if (probe) probe.close();
+    else awakeNote = 'cannot write /dev/cpu_dma_latency (run as root for it)';
+  }
   const failures: string[] = [];
   const startup = new Map<string, number>();
   for (const c of cases) {
@@ -253,6 +271,16 @@ async function main(): Promise<number> {
         if (a.status !== 200 || a.body !== BODY_100) throw new BenchError('PCS_ERR_BENCH_BLOCKED', `${c.name}: the benign "${r.name}" got HTTP ${a.status}: ${a.body.slice(0, 300)}\n${tail(srv.s.output(), 10)}`);
       }
       for (const r of REQUESTS) c1.push(await measure(c.name, srv, upstream, r, 1, 1, C1_DURATION, 1));
+      if (!awakeNote) {
+        const awake = holdCpusAwake();
+        if (!awake) throw new BenchError('PCS_ERR_BENCH_CPU_IDLE', 'cannot hold the CPUs awake any more (/dev/cpu_dma_latency)');
+        log(`  ${c.name}: the CPUs held out of their idle states for the next ${REQUESTS.length} runs`);
+        try {
+          for (const r of REQUESTS) c1Awake.push(await measure(c.name, srv, upstream, r, 1, 1, C1_DURATION, 1));
+        } finally {
+          awake.close();
+        }
+      }
       if (c.throughput) for (const r of tputRequests) load.push(await measure(c.name, srv, upstream, r, THREADS, CONNECTIONS, DURATION, WARMUP));
     } catch (e) {
       if (session.interrupted()) return 130;
@@ -280,6 +308,16 @@ async function main(): Promise<number> {
     return [x.server, x.request, Math.round(x.rps).toLocaleString('en-US'), fmtMs(x.p50Ms), fmtMs(x.p99Ms), x.cpuUsPerReq.toFixed(1), w === null ? '-' : w.toFixed(1), x.otherCpuPct.toFixed(0), String(x.errors)];
   })));
   out.push('');
+  if (c1Awake.length) {
+    out.push(`1b. The same, with the CPUs held out of their idle states (PM QoS 0 us on /dev/cpu_dma_latency, as \`pyperf system tune\`): idle CPUs poll instead of halting.`);
+    out.push(table(['server', 'request', 'req/s', 'p50', 'p99', 'CPU us/req', 'WAF CPU us/req', 'other CPU %', 'errors'], c1Awake.map((x) => {
+      const w = wafCost(c1Awake, x);
+      return [x.server, x.request, Math.round(x.rps).toLocaleString('en-US'), fmtMs(x.p50Ms), fmtMs(x.p99Ms), x.cpuUsPerReq.toFixed(1), w === null ? '-' : w.toFixed(1), x.otherCpuPct.toFixed(0), String(x.errors)];
+    })));
+  } else {
+    out.push(`1b. (not run: ${awakeNote})`);
+  }
+  out.push('');
   out.push(`2. Throughput (wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s after a ${WARMUP} s warm-up)`);
   out.push(table(['server', 'request', 'req/s', 'p50', 'p99', 'CPU %', 'CPU us/req', 'WAF CPU us/req', 'other CPU %', 'errors'], load.map((x) => {
     const w = wafCost(load, x);
@@ -294,13 +332,16 @@ async function main(): Promise<number> {
     ratios[`throughput ${r.key}`] = v;
     out.push(`- ${r.name}: Portcullis WAF PL1 req/s / nginx+ModSecurity PL1 req/s = ${v === null ? 'n/a' : `${v.toFixed(2)}x`} (target >= 10x)`);
   }
-  for (const pl of LEVELS) {
-    for (const r of REQUESTS) {
-      const p = find(c1, `Portcullis WAF PL${pl}`, r.name), ms = find(c1, `nginx+ModSecurity PL${pl}`, r.name);
-      const pw = p ? wafCost(c1, p) : null, mw = ms ? wafCost(c1, ms) : null;
-      const v = pw !== null && mw !== null && mw > 0 ? pw / mw : null;
-      ratios[`waf cpu pl${pl} ${r.key}`] = v;
-      out.push(`- PL${pl} ${r.name}, 1 connection: WAF CPU per request, Portcullis ${pw === null ? 'n/a' : `${pw.toFixed(0)} us`} vs ModSecurity ${mw === null ? 'n/a' : `${mw.toFixed(0)} us`} = ${v === null ? 'n/a' : `${v.toFixed(3)} (1/${(1 / v).toFixed(1)})`}${pl === 1 ? ' (target <= 1/8 = 0.125)' : ''}`);
+  for (const [rows, label, key] of [[c1, '1 connection', ''], [c1Awake, '1 connection, CPUs held awake', ' awake']] as const) {
+    if (!rows.length) continue;
+    for (const pl of LEVELS) {
+      for (const r of REQUESTS) {
+        const p = find(rows, `Portcullis WAF PL${pl}`, r.name), ms = find(rows, `nginx+ModSecurity PL${pl}`, r.name);
+        const pw = p ? wafCost(rows, p) : null, mw = ms ? wafCost(rows, ms) : null;
+        const v = pw !== null && mw !== null && mw > 0 ? pw / mw : null;
+        ratios[`waf cpu pl${pl} ${r.key}${key}`] = v;
+        out.push(`- PL${pl} ${r.name}, ${label}: WAF CPU per request, Portcullis ${pw === null ? 'n/a' : `${pw.toFixed(0)} us`} vs ModSecurity ${mw === null ? 'n/a' : `${mw.toFixed(0)} us`} = ${v === null ? 'n/a' : `${v.toFixed(3)} (1/${(1 / v).toFixed(1)})`}${pl === 1 ? ' (target <= 1/8 = 0.125)' : ''}`);
+      }
     }
   }
   for (const r of tputRequests) {
@@ -320,15 +361,16 @@ async function main(): Promise<number> {
 
   const result = {
     date: new Date().toISOString(), machine: m, portcullis: workers,
-    settings: { levels: LEVELS, c1DurationS: C1_DURATION, durationS: DURATION, warmupS: WARMUP, threads: THREADS, connections: CONNECTIONS, vary: VARY },
+    settings: { levels: LEVELS, cpuIdle: awakeNote || 'both', c1DurationS: C1_DURATION, durationS: DURATION, warmupS: WARMUP, threads: THREADS, connections: CONNECTIONS, vary: VARY },
     requests: REQUESTS.map((r) => ({ key: r.key, name: r.name, method: r.method, path: r.path, bodyBytes: Buffer.byteLength(r.body) })),
     perRequest: c1.map((x) => ({ ...x, wafCpuUsPerReq: wafCost(c1, x) })),
+    perRequestCpusAwake: c1Awake.map((x) => ({ ...x, wafCpuUsPerReq: wafCost(c1Awake, x) })),
     throughput: load.map((x) => ({ ...x, wafCpuUsPerReq: wafCost(load, x) })),
     ratios, failures,
   };
   if (argv.json === '-') console.log(JSON.stringify(result, null, 2));
   else if (argv.json) { fs.mkdirSync(path.dirname(path.resolve(argv.json)), { recursive: true }); fs.writeFileSync(argv.json, JSON.stringify(result, null, 2) + '\n'); log(`bench/waf: wrote ${argv.json}`); }
-  return failures.length || [...c1, ...load].some((x) => x.errors) ? 1 : 0;
+  return failures.length || [...c1, ...c1Awake, ...load].some((x) => x.errors) ? 1 : 0;
 }
 
 main().then(async (code) => { await stopAll(); cleanupSync(); process.exit(code); }, async (e) => {
