@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { freePort, liveCount, processTree, sampleTree, start, stop, stopAll } from './procs.ts';
+import { freePort, holdCpusAwake, liveCount, processTree, sampleTree, start, stop, stopAll } from './procs.ts';
 
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 
@@ -39,4 +39,26 @@ test('freePort returns a bindable loopback port outside the ephemeral range (nev
     assert.ok(p < lo || p > hi, `${p} is in the ephemeral range ${lo}-${hi}`);
     await new Promise<void>((resolve, reject) => { const s = net.createServer(); s.once('error', reject); s.listen(p, '127.0.0.1', () => s.close(() => resolve())); });
   }
+});
+
+test('holdCpusAwake: the kernel\'s CPU latency target is 0 while held and back to what it was after close (or null when it cannot be written)', (t) => {
+  const dev = '/dev/cpu_dma_latency';
+  const read = () => fs.readFileSync(dev).readInt32LE(0);
+  let canWrite = true;
+  try { fs.accessSync(dev, fs.constants.W_OK); } catch { canWrite = false; }
+  if (!canWrite) {
+    assert.equal(holdCpusAwake(), null, 'no handle without write access');
+    t.diagnostic('not root: only the null path was checked');
+    return;
+  }
+  const before = read();
+  const h = holdCpusAwake();
+  assert.ok(h, 'a handle when the file is writable');
+  try {
+    assert.equal(read(), 0, 'held: 0 µs');
+  } finally {
+    h.close();
+    h.close(); // twice is harmless
+  }
+  assert.equal(read(), before, 'released: what it was before');
 });
