@@ -1,6 +1,7 @@
 // freePort: ports for listeners a test configures and a child process binds later.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { freePort } from './ports.ts';
 
 test('freePort never hands out the same port twice in a process (a harness draws many before binding any)', async () => {
@@ -8,4 +9,21 @@ test('freePort never hands out the same port twice in a process (a harness draws
   const ports: number[] = [];
   for (let i = 0; i < 2000; i++) ports.push(await freePort());
   assert.equal(new Set(ports).size, ports.length);
+});
+
+test('two processes drawing at once never get the same port (test files run two at a time)', async () => {
+  // 1,000 draws each from ~10,000 ports: without the reservations they would share ~100
+  const draw = () => new Promise<number[]>((resolve, reject) => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e',
+      `const { freePort } = await import(${JSON.stringify(new URL('./ports.ts', import.meta.url).href)}); const p = []; for (let i = 0; i < 1000; i++) p.push(await freePort()); console.log(JSON.stringify(p));`,
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.on('error', reject).on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`exit ${code}`))));
+  });
+  const [a, b] = await Promise.all([draw(), draw()]);
+  assert.equal(a.length, 1000);
+  assert.equal(b.length, 1000);
+  const inA = new Set(a);
+  assert.deepEqual(b.filter((p) => inA.has(p)), [], 'no port handed to both');
 });

@@ -2,6 +2,8 @@
 // binds later (used by test/helpers/cli.ts and bench/http/procs.ts).
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 /**
  * The kernel's ephemeral port range (ip_local_port_range): the ports `listen(0)` hands out, and the
@@ -23,6 +25,37 @@ const PORTS: [number, number] = (() => {
 
 /** Every port freePort returned in this process. */
 const handedOut = new Set<number>();
+
+/**
+ * Ports handed out by every process on this machine: one file per port, made with O_EXCL, so two
+ * test files running at once (node --test --test-concurrency) never get the same port between one's
+ * draw and its gateway's bind. A file older than RESERVATION_MS is from a process that died without
+ * cleaning up and is taken over. Each process removes its own files when it exits.
+ */
+export const RESERVATIONS = path.join(os.tmpdir(), `portcullis-ports-${process.getuid?.() ?? 'user'}`);
+const RESERVATION_MS = 10 * 60_000;
+const reserved: string[] = [];
+let cleanupInstalled = false;
+
+function reserve(port: number): boolean {
+  const file = path.join(RESERVATIONS, String(port));
+  try {
+    fs.mkdirSync(RESERVATIONS, { recursive: true, mode: 0o700 });
+    fs.closeSync(fs.openSync(file, 'wx'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs < RESERVATION_MS) return false;
+      fs.utimesSync(file, new Date(), new Date()); // a stale reservation: taken over
+    } catch { return false; }
+  }
+  reserved.push(file);
+  if (!cleanupInstalled) {
+    cleanupInstalled = true;
+    process.once('exit', () => { for (const f of reserved) { try { fs.unlinkSync(f); } catch { /* gone */ } } });
+  }
+  return true;
+}
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -46,7 +79,10 @@ export async function freePort(): Promise<number> {
     // it, so a second draw could return it again (24 draws of ~10,000 ports, as the conformance
     // harness makes, repeat one in ~3 % of runs: two Gateways on one port, seen in CI)
     if (handedOut.has(port)) continue;
+    // and never a port another process holds (see RESERVATIONS)
+    if (!reserve(port)) continue;
     if (await bindable(port)) { handedOut.add(port); return port; }
+    handedOut.add(port); // bound by something else: not drawn again (its reservation stays until exit)
   }
   throw new Error(`no free port in ${PORTS[0]}-${PORTS[1]} after 50 tries`);
 }
