@@ -156,6 +156,22 @@ test('smuggling probes: conflicting Content-Length and Transfer-Encoding, obs-fo
   await gw.waitForLog(/bad request refused/, 2000, 0);
 });
 
+test('an HTTP/1 request line that says HTTP/2.0 (which the HTTP/1 parsers pass on: other versions they refuse with 400), with or without a body, or an upgrade, gets 505 problem+json; the gateway keeps serving', async () => {
+  const before = up.requests;
+  for (const p of [
+    'GET / HTTP/2.0\r\nHost: app.example.com\r\n\r\n',
+    'POST /api HTTP/2.0\r\nHost: app.example.com\r\nContent-Length: 3\r\n\r\nabc',
+    'GET / HTTP/2.0\r\nHost: app.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  ]) {
+    const res = await rawRequest(p);
+    assert.match(res, /^HTTP\/1\.1 505 /, `${JSON.stringify(p)} got ${JSON.stringify(res.slice(0, 60))}`);
+    assert.match(res, /application\/problem\+json/);
+    assert.match(res, /"code":"PCS_ERR_HTTP_VERSION"/);
+  }
+  assert.equal(up.requests, before, 'nothing reached the upstream');
+  assert.equal((await call('/ok')).status, 200, 'the gateway still serves');
+});
+
 test('HTTP/2 cleartext with prior knowledge (h2c) on the same port as HTTP/1.1', async () => {
   const http2 = await import('node:http2');
   const session = http2.connect(`http://127.0.0.1:${port}`);

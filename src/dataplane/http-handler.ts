@@ -54,6 +54,19 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandl
     ctx.clientIp = ctx.peerIp;
     // One listener: a ServerResponse emits 'close' after 'finish' too (aborted = never finished).
     res.once('close', () => { inFlight--; finish(ctx, deps, !res.writableFinished); });
+    // Whatever goes wrong with one request stays with it: this runs inside the HTTP/1 parser's
+    // callback, where a throw would end the process and every connection in it.
+    try {
+      route(ctx, req, res, runtime);
+    } catch (err) {
+      logger.error({ err, requestId: id }, 'request handling failed');
+      if (!res.headersSent) answer(ctx, PROBLEMS.internal);
+      else res.destroy();
+    }
+  };
+
+  function route(ctx: RequestContext, req: HttpRequest, res: HttpResponse, runtime: Runtime | null): void {
+    const id = ctx.id;
     const r = resolveRoute(runtime, portKey, ctx, req);
     if ('problem' in r) {
       if (r.closeConnection) res.shouldKeepAlive = false;
@@ -87,7 +100,7 @@ export function createHttpHandler(deps: HandlerDeps, portKey: string): HttpHandl
       return;
     }
     (rule.waf ? inspectThenProxy(ctx, rule, prefix, deps, preflight) : proxy(ctx, rule, prefix, deps)).catch((err) => proxyFailed(ctx, deps, err));
-  };
+  }
 }
 
 type Resolved =
@@ -100,6 +113,9 @@ function resolveRoute(runtime: Runtime | null, portKey: string, ctx: RequestCont
   const port = runtime.ports.get(portKey);
   // The port was removed by a reload while this keep-alive connection was open.
   if (!port) return { problem: PROBLEMS.notFound, closeConnection: true };
+  // HTTP/1 framing with another version in the request line ("GET / HTTP/2.0"; both HTTP/1 parsers
+  // pass it on): 505, as nginx answers. (It used to reach code that took it for an HTTP/2 stream.)
+  if (!isHttp2(req) && req.httpVersionMajor !== 1) return { problem: PROBLEMS.httpVersion, detail: `HTTP/${req.httpVersion} in an HTTP/1 request line`, closeConnection: true };
   if ((req.url ?? '/').charCodeAt(0) !== 47 /* / */) return { problem: PROBLEMS.badRequest, detail: 'the request target must be an absolute path' };
   let listener = port.listeners.lookup(ctx.host);
   // A connection made for one name (SNI) may carry requests for another (HTTP/2 coalescing, or a
@@ -473,7 +489,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
       res.writeHead(up.statusCode, out as OutgoingHttpHeaders);
       // Trailers (gRPC's grpc-status, or HTTP/1.1 clients that said TE: trailers) are forwarded, so
       // the response is ended after the trailers are added.
-      const wantsTrailers = rule.grpc || req.httpVersionMajor === 2 || headers.te === 'trailers';
+      const wantsTrailers = rule.grpc || isHttp2(req) || headers.te === 'trailers';
       // The client going away now (res 'close' before the end) aborts the call (onClientGone),
       // and undici reports that as an error: the end callback then destroys what is left.
       up.pipeTo(res, wantsTrailers, (err) => {
@@ -495,9 +511,15 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
 /** Why a call was aborted: the client closed its connection first. */
 class ClientGoneError extends Error { readonly code = 'PCS_ERR_CLIENT_GONE'; }
 
+/** A request that came over HTTP/2 (node:http2's compatibility request has its stream), whatever its request line said. */
+function isHttp2(req: HttpRequest): boolean {
+  return (req as unknown as { stream?: unknown }).stream !== undefined;
+}
+
 /** HTTP/1.1 says so in Content-Length / Transfer-Encoding; HTTP/2 by not ending the stream with the headers. */
 function requestHasBody(req: HttpRequest): boolean {
-  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+  const stream = (req as unknown as { stream?: { endAfterHeaders: boolean } }).stream;
+  if (stream !== undefined) return !stream.endAfterHeaders;
   return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
@@ -573,7 +595,17 @@ function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
  * `tunnels` lets a drain close the ones still open at the deadline.
  */
 export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels: Set<Duplex>): (req: HttpRequest, socket: Duplex, head: Buffer) => void {
+  // (as for requests: a throw while handling one upgrade must not end the process)
   return function upgrade(req, socket, head) {
+    try {
+      upgradeOne(req, socket, head);
+    } catch (err) {
+      deps.logger.error({ err }, 'upgrade handling failed');
+      socket.destroy();
+    }
+  };
+
+  function upgradeOne(req: HttpRequest, socket: Duplex, head: Buffer): void {
     const id = requestIdFor(req.headers['x-request-id']);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -651,8 +683,11 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
       if (outcome) backend.health?.onOutcome(ep.id, outcome);
       deps.metrics.upstreamErrors.inc({ backend: backend.id, kind: outcome?.kind ?? 'other' });
       fail(PROBLEMS.badGateway);
+    }).catch((err: unknown) => {
+      deps.logger.error({ err, requestId: id }, 'upgrade handling failed');
+      socket.destroy();
     });
-  };
+  }
 }
 
 function logUpgrade(ctx: RequestContext, deps: HandlerDeps, status: number): void {

@@ -15,6 +15,7 @@ export const PROBLEMS = {
   overflow: { status: 503, title: 'The upstream service is at capacity', code: 'PCS_ERR_UPSTREAM_OVERFLOW' },
   gatewayTimeout: { status: 504, title: 'The upstream service did not answer in time', code: 'PCS_ERR_UPSTREAM_TIMEOUT' },
   badRequest: { status: 400, title: 'Bad request', code: 'PCS_ERR_BAD_REQUEST' },
+  httpVersion: { status: 505, title: 'HTTP version not supported', code: 'PCS_ERR_HTTP_VERSION' },
   unauthorized: { status: 401, title: 'Authentication required', code: 'PCS_ERR_UNAUTHORIZED' },
   forbidden: { status: 403, title: 'Forbidden', code: 'PCS_ERR_FORBIDDEN' },
   wafBlocked: { status: 403, title: 'The request was blocked by the web application firewall', code: 'PCS_ERR_WAF_BLOCKED' },
