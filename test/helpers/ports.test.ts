@@ -12,18 +12,25 @@ test('freePort never hands out the same port twice in a process (a harness draws
 });
 
 test('two processes drawing at once never get the same port (test files run two at a time)', async () => {
-  // 1,000 draws each from ~10,000 ports: without the reservations they would share ~100
-  const draw = () => new Promise<number[]>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--input-type=module', '-e',
-      `const { freePort } = await import(${JSON.stringify(new URL('./ports.ts', import.meta.url).href)}); const p = []; for (let i = 0; i < 1000; i++) p.push(await freePort()); console.log(JSON.stringify(p));`,
-    ], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.on('error', reject).on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`exit ${code}`))));
-  });
-  const [a, b] = await Promise.all([draw(), draw()]);
-  assert.equal(a.length, 1000);
-  assert.equal(b.length, 1000);
-  const inA = new Set(a);
-  assert.deepEqual(b.filter((p) => inA.has(p)), [], 'no port handed to both');
+  // 1,000 draws each from ~10,000 ports: without the reservations they would share ~100. Each
+  // child holds its ports (as a test file holds them while its gateways run) until both are done:
+  // a process's reservations end with it.
+  const children = [0, 1].map(() => spawn(process.execPath, ['--input-type=module', '-e',
+    `const { freePort } = await import(${JSON.stringify(new URL('./ports.ts', import.meta.url).href)}); const p = []; for (let i = 0; i < 1000; i++) p.push(await freePort()); console.log(JSON.stringify(p)); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`,
+  ], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const exited = children.map((c) => new Promise<number | null>((resolve) => c.on('close', resolve)));
+  try {
+    const [a, b] = await Promise.all(children.map((c) => new Promise<number[]>((resolve, reject) => {
+      let out = '';
+      c.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out) as number[]); });
+      c.on('error', reject).on('close', (code) => reject(new Error(`exit ${code} before its ports were listed`)));
+    })));
+    assert.equal(a.length, 1000);
+    assert.equal(b.length, 1000);
+    const inA = new Set(a);
+    assert.deepEqual(b.filter((p) => inA.has(p)), [], 'no port handed to both');
+  } finally {
+    for (const c of children) c.stdin!.end();
+    assert.deepEqual(await Promise.all(exited), [0, 0]);
+  }
 });
