@@ -109,6 +109,24 @@ test('when an exchange ends, the logging phase runs: a request that scored gets 
   assert.deepEqual(events, [], 'no security event for a clean request');
 });
 
+test('a client that leaves before its body is in: nothing goes upstream, the access log says the client left, and it is not logged as a WAF failure', async () => {
+  const before = up.requests;
+  const from = gw.logs.length;
+  await new Promise<void>((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => {
+      c.write('POST /login HTTP/1.1\r\nHost: shop.example.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusername=a');
+      setTimeout(() => c.destroy(), 100);
+    });
+    c.on('close', () => resolve()).on('error', () => resolve());
+  });
+  // (the access log is written when the connection closes, before the body read fails: 499 and aborted)
+  const line = await gw.waitForLog(/"msg":"access".*"path":"\/login".*"aborted":true/, 3000, from);
+  assert.match(line, /"status":499,/);
+  await new Promise((r) => setTimeout(r, 300)); // (what the failed body read logs comes just after)
+  assert.deepEqual(gw.logs.slice(from).filter((l) => /"level":"error"|WAF failed/.test(l)), []);
+  assert.equal(up.requests, before, 'nothing reached the upstream');
+});
+
 test('an Upgrade header is no way around the WAF: an attack in a WebSocket upgrade gets 403 problem+json and never reaches the upstream; a clean WebSocket works', async () => {
   const before = wsUp.upgrades;
   const raw = await new Promise<string>((resolve, reject) => {

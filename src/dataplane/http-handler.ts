@@ -304,6 +304,11 @@ function afterInspection(ctx: RequestContext, rule: RuleRuntime, prefix: string 
       else proxy(ctx, rule, prefix, deps, v.tx).catch((err) => proxyFailed(ctx, deps, err));
       return;
     }
+    if (v.reason === 'client-gone') {
+      ctx.errorCode = 'PCS_ERR_CLIENT_GONE';
+      ctx.res.destroy();
+      return;
+    }
     if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
     ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
     answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
@@ -567,7 +572,9 @@ class TimeoutError extends Error { readonly code = 'PCS_ERR_REQUEST_TIMEOUT'; }
 function finish(ctx: RequestContext, deps: HandlerDeps, aborted = false): void {
   const durNs = Number(process.hrtime.bigint() - ctx.startNs);
   if (ctx.waf !== undefined) endTransaction(ctx, deps);
-  const status = ctx.status ?? ctx.res.statusCode;
+  // a client that left before any answer was sent: 499, nginx's "client closed request" (the
+  // response's default 200 would count it as served)
+  const status = ctx.status ?? (aborted && !ctx.res.headersSent ? 499 : ctx.res.statusCode);
   const listener = ctx.listener?.id ?? '';
   deps.metrics.countRequest(listener, ctx.rule?.label ?? '', STATUS_CLASS[Math.floor(status / 100)] ?? 'other', durNs / 1e9);
   if (!deps.accessLog) return;

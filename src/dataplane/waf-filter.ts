@@ -28,7 +28,7 @@ import type { RequestContext } from './context.ts';
 
 export type WafVerdict =
   | { readonly pass: true; readonly tx?: Transaction }
-  | { readonly pass: false; readonly status: number; readonly ruleId: number; readonly reason: 'blocked' | 'body-too-large' | 'error' };
+  | { readonly pass: false; readonly status: number; readonly ruleId: number; readonly reason: 'blocked' | 'body-too-large' | 'error' | 'client-gone' };
 
 /** The handler's logger and security-event counter (HandlerDeps has both: it is passed as is). */
 export interface WafFilterDeps { readonly logger: Logger; readonly metrics: { readonly securityEvents: { inc(labels: { kind: string }): void } } }
@@ -96,7 +96,15 @@ export async function inspectRequest(ctx: RequestContext, w: WafRuntime, deps: W
       // SecRequestBodyNoFilesLimit in the rule set is the engine's, in processRequestBody: a
       // non-file body over it is REQBODY_ERROR, refused (400) by rule 200002 like one that does
       // not parse (see src/compiler/waf.ts).
-      const body = await readBody(ctx.req, w.bodyLimit);
+      let body: Buffer | null;
+      try {
+        body = await readBody(ctx.req, w.bodyLimit);
+      } catch (err) {
+        // the client went away before its body was in: nothing was inspected, nothing goes
+        // upstream, nobody is left to answer; not the WAF's failure (and not an error to log)
+        deps.logger.debug({ requestId: ctx.id, err: (err as Error).message }, 'the client left while its request body was read');
+        return { pass: false, status: 400, ruleId: 0, reason: 'client-gone' };
+      }
       if (body === null) { log(ctx, w, tx.matchedRules, deps, 413); return { pass: false, status: 413, ruleId: 0, reason: 'body-too-large' }; }
       ctx.body = body;
       tx.appendRequestBody(body);
