@@ -309,9 +309,8 @@ function afterInspection(ctx: RequestContext, rule: RuleRuntime, prefix: string 
       ctx.res.destroy();
       return;
     }
-    if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
     ctx.res.shouldKeepAlive = !ctx.req.readable || ctx.req.readableEnded; // an unread body cannot be skipped safely
-    answer(ctx, v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
+    answer(ctx, requestRefusal(v, deps));
   } catch (err) {
     proxyFailed(ctx, deps, err);
   }
@@ -455,8 +454,7 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
           up.abort(new Error('the WAF withheld the response'));
           backend.selector.onEnd?.(ep);
           done();
-          if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
-          return answer(ctx, v.status === 403 ? PROBLEMS.wafResponseBlocked : v.status === 502 ? PROBLEMS.wafResponseUnreadable : PROBLEMS.internal);
+          return answer(ctx, responseRefusal(v, deps));
         }
       }
       const out: Record<string, string | string[] | undefined> = {};
@@ -513,17 +511,35 @@ async function proxy(ctx: RequestContext, rule: RuleRuntime, matchedPrefix: stri
   }
 }
 
+type Refused = Extract<WafVerdict, { pass: false }>;
+
+/** The answer to a request the WAF refused (a block is counted as a security event). */
+function requestRefusal(v: Refused, deps: HandlerDeps): ProblemSpec {
+  if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+  return v.status === 413 ? PROBLEMS.tooLarge : v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked;
+}
+
+/** The answer in place of an upstream answer the WAF refused (a block is counted as a security event). */
+function responseRefusal(v: Refused, deps: HandlerDeps): ProblemSpec {
+  if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
+  return v.status === 403 ? PROBLEMS.wafResponseBlocked : v.status === 502 ? PROBLEMS.wafResponseUnreadable : PROBLEMS.internal;
+}
+
 /** Why a call was aborted: the client closed its connection first. */
 class ClientGoneError extends Error { readonly code = 'PCS_ERR_CLIENT_GONE'; }
 
-/** A request that came over HTTP/2 (node:http2's compatibility request has its stream), whatever its request line said. */
+/** The HTTP/2 stream of a request that came over HTTP/2 (node:http2's compatibility request has it), whatever its request line said. */
+function http2Stream(req: HttpRequest): { readonly endAfterHeaders: boolean } | undefined {
+  return (req as unknown as { stream?: { endAfterHeaders: boolean } }).stream;
+}
+
 function isHttp2(req: HttpRequest): boolean {
-  return (req as unknown as { stream?: unknown }).stream !== undefined;
+  return http2Stream(req) !== undefined;
 }
 
 /** HTTP/1.1 says so in Content-Length / Transfer-Encoding; HTTP/2 by not ending the stream with the headers. */
 function requestHasBody(req: HttpRequest): boolean {
-  const stream = (req as unknown as { stream?: { endAfterHeaders: boolean } }).stream;
+  const stream = http2Stream(req);
   if (stream !== undefined) return !stream.endAfterHeaders;
   return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
@@ -640,10 +656,7 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
     if (w) {
       if (requestHasBody(req)) return fail(PROBLEMS.badRequest);
       const v = inspectBodyless(ctx, w, deps);
-      if (!v.pass) {
-        if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
-        return fail(v.status === 500 ? PROBLEMS.internal : v.status === 400 ? PROBLEMS.wafBadRequest : PROBLEMS.wafBlocked);
-      }
+      if (!v.pass) return fail(requestRefusal(v, deps));
     }
     const choice = pickChoice(rule);
     const backend = choice.backend;
@@ -665,8 +678,7 @@ export function createUpgradeHandler(deps: HandlerDeps, portKey: string, tunnels
         const v = await inspectResponse(ctx, w, ctx.waf.tx, { status: 101, headers: upHeaders, hasBody: false }, null, deps);
         if (!v.pass) {
           upstream.destroy();
-          if (v.reason === 'blocked') deps.metrics.securityEvents.inc({ kind: 'waf-block' });
-          return fail(v.status === 403 ? PROBLEMS.wafResponseBlocked : PROBLEMS.internal);
+          return fail(responseRefusal(v, deps));
         }
         if (socket.destroyed) { upstream.destroy(); return; }
       }
