@@ -171,7 +171,7 @@ if (evictKiB > 0) {
 // ---- PL1 with the thread asleep between requests (Atomics.wait: a futex, the CPU goes idle),
 // nothing else written: at one connection a gateway sleeps twice per request (waiting for the
 // upstream, then for the client's next request). Measured on the 2-vCPU VM of docs/waf-results.md
-// section 13: 10 µs of sleep took the GET from ~79 to ~107 µs, 500 µs to ~169, 3 ms to ~230; a
+// section 13: 10 µs of sleep took the GET from ~80 to ~107 µs, 500 µs to ~127, 3 ms to ~268; a
 // busy wait of the same length changed nothing. The caches and predictors the next request finds
 // are colder after the CPU idled (in a VM, the host runs something else on it), whatever the
 // process does.

@@ -303,17 +303,16 @@ async function main(): Promise<number> {
   out.push(`CRS ${path.basename(CRS_DIR)}, inbound anomaly threshold 5, blocking mode; upstream: nginx returning 200 + 100-byte body; all on 127.0.0.1. ${workers.note}.`);
   out.push('');
   out.push(`1. Cost per benign request, one connection (wrk -t1 -c1 -d${C1_DURATION}s after a 1 s warm-up). "WAF CPU" = CPU us/req minus that of the same proxy without its WAF.`);
-  out.push(table(['server', 'request', 'req/s', 'p50', 'p99', 'CPU us/req', 'WAF CPU us/req', 'other CPU %', 'errors'], c1.map((x) => {
-    const w = wafCost(c1, x);
+  // one connection: one table per pass (as is, CPUs held awake)
+  const c1Table = (rows: Row[]) => table(['server', 'request', 'req/s', 'p50', 'p99', 'CPU us/req', 'WAF CPU us/req', 'other CPU %', 'errors'], rows.map((x) => {
+    const w = wafCost(rows, x);
     return [x.server, x.request, Math.round(x.rps).toLocaleString('en-US'), fmtMs(x.p50Ms), fmtMs(x.p99Ms), x.cpuUsPerReq.toFixed(1), w === null ? '-' : w.toFixed(1), x.otherCpuPct.toFixed(0), String(x.errors)];
-  })));
+  }));
+  out.push(c1Table(c1));
   out.push('');
   if (c1Awake.length) {
     out.push(`1b. The same, with the CPUs held out of their idle states (PM QoS 0 us on /dev/cpu_dma_latency, as \`pyperf system tune\`): idle CPUs poll instead of halting.`);
-    out.push(table(['server', 'request', 'req/s', 'p50', 'p99', 'CPU us/req', 'WAF CPU us/req', 'other CPU %', 'errors'], c1Awake.map((x) => {
-      const w = wafCost(c1Awake, x);
-      return [x.server, x.request, Math.round(x.rps).toLocaleString('en-US'), fmtMs(x.p50Ms), fmtMs(x.p99Ms), x.cpuUsPerReq.toFixed(1), w === null ? '-' : w.toFixed(1), x.otherCpuPct.toFixed(0), String(x.errors)];
-    })));
+    out.push(c1Table(c1Awake));
   } else {
     out.push(`1b. (not run: ${awakeNote})`);
   }

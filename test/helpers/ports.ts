@@ -35,12 +35,17 @@ const handedOut = new Set<number>();
 export const RESERVATIONS = path.join(os.tmpdir(), `portcullis-ports-${process.getuid?.() ?? 'user'}`);
 const RESERVATION_MS = 10 * 60_000;
 const reserved: string[] = [];
-let cleanupInstalled = false;
+let started = false;
 
 function reserve(port: number): boolean {
+  if (!started) {
+    // once per process: the directory, and the clean-up of this process's reservations at exit
+    started = true;
+    fs.mkdirSync(RESERVATIONS, { recursive: true, mode: 0o700 });
+    process.once('exit', () => { for (const f of reserved) { try { fs.unlinkSync(f); } catch { /* gone */ } } });
+  }
   const file = path.join(RESERVATIONS, String(port));
   try {
-    fs.mkdirSync(RESERVATIONS, { recursive: true, mode: 0o700 });
     fs.closeSync(fs.openSync(file, 'wx'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -50,10 +55,6 @@ function reserve(port: number): boolean {
     } catch { return false; }
   }
   reserved.push(file);
-  if (!cleanupInstalled) {
-    cleanupInstalled = true;
-    process.once('exit', () => { for (const f of reserved) { try { fs.unlinkSync(f); } catch { /* gone */ } } });
-  }
   return true;
 }
 
